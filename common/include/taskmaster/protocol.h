@@ -1,0 +1,296 @@
+// The work-dir protocol between tm-step and tm-sidecar (DESIGN.md §5, §9),
+// defined once. docs/protocol.md describes the same thing for people, and the
+// golden files under tests/golden/ pin the bytes: both programs' tests read them,
+// so the two cannot drift apart.
+//
+//   <work dir>/journal            records the step appends (journal.h format)
+//   <work dir>/ready              sidecar → step: fence token, protocol version
+//   <work dir>/ack                sidecar → step: highest durable seq (replaced atomically)
+//   <work dir>/restore/...        sidecar → step: what the store holds, written before ready
+//   <work dir>/outputs/<name>     one file per Argo output parameter
+//   <work dir>/outputs/barrier-timeout   step wrote the outputs itself ("durable": false)
+#ifndef TASKMASTER_PROTOCOL_H_
+#define TASKMASTER_PROTOCOL_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taskmaster/state.h"
+#include "taskmaster/status.h"
+
+namespace taskmaster {
+class Env;
+namespace protocol {
+
+inline constexpr int kVersion = 1;
+
+// ---- Files in the work dir -------------------------------------------------
+inline constexpr const char* kJournalFile = "journal";
+inline constexpr const char* kReadyFile = "ready";
+inline constexpr const char* kAckFile = "ack";
+inline constexpr const char* kRestoreDir = "restore";
+inline constexpr const char* kOutputsDir = "outputs";
+inline constexpr const char* kBarrierTimeoutFile = "barrier-timeout";  // under outputs/
+// restore/ by role. Per-task files are named by ordinal, never by task ID.
+inline constexpr const char* kRestoreInitFile = "init.json";        // role init
+inline constexpr const char* kRestoreShardFile = "shard.json";      // role shard
+inline constexpr const char* kRestoreCheckpointDir = "checkpoints"; // role shard: <ordinal>.json
+inline constexpr const char* kRestorePayloadDir = "payloads";       // role shard: <ordinal>.json
+inline constexpr const char* kRestoreSummaryFile = "summary.json";  // role finalize
+
+// ---- Output parameter files (outputs/<name>) ------------------------------
+inline constexpr const char* kOutShards = "shards";          // init: JSON array of pending shards
+inline constexpr const char* kOutBatchSize = "batch-size";   // init: effective batch size
+inline constexpr const char* kOutTaskCount = "task-count";   // init: tasks in the list
+inline constexpr const char* kOutSummary = "summary";        // every role: summary JSON
+inline constexpr const char* kOutTotal = "total";            // finalize
+inline constexpr const char* kOutSucceeded = "succeeded";    // finalize
+inline constexpr const char* kOutFailed = "failed";          // finalize: final failures
+inline constexpr const char* kOutCancelled = "cancelled";    // finalize
+inline constexpr const char* kOutFailedTasks = "failed-tasks";  // finalize: first 100 IDs
+
+// ---- Environment (each also a flag; a flag beats the environment) ----------
+inline constexpr const char* kEnvStateKey = "TM_STATE_KEY";
+inline constexpr const char* kEnvRole = "TM_ROLE";
+inline constexpr const char* kEnvShard = "TM_SHARD";
+inline constexpr const char* kEnvAttempt = "TM_ATTEMPT";
+inline constexpr const char* kEnvLastAttempt = "TM_LAST_ATTEMPT";
+inline constexpr const char* kEnvWorkDir = "TM_WORK_DIR";
+inline constexpr const char* kEnvGraceSeconds = "TM_GRACE_SECONDS";
+inline constexpr const char* kEnvReadyTimeout = "TM_READY_TIMEOUT";
+inline constexpr const char* kEnvBarrierTimeout = "TM_BARRIER_TIMEOUT";
+inline constexpr const char* kEnvArgoProgressFile = "ARGO_PROGRESS_FILE";
+inline constexpr const char* kEnvArgoDeadline = "ARGO_DEADLINE";
+// What the user's command sees (DESIGN.md §6).
+inline constexpr const char* kEnvTaskId = "TM_TASK_ID";
+inline constexpr const char* kEnvTaskIndex = "TM_TASK_INDEX";
+inline constexpr const char* kEnvTaskCount = "TM_TASK_COUNT";
+inline constexpr const char* kEnvWorkflowId = "TM_WORKFLOW_ID";
+inline constexpr const char* kEnvCheckpoint = "TM_CHECKPOINT";
+inline constexpr const char* kEnvControlFd = "TM_CONTROL_FD";
+inline constexpr int kControlFd = 3;
+
+// ---- Defaults and timings (seconds unless named otherwise) ------------------
+inline constexpr int kDefaultGraceSeconds = 30;
+inline constexpr int kReadyTimeoutSeconds = 300;
+inline constexpr int kReadyPollMillis = 100;
+inline constexpr int kBarrierMaxSeconds = 60;  // barrier waits min(60, grace - 5)
+inline constexpr int kFlushMaxRecords = 500;
+inline constexpr int kFlushMaxMillis = 50;
+inline constexpr int kDrainControlMillis = 100;
+inline constexpr const char* kDefaultProgressFile = "/var/run/argo/progress";
+
+// ---- Limits -----------------------------------------------------------------
+inline constexpr size_t kMaxIdBytes = 256;
+inline constexpr size_t kMaxPayloadBytes = 1 << 20;                     // checkpoint payload
+inline constexpr size_t kMaxControlLineBytes = (1 << 20) + (4 << 10);   // one fd-3 line
+inline constexpr size_t kMaxRecordBytes = 4 << 20;                      // one journal record
+inline constexpr uint64_t kBackpressureBytes = uint64_t{64} << 20;      // unacknowledged journal
+inline constexpr size_t kTaskListChunkBytes = 1 << 20;  // IDs per task_list record, by bytes
+inline constexpr int64_t kMaxShards = 5000;
+inline constexpr size_t kFailedTasksInSummary = 100;
+
+// ---- Exit codes -------------------------------------------------------------
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;       // a task failed or was interrupted; workflow failed
+inline constexpr int kExitUsage = 2;        // bad input or usage; never retried
+inline constexpr int kExitCorrupt = 3;      // checkpoint verify: corrupt or truncated
+inline constexpr int kExitNotDurable = 75;  // EX_TEMPFAIL: not durable in time / store unreachable
+inline constexpr int kExitInterrupted = 130;
+
+// ---- Roles ------------------------------------------------------------------
+enum class Role { kInit, kShard, kFinalize };
+const char* ToString(Role role);
+Result<Role> ParseRole(std::string_view text);
+
+// ---- Shard math (DESIGN.md §9) ----------------------------------------------
+// B = max(batch, ceil(N / 5000)); shard k holds ordinals [kB, min((k+1)B, N)).
+int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch);
+int64_t ShardCount(int64_t task_count, int64_t batch);
+struct OrdinalRange {
+  int64_t begin = 0;
+  int64_t end = 0;  // exclusive
+};
+OrdinalRange ShardRange(int64_t shard, int64_t task_count, int64_t batch);
+// "xxh3:<16 hex>" of the IDs, each prefixed by its length as u32 little endian.
+std::string ListHash(const std::vector<std::string>& ids);
+// Shards holding a task that has not succeeded, ascending.
+std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch);
+
+// ---- Journal records ------------------------------------------------------
+// The journal header's type field. Every record but kCheckpoint has a compact
+// JSON payload holding "fence" and "seq" first; a kCheckpoint record's payload is
+// the checkpoint document itself (checkpoint.h), which carries both.
+enum class RecordType : uint16_t {
+  kWorkflowInit = 1,
+  kTaskList = 2,
+  kTaskStart = 3,
+  kCheckpoint = 4,
+  kProgress = 5,
+  kNote = 6,
+  kTaskEnd = 7,
+  kCommit = 8,
+};
+const char* ToString(RecordType type);
+// Header flag of a kCheckpoint record whose task waits for its ack.
+inline constexpr uint16_t kFlagSync = 1;
+
+struct WorkflowInitRecord {
+  int64_t fence = 0, seq = 0;
+  std::string workflow_id;
+  int64_t task_count = 0;
+  int64_t batch_size = 0;            // as requested
+  int64_t effective_batch_size = 0;  // after the 5,000-shard cap
+  std::string list_hash;
+  int64_t list_records = 0;  // kTaskList records that follow
+};
+struct TaskListRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t first_ordinal = 0;
+  std::vector<std::string> ids;
+};
+struct TaskStartRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t ordinal = 0;
+  std::string task_id;
+  int64_t attempt = 0;
+  int64_t started_at_ms = 0;
+};
+struct ProgressRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t ordinal = 0;
+  int64_t done = 0, total = 0;
+};
+struct NoteRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t ordinal = 0;
+  std::string text;
+};
+struct TaskEndRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t ordinal = 0;
+  std::string task_id;
+  TaskStatus status = TaskStatus::kSucceeded;  // succeeded|failed|interrupted|cancelled
+  bool final = false;
+  std::optional<int> exit_code;
+  std::string error;
+  int64_t attempt = 0;
+  int64_t duration_ms = 0;
+  int64_t finished_at_ms = 0;
+};
+// The last record of a step. Its outputs are what the sidecar writes under
+// outputs/ (with "durable": true in the summary) before it acknowledges it.
+struct CommitRecord {
+  int64_t fence = 0, seq = 0;
+  Role role = Role::kShard;
+  std::map<std::string, std::string> outputs;
+};
+
+// Encoders produce compact JSON with keys in declaration order; decoders accept
+// exactly what the encoders produce (other key orders too) and name the field
+// that is missing or of the wrong type.
+std::string Encode(const WorkflowInitRecord& r);
+std::string Encode(const TaskListRecord& r);
+std::string Encode(const TaskStartRecord& r);
+std::string Encode(const ProgressRecord& r);
+std::string Encode(const NoteRecord& r);
+std::string Encode(const TaskEndRecord& r);
+std::string Encode(const CommitRecord& r);
+Result<WorkflowInitRecord> DecodeWorkflowInit(std::string_view json);
+Result<TaskListRecord> DecodeTaskList(std::string_view json);
+Result<TaskStartRecord> DecodeTaskStart(std::string_view json);
+Result<ProgressRecord> DecodeProgress(std::string_view json);
+Result<NoteRecord> DecodeNote(std::string_view json);
+Result<TaskEndRecord> DecodeTaskEnd(std::string_view json);
+Result<CommitRecord> DecodeCommit(std::string_view json);
+// Splits a list into kTaskList records of at most kTaskListChunkBytes of IDs each.
+std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids);
+
+// ---- ready and ack ------------------------------------------------------------
+struct Ready {
+  int version = kVersion;
+  int64_t fence = 0;
+  std::string workflow_id;
+  Role role = Role::kShard;
+  int64_t shard = 0;
+};
+struct Ack {
+  int64_t seq = 0;     // every record with seq <= this is durable
+  uint64_t offset = 0; // journal offset just past that record
+};
+std::string Encode(const Ready& r);
+std::string Encode(const Ack& a);
+// A ready file with another protocol version is refused (InvalidArgument).
+Result<Ready> DecodeReady(std::string_view json);
+Result<Ack> DecodeAck(std::string_view json);
+
+// ---- restore/ -----------------------------------------------------------------
+// restore/init.json: what the store holds for the workflow (exists=false: new).
+struct InitRestore {
+  std::string workflow_id;
+  bool exists = false;
+  std::string list_hash;
+  int64_t task_count = 0;
+  int64_t batch_size = 0;            // as requested when first recorded
+  int64_t effective_batch_size = 0;
+  std::vector<TaskStatus> statuses;  // by ordinal
+};
+// One task of restore/shard.json.
+struct RestoredTask {
+  int64_t ordinal = 0;
+  std::string task_id;
+  TaskStatus status = TaskStatus::kPending;
+  bool final = false;
+  int64_t attempts = 0;
+  int64_t generation = 0;       // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
+  std::optional<int> exit_code;
+  std::string error;
+};
+// restore/shard.json.
+struct ShardRestore {
+  std::string workflow_id;
+  int64_t shard = 0;
+  int64_t task_count = 0;      // the whole list (TM_TASK_COUNT)
+  int64_t batch_size = 0;      // effective
+  int64_t final_failures = 0;  // in the whole workflow, for continue-on-error=false
+  std::vector<RestoredTask> tasks;
+};
+struct FailedTask {
+  std::string task_id;
+  std::optional<int> exit_code;
+  std::string error;
+};
+// restore/summary.json, and the finalize role's summary output.
+struct WorkflowSummary {
+  std::string workflow_id;
+  TaskCounts counts;
+  int64_t failed_total = 0;          // final failures
+  std::vector<FailedTask> failed;    // the first kFailedTasksInSummary
+};
+std::string Encode(const InitRestore& r);
+std::string Encode(const ShardRestore& r);
+std::string Encode(const WorkflowSummary& s);
+Result<InitRestore> DecodeInitRestore(std::string_view json);
+Result<ShardRestore> DecodeShardRestore(std::string_view json);
+Result<WorkflowSummary> DecodeWorkflowSummary(std::string_view json);
+// "checkpoints/<ordinal>.json" and "payloads/<ordinal>.json" under restore/.
+std::string RestoreCheckpointName(int64_t ordinal);
+std::string RestorePayloadName(int64_t ordinal);
+
+// ---- outputs/ -----------------------------------------------------------------
+// Writes every output of a commit record as outputs/<name> (atomically, each
+// ending in "\n"). The "summary" output is a JSON object; `durable` is set in it.
+// The sidecar calls this with durable=true before acking the commit record; the
+// step, on barrier timeout, first writes outputs/barrier-timeout and then calls it
+// with durable=false. A sidecar that sees barrier-timeout writes nothing.
+Status WriteOutputs(Env* env, const std::string& work_dir, const CommitRecord& commit,
+                    bool durable);
+
+}  // namespace protocol
+}  // namespace taskmaster
+
+#endif  // TASKMASTER_PROTOCOL_H_
