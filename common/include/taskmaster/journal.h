@@ -49,7 +49,8 @@ class JournalReader {
   };
 
   // The file must exist. Reading starts at `offset`, which must be a record
-  // boundary (0, or an end_offset / an ack's offset).
+  // boundary (0, or an end_offset / an ack's offset); an offset past the end of
+  // the file is refused (InvalidArgument).
   static Result<std::unique_ptr<JournalReader>> Open(Env* env, const std::string& path,
                                                      uint64_t offset = 0);
 
@@ -73,7 +74,10 @@ class JournalReader {
 
 // Appends records. Open() scans the file: it truncates a torn tail (and says how
 // many bytes it dropped) and refuses a journal corrupt in the middle, so nothing
-// valid is ever overwritten. Not thread-safe.
+// valid is ever overwritten. After an Append or Sync fails the writer refuses
+// every later write with that error: the file may end in a partial record, and a
+// failed fdatasync cannot be retried safely. Reopen it, which truncates the tail.
+// Not thread-safe.
 class JournalWriter {
  public:
   struct Options {
@@ -99,6 +103,7 @@ class JournalWriter {
   Options options_;
   uint64_t last_seq_;
   uint64_t truncated_bytes_;
+  Status error_;  // the first failed Append or Sync; sticky
 };
 
 // Encodes one record (header + payload); the writer and tests share it.

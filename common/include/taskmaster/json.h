@@ -1,0 +1,128 @@
+// JSON helpers shared by the encoders and decoders of common/ (RapidJSON).
+//
+// JsonWriter builds compact JSON with keys in the order they are written, so an
+// encoder reads like the struct it encodes. ParseJson parses untrusted text
+// without recursion and validates its UTF-8. FieldReader reads typed members of
+// one object and keeps the first problem, so a decoder reads every field and
+// checks once; its messages name the field:
+//
+//   "ready: field 'fence': missing"
+//   "restore/shard.json: field 'tasks[2].status': unknown task status 'done'"
+//
+// Decoding failures are Corruption: what they read was written by a program.
+// Nothing here throws. Objects are not thread-safe.
+#ifndef TASKMASTER_JSON_H_
+#define TASKMASTER_JSON_H_
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "taskmaster/state.h"
+#include "taskmaster/status.h"
+
+namespace taskmaster {
+
+// Flags for parsing text that did not come from this process: the iterative
+// parser's stack is on the heap, so deep nesting cannot overflow the call stack;
+// full precision keeps a number's value exact when it is written back.
+inline constexpr unsigned kUntrustedParseFlags = rapidjson::kParseIterativeFlag |
+                                                 rapidjson::kParseValidateEncodingFlag |
+                                                 rapidjson::kParseFullPrecisionFlag;
+
+// Parses one JSON value (whitespace around it is allowed, anything else is not).
+// Corruption "<what>: invalid JSON at byte N: <reason>".
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc);
+
+// Compact JSON. Strings are written as UTF-8, escaping only what JSON requires.
+class JsonWriter {
+ public:
+  JsonWriter() : writer_(buffer_) {}
+  JsonWriter(const JsonWriter&) = delete;  // writer_ points into buffer_
+  JsonWriter& operator=(const JsonWriter&) = delete;
+  JsonWriter& StartObject();
+  JsonWriter& EndObject();
+  JsonWriter& StartArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view value);
+  JsonWriter& Int(int value);
+  JsonWriter& Int64(int64_t value);
+  JsonWriter& Uint64(uint64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& OptionalInt(const std::optional<int>& value);  // null when absent
+  JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string
+  JsonWriter& OptionalTime(const std::optional<int64_t>& unix_ms);
+  // Writes a DOM value as it is.
+  JsonWriter& Value(const rapidjson::Value& value);
+  // The text written so far; the writer is spent afterwards.
+  std::string Take();
+
+ private:
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+};
+
+// Reads the members of one object. `what` names the document in messages and
+// `prefix` the path of this object inside it ("tasks[2]."). `value` must
+// outlive the reader. Accessors return a zero value once a problem is recorded.
+class FieldReader {
+ public:
+  FieldReader(const rapidjson::Value& value, std::string what, std::string prefix = "");
+
+  std::string String(const char* name);
+  int Int(const char* name);
+  int64_t Int64(const char* name);
+  uint64_t Uint64(const char* name);
+  bool Bool(const char* name);
+  std::optional<int> OptionalInt(const char* name);  // null reads as absent
+  int64_t Time(const char* name);                    // RFC 3339 string, as Unix ms
+  std::optional<int64_t> OptionalTime(const char* name);
+  // The member when it has that type, else nullptr with a recorded problem.
+  const rapidjson::Value* Array(const char* name);
+  const rapidjson::Value* Object(const char* name);
+  // Reads a string member through `parse` (ParseTaskStatus, ...), whose failure
+  // message becomes the field's problem.
+  template <typename T, typename Parse>
+  T Enum(const char* name, Parse parse) {
+    std::string text = String(name);
+    if (!ok()) return T{};
+    Result<T> parsed = parse(text);
+    if (!parsed.ok()) {
+      Fail(name, parsed.status().message());
+      return T{};
+    }
+    return *parsed;
+  }
+
+  // Records a problem with a field (the first one wins).
+  void Fail(std::string_view name, std::string_view problem);
+  // Adopts a problem found by a reader of a nested object.
+  void Merge(const Status& status);
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  // The member called name, or nullptr (with a recorded problem) when missing.
+  const rapidjson::Value* Find(const char* name);
+
+  const rapidjson::Value& object_;
+  std::string what_;
+  std::string prefix_;
+  Status status_;
+};
+
+// The members of TaskCounts, in declaration order, as written into an object
+// (the workflow state flat, the workflow summary under "counts").
+void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out);
+TaskCounts ReadTaskCounts(FieldReader* in);
+
+}  // namespace taskmaster
+
+#endif  // TASKMASTER_JSON_H_

@@ -1,0 +1,40 @@
+#include "taskmaster/dir_watcher.h"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+namespace taskmaster {
+
+DirWatcher::DirWatcher(const std::string& dir, uint32_t mask) {
+  static_assert(kReplaced == (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE));
+  static_assert(kReplacedOrGrown == (kReplaced | IN_MODIFY));
+  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) return;
+  if (inotify_add_watch(fd_, dir.c_str(), mask) < 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+DirWatcher::~DirWatcher() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DirWatcher::Drain() {
+  if (fd_ < 0) return;
+  char buf[4096];
+  while (::read(fd_, buf, sizeof(buf)) > 0) {
+  }
+}
+
+void DirWatcher::Wait(int timeout_ms) {
+  if (fd_ < 0) {
+    ::poll(nullptr, 0, timeout_ms);
+    return;
+  }
+  struct pollfd p = {fd_, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) > 0) Drain();
+}
+
+}  // namespace taskmaster

@@ -1,0 +1,279 @@
+#include "taskmaster/json.h"
+
+#include <rapidjson/error/en.h>
+
+#include "taskmaster/state.h"
+
+namespace taskmaster {
+namespace {
+
+const char* TypeName(const rapidjson::Value& value) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
+  }
+  return "an unknown type";
+}
+
+std::string Expected(const char* kind, const rapidjson::Value& got) {
+  return std::string("expected ") + kind + ", got " + TypeName(got);
+}
+
+// Why a value is not an integer of the wanted kind.
+std::string IntegerProblem(const rapidjson::Value& got, const char* kind) {
+  if (got.IsNumber() && !got.IsDouble()) return std::string("out of range for ") + kind;
+  return Expected(kind, got);
+}
+
+}  // namespace
+
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc) {
+  doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
+  if (doc->HasParseError()) {
+    return Status::Corruption(std::string(what) + ": invalid JSON at byte " +
+                              std::to_string(doc->GetErrorOffset()) + ": " +
+                              rapidjson::GetParseError_En(doc->GetParseError()));
+  }
+  return Status::OK();
+}
+
+JsonWriter& JsonWriter::StartObject() {
+  writer_.StartObject();
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndObject() {
+  writer_.EndObject();
+  return *this;
+}
+
+JsonWriter& JsonWriter::StartArray() {
+  writer_.StartArray();
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndArray() {
+  writer_.EndArray();
+  return *this;
+}
+
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  writer_.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(std::string_view value) {
+  writer_.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int value) {
+  writer_.Int(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int64(int64_t value) {
+  writer_.Int64(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Uint64(uint64_t value) {
+  writer_.Uint64(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Bool(bool value) {
+  writer_.Bool(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::OptionalInt(const std::optional<int>& value) {
+  if (value) {
+    writer_.Int(*value);
+  } else {
+    writer_.Null();
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::Time(int64_t unix_ms) {
+  return String(FormatRfc3339Millis(unix_ms));
+}
+
+JsonWriter& JsonWriter::OptionalTime(const std::optional<int64_t>& unix_ms) {
+  if (unix_ms) return Time(*unix_ms);
+  writer_.Null();
+  return *this;
+}
+
+JsonWriter& JsonWriter::Value(const rapidjson::Value& value) {
+  value.Accept(writer_);
+  return *this;
+}
+
+std::string JsonWriter::Take() {
+  return std::string(buffer_.GetString(), buffer_.GetSize());
+}
+
+FieldReader::FieldReader(const rapidjson::Value& value, std::string what, std::string prefix)
+    : object_(value), what_(std::move(what)), prefix_(std::move(prefix)) {
+  if (!object_.IsObject()) {
+    if (prefix_.empty()) {
+      status_ = Status::Corruption(what_ + ": " + Expected("a JSON object", object_));
+    } else {
+      // The prefix names this object as "tasks[2]."; drop the dot to name it.
+      Fail("", Expected("an object", object_));
+    }
+  }
+}
+
+void FieldReader::Fail(std::string_view name, std::string_view problem) {
+  if (!status_.ok()) return;
+  std::string field = prefix_ + std::string(name);
+  if (name.empty() && !field.empty() && field.back() == '.') field.pop_back();
+  status_ = Status::Corruption(what_ + ": field '" + field + "': " + std::string(problem));
+}
+
+void FieldReader::Merge(const Status& status) {
+  if (status_.ok()) status_ = status;
+}
+
+const rapidjson::Value* FieldReader::Find(const char* name) {
+  if (!status_.ok()) return nullptr;
+  auto member = object_.FindMember(name);
+  if (member == object_.MemberEnd()) {
+    Fail(name, "missing");
+    return nullptr;
+  }
+  return &member->value;
+}
+
+std::string FieldReader::String(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return {};
+  if (!v->IsString()) {
+    Fail(name, Expected("a string", *v));
+    return {};
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+int FieldReader::Int(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return 0;
+  if (!v->IsInt()) {
+    Fail(name, IntegerProblem(*v, "a 32-bit integer"));
+    return 0;
+  }
+  return v->GetInt();
+}
+
+int64_t FieldReader::Int64(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return 0;
+  if (!v->IsInt64()) {
+    Fail(name, IntegerProblem(*v, "an integer"));
+    return 0;
+  }
+  return v->GetInt64();
+}
+
+uint64_t FieldReader::Uint64(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return 0;
+  if (!v->IsUint64()) {
+    Fail(name, IntegerProblem(*v, "an unsigned integer"));
+    return 0;
+  }
+  return v->GetUint64();
+}
+
+bool FieldReader::Bool(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return false;
+  if (!v->IsBool()) {
+    Fail(name, Expected("a boolean", *v));
+    return false;
+  }
+  return v->GetBool();
+}
+
+std::optional<int> FieldReader::OptionalInt(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr || v->IsNull()) return std::nullopt;
+  if (!v->IsInt()) {
+    Fail(name, IntegerProblem(*v, "a 32-bit integer or null"));
+    return std::nullopt;
+  }
+  return v->GetInt();
+}
+
+int64_t FieldReader::Time(const char* name) {
+  std::string text = String(name);
+  if (!ok()) return 0;
+  Result<int64_t> ms = ParseRfc3339Millis(text);
+  if (!ms.ok()) {
+    Fail(name, ms.status().message());
+    return 0;
+  }
+  return *ms;
+}
+
+std::optional<int64_t> FieldReader::OptionalTime(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr || v->IsNull()) return std::nullopt;
+  return Time(name);
+}
+
+const rapidjson::Value* FieldReader::Array(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return nullptr;
+  if (!v->IsArray()) {
+    Fail(name, Expected("an array", *v));
+    return nullptr;
+  }
+  return v;
+}
+
+const rapidjson::Value* FieldReader::Object(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return nullptr;
+  if (!v->IsObject()) {
+    Fail(name, Expected("an object", *v));
+    return nullptr;
+  }
+  return v;
+}
+
+void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out) {
+  out->Key("total").Int64(counts.total);
+  out->Key("succeeded").Int64(counts.succeeded);
+  out->Key("failed").Int64(counts.failed);
+  out->Key("running").Int64(counts.running);
+  out->Key("pending").Int64(counts.pending);
+  out->Key("cancelled").Int64(counts.cancelled);
+}
+
+TaskCounts ReadTaskCounts(FieldReader* in) {
+  TaskCounts counts;
+  counts.total = in->Int64("total");
+  counts.succeeded = in->Int64("succeeded");
+  counts.failed = in->Int64("failed");
+  counts.running = in->Int64("running");
+  counts.pending = in->Int64("pending");
+  counts.cancelled = in->Int64("cancelled");
+  return counts;
+}
+
+}  // namespace taskmaster

@@ -1,0 +1,215 @@
+#include "taskmaster/log.h"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+#include "taskmaster/state.h"
+
+namespace taskmaster {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 when the bytes
+// there are not one (overlong forms, surrogates and code points past U+10FFFF
+// included).
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = i + 2; k < i + length; ++k) {
+    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+const char* JsonLevelName(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
+  }
+}
+
+const char* TextLevelName(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+      return "TRACE";
+    case spdlog::level::debug:
+      return "DEBUG";
+    case spdlog::level::info:
+      return "INFO";
+    case spdlog::level::warn:
+      return "WARN";
+    case spdlog::level::err:
+      return "ERROR";
+    case spdlog::level::critical:
+      return "CRITICAL";
+    default:
+      return "OFF";
+  }
+}
+
+// Writes one whole line with as few write(2) calls as the kernel allows, so
+// lines from several threads (and the user's command, which shares stderr in a
+// pod) do not interleave mid-line.
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // Nowhere left to report a failure to log.
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit StderrSink(bool json) : json_(json) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const int64_t unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+    const std::string time = FormatRfc3339Millis(unix_ms);
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    std::string line;
+    if (json_) {
+      line.reserve(text.size() + 96);
+      line += R"({"time":")";
+      line += time;
+      line += R"(","level":")";
+      line += JsonLevelName(msg.level);
+      line += R"(","logger":")";
+      line += JsonEscape(logger);
+      line += R"(","msg":")";
+      line += JsonEscape(text);
+      line += "\"}\n";
+    } else {
+      // "2026-11-29 00:28:02.123 INFO tm-step: message": the same UTC time,
+      // without the T and Z that make it machine-friendly.
+      line = time.substr(0, 10) + " " + time.substr(11, 12) + " " + TextLevelName(msg.level) + " " +
+             std::string(logger) + ": " + std::string(text) + "\n";
+    }
+    WriteAll(STDERR_FILENO, line);
+  }
+
+  void flush_() override {}  // Every line is written at once.
+
+ private:
+  const bool json_;
+};
+
+}  // namespace
+
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = Utf8SequenceLength(text, i);
+      if (length == 0) {
+        // Invalid UTF-8 would make the whole line invalid JSON: replace the
+        // byte with U+FFFD and carry on.
+        out += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  return out;
+}
+
+void SetUpLogging(const std::string& program, LogFormat format) {
+  const bool json =
+      format == LogFormat::kJson || (format == LogFormat::kAuto && !::isatty(STDERR_FILENO));
+  auto logger = std::make_shared<spdlog::logger>(program, std::make_shared<StderrSink>(json));
+
+  const char* env_level = std::getenv("TM_LOG_LEVEL");
+  const std::string wanted = env_level == nullptr ? "" : env_level;
+  spdlog::level::level_enum level = spdlog::level::info;
+  bool known = true;
+  if (wanted == "debug") {
+    level = spdlog::level::debug;
+  } else if (wanted == "warn") {
+    level = spdlog::level::warn;
+  } else if (wanted == "error") {
+    level = spdlog::level::err;
+  } else if (!wanted.empty() && wanted != "info") {
+    known = false;
+  }
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+  if (!known) {
+    spdlog::warn("TM_LOG_LEVEL='{}' is not one of debug, info, warn, error; logging at info",
+                 wanted);
+  }
+}
+
+}  // namespace taskmaster

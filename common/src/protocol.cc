@@ -1,0 +1,633 @@
+#include "taskmaster/protocol.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "taskmaster/checksum.h"
+#include "taskmaster/env.h"
+#include "taskmaster/json.h"
+
+namespace taskmaster {
+namespace protocol {
+namespace {
+
+constexpr const char* kWorkflowInitWhat = "workflow_init record";
+constexpr const char* kTaskListWhat = "task_list record";
+constexpr const char* kTaskStartWhat = "task_start record";
+constexpr const char* kProgressWhat = "progress record";
+constexpr const char* kNoteWhat = "note record";
+constexpr const char* kTaskEndWhat = "task_end record";
+constexpr const char* kCommitWhat = "commit record";
+constexpr const char* kReadyWhat = "ready";
+constexpr const char* kAckWhat = "ack";
+constexpr const char* kInitRestoreWhat = "restore/init.json";
+constexpr const char* kShardRestoreWhat = "restore/shard.json";
+constexpr const char* kSummaryWhat = "workflow summary";
+
+// Every record but a checkpoint starts with its (fence, seq): the sidecar reads
+// them to decide whether the record applies.
+JsonWriter& StartRecord(JsonWriter& w, int64_t fence, int64_t seq) {
+  return w.StartObject().Key("fence").Int64(fence).Key("seq").Int64(seq);
+}
+
+// Bytes an ID takes inside a task_list record: quotes, a comma and JSON escapes.
+// Counting these rather than raw bytes keeps a record of 1 MiB of one-byte IDs
+// under kMaxRecordBytes too.
+size_t EncodedIdBytes(std::string_view id) {
+  size_t n = 3;
+  for (unsigned char c : id) {
+    if (c == '"' || c == '\\') {
+      n += 2;
+    } else if (c < 0x20) {
+      n += 6;  // \u00XX at worst
+    } else {
+      n += 1;
+    }
+  }
+  return n;
+}
+
+// Argo parameter names (DESIGN.md §9), which also keeps a name inside outputs/.
+bool IsOutputName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+// The summary output with its "durable" member set (replaced where present).
+Result<std::string> MarkDurable(std::string_view summary, bool durable) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(summary, "summary output", &doc));
+  if (!doc.IsObject()) return Status::Corruption("summary output: expected a JSON object");
+  auto member = doc.FindMember("durable");
+  if (member != doc.MemberEnd()) {
+    member->value.SetBool(durable);
+  } else {
+    doc.AddMember("durable", durable, doc.GetAllocator());
+  }
+  return JsonWriter().Value(doc).Take();
+}
+
+std::vector<std::string> ReadStringArray(FieldReader& in, const char* name) {
+  std::vector<std::string> out;
+  const rapidjson::Value* array = in.Array(name);
+  if (array == nullptr) return out;
+  out.reserve(array->Size());
+  for (rapidjson::SizeType i = 0; i < array->Size() && in.ok(); ++i) {
+    const rapidjson::Value& v = (*array)[i];
+    if (!v.IsString()) {
+      in.Fail(std::string(name) + "[" + std::to_string(i) + "]", "expected a string");
+      break;
+    }
+    out.emplace_back(v.GetString(), v.GetStringLength());
+  }
+  return out;
+}
+
+// "tasks[3]." for the members of the fourth element of `tasks`.
+std::string ElementPrefix(const FieldReader& in, const char* name, rapidjson::SizeType i) {
+  return in.prefix() + name + "[" + std::to_string(i) + "].";
+}
+
+}  // namespace
+
+const char* ToString(Role role) {
+  switch (role) {
+    case Role::kInit:
+      return "init";
+    case Role::kShard:
+      return "shard";
+    case Role::kFinalize:
+      return "finalize";
+  }
+  return "unknown";
+}
+
+Result<Role> ParseRole(std::string_view text) {
+  for (Role role : {Role::kInit, Role::kShard, Role::kFinalize}) {
+    if (text == ToString(role)) return role;
+  }
+  return Status::InvalidArgument("unknown role '" + std::string(text) +
+                                 "' (expected init, shard or finalize)");
+}
+
+const char* ToString(RecordType type) {
+  switch (type) {
+    case RecordType::kWorkflowInit:
+      return "workflow_init";
+    case RecordType::kTaskList:
+      return "task_list";
+    case RecordType::kTaskStart:
+      return "task_start";
+    case RecordType::kCheckpoint:
+      return "checkpoint";
+    case RecordType::kProgress:
+      return "progress";
+    case RecordType::kNote:
+      return "note";
+    case RecordType::kTaskEnd:
+      return "task_end";
+    case RecordType::kCommit:
+      return "commit";
+  }
+  return "unknown";
+}
+
+// ---- Shard math ---------------------------------------------------------------
+
+int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch) {
+  const int64_t for_cap = (task_count + kMaxShards - 1) / kMaxShards;
+  // Never below 1, so the shard math downstream never divides by zero.
+  return std::max({requested_batch, for_cap, int64_t{1}});
+}
+
+int64_t ShardCount(int64_t task_count, int64_t batch) {
+  assert(batch >= 1);
+  if (task_count <= 0) return 0;
+  return (task_count + batch - 1) / batch;
+}
+
+OrdinalRange ShardRange(int64_t shard, int64_t task_count, int64_t batch) {
+  assert(batch >= 1 && shard >= 0);
+  return {std::min(shard * batch, task_count), std::min((shard + 1) * batch, task_count)};
+}
+
+std::string ListHash(const std::vector<std::string>& ids) {
+  // The length prefix makes the ID boundaries part of the hash: ["ab","c"] and
+  // ["a","bc"] are different lists.
+  Xxh3Stream hash;
+  for (const std::string& id : ids) {
+    const auto n = static_cast<uint32_t>(id.size());
+    const char prefix[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                            static_cast<char>((n >> 16) & 0xff),
+                            static_cast<char>((n >> 24) & 0xff)};
+    hash.Update(std::string_view(prefix, sizeof(prefix)));
+    hash.Update(id);
+  }
+  return "xxh3:" + Hex64(hash.Digest());
+}
+
+std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch) {
+  assert(batch >= 1);
+  std::vector<int64_t> shards;
+  for (size_t ordinal = 0; ordinal < statuses.size(); ++ordinal) {
+    if (statuses[ordinal] == TaskStatus::kSucceeded) continue;
+    const int64_t shard = static_cast<int64_t>(ordinal) / batch;
+    if (shards.empty() || shards.back() != shard) shards.push_back(shard);
+  }
+  return shards;
+}
+
+// ---- Journal records --------------------------------------------------------------
+
+std::string Encode(const WorkflowInitRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("workflow_id").String(r.workflow_id);
+  w.Key("task_count").Int64(r.task_count);
+  w.Key("batch_size").Int64(r.batch_size);
+  w.Key("effective_batch_size").Int64(r.effective_batch_size);
+  w.Key("list_hash").String(r.list_hash);
+  w.Key("list_records").Int64(r.list_records);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const TaskListRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("first_ordinal").Int64(r.first_ordinal);
+  w.Key("ids").StartArray();
+  for (const std::string& id : r.ids) w.String(id);
+  w.EndArray();
+  return w.EndObject().Take();
+}
+
+std::string Encode(const TaskStartRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("ordinal").Int64(r.ordinal);
+  w.Key("task_id").String(r.task_id);
+  w.Key("attempt").Int64(r.attempt);
+  w.Key("started_at").Time(r.started_at_ms);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const ProgressRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("ordinal").Int64(r.ordinal);
+  w.Key("done").Int64(r.done);
+  w.Key("total").Int64(r.total);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const NoteRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("ordinal").Int64(r.ordinal);
+  w.Key("text").String(r.text);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const TaskEndRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("ordinal").Int64(r.ordinal);
+  w.Key("task_id").String(r.task_id);
+  w.Key("status").String(ToString(r.status));
+  w.Key("final").Bool(r.final);
+  w.Key("exit_code").OptionalInt(r.exit_code);
+  w.Key("error").String(r.error);
+  w.Key("attempt").Int64(r.attempt);
+  w.Key("duration_ms").Int64(r.duration_ms);
+  w.Key("finished_at").Time(r.finished_at_ms);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const CommitRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("role").String(ToString(r.role));
+  w.Key("outputs").StartObject();
+  for (const auto& [name, value] : r.outputs) w.Key(name).String(value);
+  w.EndObject();
+  return w.EndObject().Take();
+}
+
+Result<WorkflowInitRecord> DecodeWorkflowInit(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kWorkflowInitWhat, &doc));
+  FieldReader in(doc, kWorkflowInitWhat);
+  WorkflowInitRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.workflow_id = in.String("workflow_id");
+  r.task_count = in.Int64("task_count");
+  r.batch_size = in.Int64("batch_size");
+  r.effective_batch_size = in.Int64("effective_batch_size");
+  r.list_hash = in.String("list_hash");
+  r.list_records = in.Int64("list_records");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<TaskListRecord> DecodeTaskList(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kTaskListWhat, &doc));
+  FieldReader in(doc, kTaskListWhat);
+  TaskListRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.first_ordinal = in.Int64("first_ordinal");
+  r.ids = ReadStringArray(in, "ids");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<TaskStartRecord> DecodeTaskStart(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kTaskStartWhat, &doc));
+  FieldReader in(doc, kTaskStartWhat);
+  TaskStartRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.ordinal = in.Int64("ordinal");
+  r.task_id = in.String("task_id");
+  r.attempt = in.Int64("attempt");
+  r.started_at_ms = in.Time("started_at");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<ProgressRecord> DecodeProgress(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kProgressWhat, &doc));
+  FieldReader in(doc, kProgressWhat);
+  ProgressRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.ordinal = in.Int64("ordinal");
+  r.done = in.Int64("done");
+  r.total = in.Int64("total");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<NoteRecord> DecodeNote(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kNoteWhat, &doc));
+  FieldReader in(doc, kNoteWhat);
+  NoteRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.ordinal = in.Int64("ordinal");
+  r.text = in.String("text");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<TaskEndRecord> DecodeTaskEnd(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kTaskEndWhat, &doc));
+  FieldReader in(doc, kTaskEndWhat);
+  TaskEndRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.ordinal = in.Int64("ordinal");
+  r.task_id = in.String("task_id");
+  r.status = in.Enum<TaskStatus>("status", ParseTaskStatus);
+  if (in.ok() && (r.status == TaskStatus::kPending || r.status == TaskStatus::kRunning)) {
+    in.Fail("status", std::string("a task that ended cannot be ") + ToString(r.status));
+  }
+  r.final = in.Bool("final");
+  r.exit_code = in.OptionalInt("exit_code");
+  r.error = in.String("error");
+  r.attempt = in.Int64("attempt");
+  r.duration_ms = in.Int64("duration_ms");
+  r.finished_at_ms = in.Time("finished_at");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<CommitRecord> DecodeCommit(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kCommitWhat, &doc));
+  FieldReader in(doc, kCommitWhat);
+  CommitRecord r;
+  r.fence = in.Int64("fence");
+  r.seq = in.Int64("seq");
+  r.role = in.Enum<Role>("role", ParseRole);
+  if (const rapidjson::Value* outputs = in.Object("outputs")) {
+    FieldReader out(*outputs, kCommitWhat, "outputs.");
+    for (const auto& member : outputs->GetObject()) {
+      const std::string name(member.name.GetString(), member.name.GetStringLength());
+      r.outputs[name] = out.String(name.c_str());
+    }
+    in.Merge(out.status());
+  }
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids) {
+  std::vector<TaskListRecord> chunks;
+  size_t chunk_bytes = 0;
+  for (size_t ordinal = 0; ordinal < ids.size(); ++ordinal) {
+    const size_t bytes = EncodedIdBytes(ids[ordinal]);
+    // A new chunk when this ID would overflow the current one; an empty chunk
+    // takes any ID, so every chunk holds at least one.
+    if (chunks.empty() ||
+        (!chunks.back().ids.empty() && chunk_bytes + bytes > kTaskListChunkBytes)) {
+      TaskListRecord chunk;
+      chunk.first_ordinal = static_cast<int64_t>(ordinal);
+      chunks.push_back(std::move(chunk));
+      chunk_bytes = 0;
+    }
+    chunks.back().ids.push_back(ids[ordinal]);
+    chunk_bytes += bytes;
+  }
+  return chunks;
+}
+
+// ---- ready and ack ----------------------------------------------------------------
+
+std::string Encode(const Ready& r) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("version").Int(r.version);
+  w.Key("fence").Int64(r.fence);
+  w.Key("workflow_id").String(r.workflow_id);
+  w.Key("role").String(ToString(r.role));
+  w.Key("shard").Int64(r.shard);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const Ack& a) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("seq").Int64(a.seq);
+  w.Key("offset").Uint64(a.offset);
+  return w.EndObject().Take();
+}
+
+Result<Ready> DecodeReady(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kReadyWhat, &doc));
+  FieldReader in(doc, kReadyWhat);
+  Ready r;
+  r.version = in.Int("version");
+  // Checked before the other fields: another version may name them differently.
+  if (in.ok() && r.version != kVersion) {
+    return Status::InvalidArgument("ready: protocol version " + std::to_string(r.version) +
+                                   ", but this program speaks version " + std::to_string(kVersion) +
+                                   "; tm-step and tm-sidecar must come from the same release");
+  }
+  r.fence = in.Int64("fence");
+  r.workflow_id = in.String("workflow_id");
+  r.role = in.Enum<Role>("role", ParseRole);
+  r.shard = in.Int64("shard");
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<Ack> DecodeAck(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kAckWhat, &doc));
+  FieldReader in(doc, kAckWhat);
+  Ack a;
+  a.seq = in.Int64("seq");
+  a.offset = in.Uint64("offset");
+  TM_RETURN_IF_ERROR(in.status());
+  return a;
+}
+
+// ---- restore/ -------------------------------------------------------------------------
+
+std::string Encode(const InitRestore& r) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(r.workflow_id);
+  w.Key("exists").Bool(r.exists);
+  w.Key("list_hash").String(r.list_hash);
+  w.Key("task_count").Int64(r.task_count);
+  w.Key("batch_size").Int64(r.batch_size);
+  w.Key("effective_batch_size").Int64(r.effective_batch_size);
+  w.Key("statuses").StartArray();
+  for (TaskStatus status : r.statuses) w.String(ToString(status));
+  w.EndArray();
+  return w.EndObject().Take();
+}
+
+std::string Encode(const ShardRestore& r) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(r.workflow_id);
+  w.Key("shard").Int64(r.shard);
+  w.Key("task_count").Int64(r.task_count);
+  w.Key("batch_size").Int64(r.batch_size);
+  w.Key("final_failures").Int64(r.final_failures);
+  w.Key("tasks").StartArray();
+  for (const RestoredTask& t : r.tasks) {
+    w.StartObject();
+    w.Key("ordinal").Int64(t.ordinal);
+    w.Key("task_id").String(t.task_id);
+    w.Key("status").String(ToString(t.status));
+    w.Key("final").Bool(t.final);
+    w.Key("attempts").Int64(t.attempts);
+    w.Key("generation").Int64(t.generation);
+    w.Key("exit_code").OptionalInt(t.exit_code);
+    w.Key("error").String(t.error);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.EndObject().Take();
+}
+
+std::string Encode(const WorkflowSummary& s) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(s.workflow_id);
+  w.Key("counts").StartObject();
+  WriteTaskCounts(s.counts, &w);
+  w.EndObject();
+  w.Key("failed_total").Int64(s.failed_total);
+  w.Key("failed").StartArray();
+  for (const FailedTask& f : s.failed) {
+    w.StartObject();
+    w.Key("task_id").String(f.task_id);
+    w.Key("exit_code").OptionalInt(f.exit_code);
+    w.Key("error").String(f.error);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.EndObject().Take();
+}
+
+Result<InitRestore> DecodeInitRestore(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kInitRestoreWhat, &doc));
+  FieldReader in(doc, kInitRestoreWhat);
+  InitRestore r;
+  r.workflow_id = in.String("workflow_id");
+  r.exists = in.Bool("exists");
+  r.list_hash = in.String("list_hash");
+  r.task_count = in.Int64("task_count");
+  r.batch_size = in.Int64("batch_size");
+  r.effective_batch_size = in.Int64("effective_batch_size");
+  for (const std::string& name : ReadStringArray(in, "statuses")) {
+    Result<TaskStatus> status = ParseTaskStatus(name);
+    if (!status.ok()) {
+      in.Fail("statuses[" + std::to_string(r.statuses.size()) + "]", status.status().message());
+      break;
+    }
+    r.statuses.push_back(*status);
+  }
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<ShardRestore> DecodeShardRestore(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kShardRestoreWhat, &doc));
+  FieldReader in(doc, kShardRestoreWhat);
+  ShardRestore r;
+  r.workflow_id = in.String("workflow_id");
+  r.shard = in.Int64("shard");
+  r.task_count = in.Int64("task_count");
+  r.batch_size = in.Int64("batch_size");
+  r.final_failures = in.Int64("final_failures");
+  if (const rapidjson::Value* tasks = in.Array("tasks")) {
+    for (rapidjson::SizeType i = 0; i < tasks->Size() && in.ok(); ++i) {
+      FieldReader task(tasks->GetArray()[i], kShardRestoreWhat, ElementPrefix(in, "tasks", i));
+      RestoredTask t;
+      t.ordinal = task.Int64("ordinal");
+      t.task_id = task.String("task_id");
+      t.status = task.Enum<TaskStatus>("status", ParseTaskStatus);
+      t.final = task.Bool("final");
+      t.attempts = task.Int64("attempts");
+      t.generation = task.Int64("generation");
+      t.exit_code = task.OptionalInt("exit_code");
+      t.error = task.String("error");
+      in.Merge(task.status());
+      r.tasks.push_back(std::move(t));
+    }
+  }
+  TM_RETURN_IF_ERROR(in.status());
+  return r;
+}
+
+Result<WorkflowSummary> DecodeWorkflowSummary(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kSummaryWhat, &doc));
+  FieldReader in(doc, kSummaryWhat);
+  WorkflowSummary s;
+  s.workflow_id = in.String("workflow_id");
+  if (const rapidjson::Value* counts = in.Object("counts")) {
+    FieldReader c(*counts, kSummaryWhat, "counts.");
+    s.counts = ReadTaskCounts(&c);
+    in.Merge(c.status());
+  }
+  s.failed_total = in.Int64("failed_total");
+  if (const rapidjson::Value* failed = in.Array("failed")) {
+    for (rapidjson::SizeType i = 0; i < failed->Size() && in.ok(); ++i) {
+      FieldReader task(failed->GetArray()[i], kSummaryWhat, ElementPrefix(in, "failed", i));
+      FailedTask f;
+      f.task_id = task.String("task_id");
+      f.exit_code = task.OptionalInt("exit_code");
+      f.error = task.String("error");
+      in.Merge(task.status());
+      s.failed.push_back(std::move(f));
+    }
+  }
+  TM_RETURN_IF_ERROR(in.status());
+  return s;
+}
+
+std::string RestoreCheckpointName(int64_t ordinal) {
+  return std::string(kRestoreCheckpointDir) + "/" + std::to_string(ordinal) + ".json";
+}
+
+std::string RestorePayloadName(int64_t ordinal) {
+  return std::string(kRestorePayloadDir) + "/" + std::to_string(ordinal) + ".json";
+}
+
+// ---- outputs/ ---------------------------------------------------------------------------
+
+Status WriteOutputs(Env* env, const std::string& work_dir, const CommitRecord& commit,
+                    bool durable) {
+  const std::string dir = JoinPath(work_dir, kOutputsDir);
+  // The step gave up waiting and wrote the outputs itself; writing ours now
+  // would change what Argo reads after the step already reported them.
+  if (durable && env->FileExists(JoinPath(dir, kBarrierTimeoutFile))) return Status::OK();
+
+  // Everything is checked and built first, so a bad commit record leaves
+  // outputs/ as it was.
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& [name, value] : commit.outputs) {
+    if (!IsOutputName(name) || name == kBarrierTimeoutFile) {
+      return Status::InvalidArgument("commit record: output name '" + name +
+                                     "' is not an Argo parameter name ([-a-zA-Z0-9_]+, not " +
+                                     kBarrierTimeoutFile + ")");
+    }
+    std::string content = value;
+    if (name == kOutSummary) {
+      Result<std::string> marked = MarkDurable(value, durable);
+      if (!marked.ok()) return marked.status().WithContext("commit record");
+      content = std::move(*marked);
+    }
+    files.emplace_back(JoinPath(dir, name), content + "\n");
+  }
+  TM_RETURN_IF_ERROR(env->CreateDirs(dir));
+  for (const auto& [path, content] : files) {
+    // No fsync: Argo (or tm-step local) reads them on the same machine right
+    // after the step exits.
+    TM_RETURN_IF_ERROR(WriteFileAtomic(env, path, content, /*sync=*/false));
+  }
+  return Status::OK();
+}
+
+}  // namespace protocol
+}  // namespace taskmaster

@@ -1,0 +1,54 @@
+// One run of the user's command: its own process group, PR_SET_PDEATHSIG(SIGKILL),
+// and a socketpair whose child end is fd 3 (TM_CONTROL_FD). stdout/stderr pass
+// through untouched, or go to a log file in local mode.
+#ifndef TASKMASTER_EXECUTOR_TASK_PROCESS_H_
+#define TASKMASTER_EXECUTOR_TASK_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "taskmaster/status.h"
+
+namespace taskmaster::step {
+
+struct TaskSpec {
+  std::vector<std::string> argv;               // argv[0] is looked up on PATH
+  std::map<std::string, std::string> set_env;  // added to (or replacing in) our environment
+  std::vector<std::string> unset_env;
+  std::string log_path;  // empty: inherit stdout/stderr; else both append there
+};
+
+class TaskProcess {
+ public:
+  // InvalidArgument when the command cannot be found or executed (the message
+  // says which and why); IOError when fork/socketpair fail.
+  static Result<std::unique_ptr<TaskProcess>> Spawn(const TaskSpec& spec);
+  ~TaskProcess();
+
+  pid_t pid() const { return pid_; }
+  // Our end of the control socket (non-blocking), or -1 once closed.
+  int control_fd() const { return control_fd_; }
+  void CloseControl();
+  // Signals the whole process group; harmless once it is gone.
+  void SignalGroup(int sig) const;
+  // Non-blocking reap. True once the child exited; then *wait_status is set.
+  bool TryReap(int* wait_status);
+  bool reaped() const { return reaped_; }
+
+ private:
+  TaskProcess(pid_t pid, int control_fd) : pid_(pid), control_fd_(control_fd) {}
+  pid_t pid_;
+  int control_fd_;
+  bool reaped_ = false;
+};
+
+// Finds an executable on PATH (or checks a path with '/'); InvalidArgument if none.
+Result<std::string> ResolveExecutable(const std::string& name);
+
+}  // namespace taskmaster::step
+
+#endif  // TASKMASTER_EXECUTOR_TASK_PROCESS_H_

@@ -1,0 +1,69 @@
+// Runs one task of a shard: spawns the user's command, serves its fd-3 control
+// socket (checkpoints, sync acks, progress, notes) as journal records, enforces
+// the per-task timeout and the stop path of SIGTERM/SIGINT and ARGO_DEADLINE, and
+// kills the task's process group once it is done (a background child holding
+// fd 3 gets at most protocol::kDrainControlMillis).
+#ifndef TASKMASTER_EXECUTOR_TASK_RUNNER_H_
+#define TASKMASTER_EXECUTOR_TASK_RUNNER_H_
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "signals.h"
+#include "step_work_dir.h"
+#include "task_process.h"
+#include "taskmaster/state.h"
+
+namespace taskmaster::step {
+
+struct StepLimits {
+  double task_timeout_seconds = 0;  // 0: no per-task timeout
+  int grace_seconds = 30;
+  // Monotonic time by which the step must be stopping (ARGO_DEADLINE - grace).
+  int64_t deadline_ns = std::numeric_limits<int64_t>::max();
+};
+
+// After a stop request: the task gets this long to exit before SIGKILL; the
+// barrier uses the rest of grace - 5 s.
+int64_t ChildStopBudgetNanos(int grace_seconds);
+int64_t StopBudgetNanos(int grace_seconds);
+
+struct TaskRun {
+  std::string workflow_id;
+  std::string task_id;
+  int64_t ordinal = 0;
+  int64_t task_count = 0;
+  int64_t attempt = 0;
+  int64_t last_attempt = 0;
+  int64_t generation = 0;       // checkpoints already committed for the task
+  std::string checkpoint_path;  // restored payload for TM_CHECKPOINT; empty: none
+};
+
+struct TaskOutcome {
+  TaskStatus status = TaskStatus::kFailed;
+  bool final = false;
+  std::optional<int> exit_code;
+  std::string error;
+  int64_t duration_ms = 0;
+};
+
+class TaskRunner {
+ public:
+  TaskRunner(StepWorkDir* work_dir, Signals* signals, StepLimits limits)
+      : work_dir_(work_dir), signals_(signals), limits_(limits) {}
+
+  // The outcome of the task. A non-OK Status means the journal could not be
+  // written: nothing more can be made durable, and the step exits 75.
+  Result<TaskOutcome> Run(const TaskSpec& command, const TaskRun& run);
+
+ private:
+  StepWorkDir* work_dir_;
+  Signals* signals_;
+  StepLimits limits_;
+};
+
+}  // namespace taskmaster::step
+
+#endif  // TASKMASTER_EXECUTOR_TASK_RUNNER_H_

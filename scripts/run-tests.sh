@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every suite: starts throwaway Redis and PostgreSQL, runs ctest on the
+# Release build (unit and integration), then tm_common's tests under ASan+UBSan.
+# The services are always stopped, whatever fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+
+eval "$(scripts/test-services.sh start)"
+trap 'scripts/test-services.sh stop' EXIT
+
+echo "== ctest ($BUILD): unit and integration suites"
+ctest --test-dir "$BUILD" --output-on-failure --no-tests=error -j2
+
+echo "== tm_common under AddressSanitizer + UBSan ($ASAN_BUILD)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  "$ASAN_BUILD/tests/common_test" --report_level=short

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Throwaway Redis and PostgreSQL for the tests, on non-default loopback ports in a
+# temp dir. Only the processes this script started are ever stopped (by PID).
+#
+#   eval "$(scripts/test-services.sh start)"   # prints export lines: TM_TEST_* and TM_SERVICES_DIR
+#   scripts/test-services.sh stop              # uses TM_SERVICES_DIR
+#   scripts/test-services.sh restart-redis     # a fresh, empty Redis on the same port (outage tests)
+#
+# Exports: TM_TEST_POSTGRES_DSN, TM_TEST_REDIS_URL, TM_TEST_PG_PORT, TM_TEST_REDIS_PORT,
+# TM_TEST_PG_BIN (the server's bin dir), TM_SERVICES_DIR.
+set -euo pipefail
+
+die() { echo "test-services: $*" >&2; exit 1; }
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -x "$d/initdb" ]] || die "PostgreSQL server not found under /usr/lib/postgresql (run scripts/bootstrap.sh)"
+  echo "$d"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  local p=$1
+  while ! port_free "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# Waits up to 30 s for a command to succeed; polls because the servers give no event to wait on.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1 300); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "$what did not come up; see $TM_SERVICES_DIR"
+}
+
+start_redis() {
+  local port=$1
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+    --dir "$TM_SERVICES_DIR/redis" --pidfile "$TM_SERVICES_DIR/redis/redis.pid" \
+    --logfile "$TM_SERVICES_DIR/redis/redis.log" >/dev/null
+  wait_for "redis-server on port $port" redis-cli -h 127.0.0.1 -p "$port" ping
+}
+
+stop_redis() {
+  local pidfile="$TM_SERVICES_DIR/redis/redis.pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$pidfile"
+}
+
+as_postgres() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd_start() {
+  command -v redis-server >/dev/null || die "redis-server not found (run scripts/bootstrap.sh)"
+  local bin; bin=$(pg_bindir)
+  TM_SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/taskmaster-services.XXXXXX")
+  export TM_SERVICES_DIR
+  chmod 755 "$TM_SERVICES_DIR"
+  mkdir -p "$TM_SERVICES_DIR/redis" "$TM_SERVICES_DIR/pg"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$TM_SERVICES_DIR/pg"
+
+  local redis_port pg_port
+  redis_port=$(free_port "${TM_TEST_REDIS_PORT:-56379}")
+  pg_port=$(free_port "${TM_TEST_PG_PORT:-55432}")
+  echo "$redis_port" >"$TM_SERVICES_DIR/redis/port"
+  start_redis "$redis_port"
+
+  as_postgres "$bin/initdb" -D "$TM_SERVICES_DIR/pg/data" -U postgres -A trust \
+    --no-sync -E UTF8 >"$TM_SERVICES_DIR/pg/initdb.log" 2>&1 || die "initdb failed; see $TM_SERVICES_DIR/pg/initdb.log"
+  as_postgres "$bin/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -l "$TM_SERVICES_DIR/pg/server.log" -w -t 60 \
+    -o "-p $pg_port -k $TM_SERVICES_DIR/pg -h 127.0.0.1 -c fsync=off -c max_connections=200" \
+    start >/dev/null || die "postgres did not start; see $TM_SERVICES_DIR/pg/server.log"
+  local psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres)
+  "${psql[@]}" -c "CREATE ROLE taskmaster LOGIN PASSWORD 'dev'" \
+    -c "CREATE DATABASE taskmaster OWNER taskmaster" >/dev/null
+
+  cat <<EOT
+export TM_SERVICES_DIR='$TM_SERVICES_DIR'
+export TM_TEST_PG_BIN='$bin'
+export TM_TEST_PG_PORT='$pg_port'
+export TM_TEST_REDIS_PORT='$redis_port'
+export TM_TEST_POSTGRES_DSN='postgresql://taskmaster:dev@127.0.0.1:$pg_port/taskmaster'
+export TM_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'
+EOT
+}
+
+cmd_stop() {
+  [[ -n "${TM_SERVICES_DIR:-}" ]] || die "TM_SERVICES_DIR is not set"
+  [[ -d "$TM_SERVICES_DIR" ]] || return 0
+  stop_redis
+  if [[ -f "$TM_SERVICES_DIR/pg/data/postmaster.pid" ]]; then
+    as_postgres "$(pg_bindir)/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$TM_SERVICES_DIR"
+}
+
+cmd_restart_redis() {
+  [[ -n "${TM_SERVICES_DIR:-}" ]] || die "TM_SERVICES_DIR is not set"
+  stop_redis
+  start_redis "$(cat "$TM_SERVICES_DIR/redis/port")"
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  restart-redis) cmd_restart_redis ;;
+  *) echo "usage: $0 start|stop|restart-redis" >&2; exit 2 ;;
+esac

@@ -1,0 +1,108 @@
+#include "taskmaster/log.h"
+
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <regex>
+#include <string>
+
+using taskmaster::JsonEscape;
+using taskmaster::LogFormat;
+
+namespace {
+
+// Runs `log` with stderr sent to a temporary file and returns what it wrote.
+template <typename Fn>
+std::string CaptureStderr(Fn log) {
+  std::FILE* tmp = std::tmpfile();
+  BOOST_REQUIRE(tmp != nullptr);
+  const int saved = ::dup(STDERR_FILENO);
+  BOOST_REQUIRE(saved >= 0);
+  BOOST_REQUIRE(::dup2(::fileno(tmp), STDERR_FILENO) >= 0);
+  log();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::string out;
+  std::rewind(tmp);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), tmp)) > 0) out.append(buf, n);
+  std::fclose(tmp);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(logging)
+
+BOOST_AUTO_TEST_CASE(json_escape) {
+  BOOST_TEST(JsonEscape("plain text") == "plain text");
+  BOOST_TEST(JsonEscape("say \"hi\"\\") == "say \\\"hi\\\"\\\\");
+  BOOST_TEST(JsonEscape("a\nb\tc\rd") == "a\\nb\\tc\\rd");
+  BOOST_TEST(JsonEscape(std::string("\x01\x1f\0", 3)) == "\\u0001\\u001f\\u0000");
+  // Valid UTF-8 (2, 3 and 4 bytes) passes untouched.
+  BOOST_TEST(JsonEscape("caf\u00e9 \u2014 \U0001F600") == "caf\u00e9 \u2014 \U0001F600");
+  // Invalid bytes become U+FFFD so the line stays valid JSON: a lone
+  // continuation byte, a truncated sequence, overlong forms of '/', a surrogate,
+  // a code point past U+10FFFF.
+  BOOST_TEST(JsonEscape("a\x80z") == "a\uFFFDz");
+  BOOST_TEST(JsonEscape("\xE2\x80") == "\uFFFD\uFFFD");
+  BOOST_TEST(JsonEscape("\xC0\xAF") == "\uFFFD\uFFFD");
+  BOOST_TEST(JsonEscape("\xE0\x80\xAF") == "\uFFFD\uFFFD\uFFFD");
+  BOOST_TEST(JsonEscape("\xF0\x80\x80\xAF") == "\uFFFD\uFFFD\uFFFD\uFFFD");
+  BOOST_TEST(JsonEscape("\xED\xA0\x80") == "\uFFFD\uFFFD\uFFFD");
+  BOOST_TEST(JsonEscape("\xF4\x90\x80\x80") == "\uFFFD\uFFFD\uFFFD\uFFFD");
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_when_asked) {
+  ::unsetenv("TM_LOG_LEVEL");
+  const std::string out = CaptureStderr([] {
+    taskmaster::SetUpLogging("tm-test", LogFormat::kJson);
+    spdlog::info("restored {} tasks from \"{}\"", 3, "shard.json");
+    spdlog::debug("not shown at info");
+    spdlog::warn("line one\nline two");
+  });
+  const std::regex line(
+      R"re(\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"(info|warn)",)re"
+      R"re("logger":"tm-test","msg":"[^\n]*"\}\n)re");
+  const std::string first = out.substr(0, out.find('\n') + 1);
+  BOOST_TEST(std::regex_match(first, line), first);
+  BOOST_TEST(first.find(R"("level":"info")") != std::string::npos);
+  BOOST_TEST(first.find(R"("msg":"restored 3 tasks from \"shard.json\"")") != std::string::npos);
+  const std::string second = out.substr(first.size());
+  BOOST_TEST(std::regex_match(second, line), second);
+  BOOST_TEST(second.find(R"("level":"warn","logger":"tm-test","msg":"line one\nline two")") !=
+             std::string::npos);
+  BOOST_TEST(out.find("not shown") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(text_lines_and_level_from_environment) {
+  ::setenv("TM_LOG_LEVEL", "warn", 1);
+  const std::string out = CaptureStderr([] {
+    taskmaster::SetUpLogging("tm-step", LogFormat::kText);
+    spdlog::info("hidden");
+    spdlog::error("store unreachable");
+  });
+  ::unsetenv("TM_LOG_LEVEL");
+  const std::regex line(
+      R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ERROR tm-step: store unreachable\n)");
+  BOOST_TEST(std::regex_match(out, line), out);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_level_warns_and_uses_info) {
+  ::setenv("TM_LOG_LEVEL", "loud", 1);
+  const std::string out = CaptureStderr([] {
+    taskmaster::SetUpLogging("tm-step", LogFormat::kJson);
+    spdlog::info("still shown");
+    spdlog::debug("not shown");
+  });
+  ::unsetenv("TM_LOG_LEVEL");
+  BOOST_TEST(out.find("TM_LOG_LEVEL='loud'") != std::string::npos, out);
+  BOOST_TEST(out.find("still shown") != std::string::npos);
+  BOOST_TEST(out.find("not shown") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

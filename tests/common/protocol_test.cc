@@ -1,0 +1,557 @@
+#include "taskmaster/protocol.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "taskmaster/env.h"
+
+namespace tp = taskmaster::protocol;
+using taskmaster::Result;
+using taskmaster::Status;
+using taskmaster::TaskStatus;
+
+namespace {
+
+std::string ReadGolden(const std::string& name) {
+  std::ifstream in(std::string(TM_GOLDEN_DIR) + "/" + name, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot open golden file " << name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Decodes text and encodes the result again; the error when decoding fails.
+using RoundTrip = std::function<Result<std::string>(std::string_view)>;
+
+template <typename T, typename Encoder>
+RoundTrip Via(Result<T> (*decode)(std::string_view), Encoder encode) {
+  return [decode, encode](std::string_view json) -> Result<std::string> {
+    Result<T> decoded = decode(json);
+    if (!decoded.ok()) return decoded.status();
+    return encode(*decoded);
+  };
+}
+
+template <typename T>
+RoundTrip Via(Result<T> (*decode)(std::string_view)) {
+  return Via(decode, [](const T& value) { return tp::Encode(value); });
+}
+
+struct Golden {
+  const char* file;
+  RoundTrip round_trip;
+};
+
+const std::vector<Golden>& Goldens() {
+  static const std::vector<Golden> goldens = {
+      {"record-workflow-init.json", Via(tp::DecodeWorkflowInit)},
+      {"record-task-list.json", Via(tp::DecodeTaskList)},
+      {"record-task-start.json", Via(tp::DecodeTaskStart)},
+      {"record-progress.json", Via(tp::DecodeProgress)},
+      {"record-note.json", Via(tp::DecodeNote)},
+      {"record-task-end.json", Via(tp::DecodeTaskEnd)},
+      {"record-task-end-null-exit.json", Via(tp::DecodeTaskEnd)},
+      {"record-commit.json", Via(tp::DecodeCommit)},
+      {"ready.json", Via(tp::DecodeReady)},
+      {"ack.json", Via(tp::DecodeAck)},
+      {"restore-init.json", Via(tp::DecodeInitRestore)},
+      {"restore-shard.json", Via(tp::DecodeShardRestore)},
+      {"restore-summary.json", Via(tp::DecodeWorkflowSummary)},
+      {"workflow-state.json",
+       Via(taskmaster::WorkflowStateFromJson, taskmaster::WorkflowStateToJson)},
+  };
+  return goldens;
+}
+
+std::string Serialize(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+// A temporary directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "tm-protocol-XXXXXX").string();
+    BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(protocol)
+
+BOOST_AUTO_TEST_CASE(golden_files_round_trip_byte_for_byte) {
+  for (const Golden& g : Goldens()) {
+    BOOST_TEST_CONTEXT(g.file) {
+      const std::string golden = ReadGolden(g.file);
+      BOOST_REQUIRE(!golden.empty());
+      BOOST_TEST(golden.back() == '\n');
+      BOOST_TEST(golden.find('\n') == golden.size() - 1);  // one line
+      Result<std::string> again = g.round_trip(golden);
+      BOOST_REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+      BOOST_TEST(*again + "\n" == golden);
+    }
+  }
+}
+
+// The encoders, given values built here, produce the golden bytes: this pins
+// the field names, their order and the value formats, not only stability.
+BOOST_AUTO_TEST_CASE(encoders_produce_the_golden_bytes) {
+  const std::vector<std::string> ids = {"task-1", "task-2", "task-3"};
+  tp::WorkflowInitRecord init;
+  init.fence = 1;
+  init.seq = 1;
+  init.workflow_id = "uuid-123";
+  init.task_count = 3;
+  init.batch_size = 1;
+  init.effective_batch_size = tp::EffectiveBatchSize(3, 1);
+  init.list_hash = tp::ListHash(ids);
+  std::vector<tp::TaskListRecord> chunks = tp::ChunkTaskList(ids);
+  init.list_records = static_cast<int64_t>(chunks.size());
+  BOOST_TEST(tp::Encode(init) + "\n" == ReadGolden("record-workflow-init.json"));
+  BOOST_REQUIRE(chunks.size() == 1u);
+  chunks[0].fence = 1;
+  chunks[0].seq = 2;
+  BOOST_TEST(tp::Encode(chunks[0]) + "\n" == ReadGolden("record-task-list.json"));
+
+  tp::TaskStartRecord start;
+  start.fence = 4;
+  start.seq = 1;
+  start.ordinal = 1;
+  start.task_id = "task-2";
+  start.attempt = 3;
+  start.started_at_ms = 1795912082123;
+  BOOST_TEST(tp::Encode(start) + "\n" == ReadGolden("record-task-start.json"));
+
+  tp::ProgressRecord progress;
+  progress.fence = 4;
+  progress.seq = 2;
+  progress.ordinal = 1;
+  progress.done = 40;
+  progress.total = 100;
+  BOOST_TEST(tp::Encode(progress) + "\n" == ReadGolden("record-progress.json"));
+
+  tp::NoteRecord note;
+  note.fence = 4;
+  note.seq = 3;
+  note.ordinal = 1;
+  note.text = "resumed at row 42 of \"rows.csv\" \u2014 caf\u00e9";
+  BOOST_TEST(tp::Encode(note) + "\n" == ReadGolden("record-note.json"));
+
+  tp::TaskEndRecord end;
+  end.fence = 4;
+  end.seq = 5;
+  end.ordinal = 1;
+  end.task_id = "task-2";
+  end.status = TaskStatus::kFailed;
+  end.final = true;
+  end.exit_code = 3;
+  end.error = "exit status 3";
+  end.attempt = 3;
+  end.duration_ms = 1520;
+  end.finished_at_ms = 1795912082123 + 1520;
+  BOOST_TEST(tp::Encode(end) + "\n" == ReadGolden("record-task-end.json"));
+
+  tp::TaskEndRecord interrupted;
+  interrupted.fence = 3;
+  interrupted.seq = 4;
+  interrupted.ordinal = 1;
+  interrupted.task_id = "task-2";
+  interrupted.status = TaskStatus::kInterrupted;
+  interrupted.error = "killed by signal 15 (SIGTERM)";
+  interrupted.attempt = 2;
+  interrupted.duration_ms = 30001;
+  interrupted.finished_at_ms = *taskmaster::ParseRfc3339Millis("2026-11-29T00:27:31.020Z");
+  BOOST_TEST(tp::Encode(interrupted) + "\n" == ReadGolden("record-task-end-null-exit.json"));
+
+  tp::CommitRecord commit;
+  commit.fence = 4;
+  commit.seq = 6;
+  commit.role = tp::Role::kShard;
+  commit.outputs[tp::kOutSummary] =
+      R"({"workflow_id":"uuid-123","shard":1,"tasks":1,"succeeded":0,"failed":1,)"
+      R"("cancelled":0,"skipped":0})";
+  BOOST_TEST(tp::Encode(commit) + "\n" == ReadGolden("record-commit.json"));
+
+  tp::Ready ready;
+  ready.fence = 4;
+  ready.workflow_id = "uuid-123";
+  ready.role = tp::Role::kShard;
+  ready.shard = 1;
+  BOOST_TEST(tp::Encode(ready) + "\n" == ReadGolden("ready.json"));
+
+  tp::Ack ack;
+  ack.seq = 6;
+  ack.offset = 1187;
+  BOOST_TEST(tp::Encode(ack) + "\n" == ReadGolden("ack.json"));
+
+  tp::InitRestore restore_init;
+  restore_init.workflow_id = "uuid-123";
+  restore_init.exists = true;
+  restore_init.list_hash = tp::ListHash(ids);
+  restore_init.task_count = 3;
+  restore_init.batch_size = 1;
+  restore_init.effective_batch_size = 1;
+  restore_init.statuses = {TaskStatus::kSucceeded, TaskStatus::kFailed, TaskStatus::kPending};
+  BOOST_TEST(tp::Encode(restore_init) + "\n" == ReadGolden("restore-init.json"));
+
+  tp::ShardRestore shard;
+  shard.workflow_id = "uuid-123";
+  shard.shard = 1;
+  shard.task_count = 3;
+  shard.batch_size = 1;
+  tp::RestoredTask task;
+  task.ordinal = 1;
+  task.task_id = "task-2";
+  task.status = TaskStatus::kInterrupted;
+  task.attempts = 3;
+  task.generation = 2;
+  task.error = "killed by signal 15 (SIGTERM)";
+  shard.tasks.push_back(task);
+  BOOST_TEST(tp::Encode(shard) + "\n" == ReadGolden("restore-shard.json"));
+
+  tp::WorkflowSummary summary;
+  summary.workflow_id = "uuid-123";
+  summary.counts.Add(TaskStatus::kSucceeded, false);
+  summary.counts.Add(TaskStatus::kFailed, true);
+  summary.counts.Add(TaskStatus::kSucceeded, false);
+  summary.failed_total = 1;
+  summary.failed.push_back({"task-2", 3, "exit status 3"});
+  BOOST_TEST(tp::Encode(summary) + "\n" == ReadGolden("restore-summary.json"));
+}
+
+BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
+  auto end = tp::DecodeTaskEnd(ReadGolden("record-task-end-null-exit.json"));
+  BOOST_REQUIRE(end.ok());
+  BOOST_TEST(!end->exit_code.has_value());
+  BOOST_TEST(static_cast<int>(end->status) == static_cast<int>(TaskStatus::kInterrupted));
+  BOOST_TEST(!end->final);
+
+  auto note = tp::DecodeNote(ReadGolden("record-note.json"));
+  BOOST_REQUIRE(note.ok());
+  BOOST_TEST(note->text == "resumed at row 42 of \"rows.csv\" \u2014 caf\u00e9");
+
+  auto commit = tp::DecodeCommit(ReadGolden("record-commit.json"));
+  BOOST_REQUIRE(commit.ok());
+  BOOST_TEST(commit->outputs.size() == 1u);
+  BOOST_TEST(commit->outputs.at("summary").find(R"("shard":1)") != std::string::npos);
+
+  // Other key orders are accepted too.
+  auto ready =
+      tp::DecodeReady(R"({"shard":2,"role":"init","workflow_id":"w","fence":9,"version":1})");
+  BOOST_REQUIRE(ready.ok());
+  BOOST_TEST(ready->fence == 9);
+  BOOST_TEST(ready->shard == 2);
+  BOOST_TEST(static_cast<int>(ready->role) == static_cast<int>(tp::Role::kInit));
+}
+
+BOOST_AUTO_TEST_CASE(every_field_is_required_and_typed) {
+  for (const Golden& g : Goldens()) {
+    const std::string golden = ReadGolden(g.file);
+    rapidjson::Document doc;
+    doc.Parse(golden.c_str());
+    BOOST_REQUIRE(doc.IsObject());
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      const std::string key = it->name.GetString();
+      BOOST_TEST_CONTEXT(g.file << " field " << key) {
+        rapidjson::Document missing;
+        missing.CopyFrom(doc, missing.GetAllocator());
+        missing.RemoveMember(key.c_str());
+        Result<std::string> without = g.round_trip(Serialize(missing));
+        BOOST_TEST(without.status().IsCorruption());
+        BOOST_TEST(
+            without.status().message().find("field '" + key + "': missing") != std::string::npos,
+            without.status().message());
+
+        // An object where anything else belongs, an array where an object does.
+        rapidjson::Document wrong;
+        wrong.CopyFrom(doc, wrong.GetAllocator());
+        rapidjson::Value& v = wrong[key.c_str()];
+        if (v.IsObject()) {
+          v.SetArray();
+        } else {
+          v.SetObject();
+        }
+        Result<std::string> mistyped = g.round_trip(Serialize(wrong));
+        BOOST_TEST(!mistyped.ok());
+        BOOST_TEST(mistyped.status().message().find("field '" + key + "'") != std::string::npos,
+                   mistyped.status().message());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(nested_fields_are_named) {
+  auto ids = tp::DecodeTaskList(R"({"fence":1,"seq":2,"first_ordinal":0,"ids":["a",7]})");
+  BOOST_TEST(ids.status().message() == "task_list record: field 'ids[1]': expected a string");
+
+  std::string shard = ReadGolden("restore-shard.json");
+  shard.replace(shard.find(R"("interrupted")"), 13, R"("done")");
+  auto bad_status = tp::DecodeShardRestore(shard);
+  BOOST_TEST(bad_status.status().IsCorruption());
+  BOOST_TEST(bad_status.status().message().find("field 'tasks[0].status': unknown task status "
+                                                "'done'") != std::string::npos,
+             bad_status.status().message());
+  auto not_object = tp::DecodeShardRestore(
+      R"({"workflow_id":"w","shard":0,"task_count":1,"batch_size":1,"final_failures":0,"tasks":[3]})");
+  BOOST_TEST(not_object.status().message().find("field 'tasks[0]': expected an object") !=
+                 std::string::npos,
+             not_object.status().message());
+
+  auto outputs = tp::DecodeCommit(R"({"fence":1,"seq":9,"role":"init","outputs":{"shards":[0]}})");
+  BOOST_TEST(outputs.status().message().find("field 'outputs.shards': expected a string") !=
+                 std::string::npos,
+             outputs.status().message());
+
+  std::string summary = ReadGolden("restore-summary.json");
+  summary.replace(summary.find(R"("exit_code":3)"), 13, R"("exit_code":"3")");
+  auto bad_exit = tp::DecodeWorkflowSummary(summary);
+  BOOST_TEST(bad_exit.status().message().find("field 'failed[0].exit_code'") != std::string::npos,
+             bad_exit.status().message());
+
+  std::string counts = ReadGolden("restore-summary.json");
+  counts.replace(counts.find(R"("running":0,)"), 12, "");
+  BOOST_TEST(tp::DecodeWorkflowSummary(counts).status().message().find(
+                 "field 'counts.running': missing") != std::string::npos);
+
+  std::string statuses = ReadGolden("restore-init.json");
+  statuses.replace(statuses.find(R"("failed")"), 8, R"("lost")");
+  BOOST_TEST(tp::DecodeInitRestore(statuses).status().message().find("field 'statuses[1]'") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(decoders_reject_bad_text) {
+  BOOST_TEST(tp::DecodeAck("").status().IsCorruption());
+  BOOST_TEST(tp::DecodeAck(R"({"seq":1,"offset":2} x)").status().IsCorruption());
+  BOOST_TEST(tp::DecodeAck(R"([{"seq":1,"offset":2}])").status().message() ==
+             "ack: expected a JSON object, got an array");
+  BOOST_TEST(tp::DecodeAck(R"({"seq":1,"offset":-2})").status().message() ==
+             "ack: field 'offset': out of range for an unsigned integer");
+  BOOST_TEST(tp::DecodeAck(R"({"seq":1.5,"offset":2})").status().message() ==
+             "ack: field 'seq': expected an integer, got a number");
+  // Invalid UTF-8 inside a string.
+  BOOST_TEST(tp::DecodeNote("{\"fence\":1,\"seq\":1,\"ordinal\":0,\"text\":\"\xff\"}")
+                 .status()
+                 .IsCorruption());
+  // Deep nesting is an error, not a stack overflow.
+  const std::string deep = R"({"fence":1,"seq":1,"ordinal":0,"text":)" + std::string(100000, '[') +
+                           std::string(100000, ']') + "}";
+  BOOST_TEST(tp::DecodeNote(deep).status().message().find("field 'text'") != std::string::npos);
+  BOOST_TEST(tp::DecodeAck("{\"seq\":1,\"offset\":2}\n").ok());
+
+  std::string running = ReadGolden("record-task-end.json");
+  running.replace(running.find(R"("failed")"), 8, R"("running")");
+  auto ended_running = tp::DecodeTaskEnd(running);
+  BOOST_TEST(ended_running.status().message().find("field 'status'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(ready_with_another_version_is_refused) {
+  auto other = tp::DecodeReady(R"({"version":2,"fence":4,"epoch":"x"})");
+  BOOST_TEST(other.status().IsInvalidArgument());
+  BOOST_TEST(other.status().message().find("protocol version 2") != std::string::npos);
+  BOOST_TEST(other.status().message().find("version 1") != std::string::npos);
+  BOOST_TEST(tp::DecodeReady(R"({"fence":4})").status().message() ==
+             "ready: field 'version': missing");
+}
+
+BOOST_AUTO_TEST_CASE(role_and_record_names) {
+  BOOST_TEST(std::string(tp::ToString(tp::Role::kFinalize)) == "finalize");
+  BOOST_TEST(static_cast<int>(*tp::ParseRole("init")) == static_cast<int>(tp::Role::kInit));
+  BOOST_TEST(static_cast<int>(*tp::ParseRole("shard")) == static_cast<int>(tp::Role::kShard));
+  BOOST_TEST(tp::ParseRole("Shard").status().IsInvalidArgument());
+  BOOST_TEST(std::string(tp::ToString(tp::RecordType::kWorkflowInit)) == "workflow_init");
+  BOOST_TEST(std::string(tp::ToString(tp::RecordType::kTaskEnd)) == "task_end");
+  BOOST_TEST(std::string(tp::ToString(tp::RecordType::kCheckpoint)) == "checkpoint");
+  BOOST_TEST(tp::RestoreCheckpointName(7) == "checkpoints/7.json");
+  BOOST_TEST(tp::RestorePayloadName(12) == "payloads/12.json");
+}
+
+BOOST_AUTO_TEST_CASE(shard_math_table) {
+  struct Case {
+    int64_t n, requested, want_batch, want_shards, last_begin, last_end;
+  };
+  const Case cases[] = {
+      {1, 1, 1, 1, 0, 1},
+      {10, 3, 3, 4, 9, 10},
+      {10, 10, 10, 1, 0, 10},
+      {10, 50, 50, 1, 0, 10},
+      {5000, 1, 1, 5000, 4999, 5000},
+      {5001, 1, 2, 2501, 5000, 5001},
+      {100000, 1, 20, 5000, 99980, 100000},
+      {100001, 1, 21, 4762, 99981, 100001},
+      {100000, 64, 64, 1563, 99968, 100000},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("N=" << c.n << " B=" << c.requested) {
+      const int64_t batch = tp::EffectiveBatchSize(c.n, c.requested);
+      BOOST_TEST(batch == c.want_batch);
+      const int64_t shards = tp::ShardCount(c.n, batch);
+      BOOST_TEST(shards == c.want_shards);
+      BOOST_TEST(shards <= tp::kMaxShards);
+      tp::OrdinalRange last = tp::ShardRange(shards - 1, c.n, batch);
+      BOOST_TEST(last.begin == c.last_begin);
+      BOOST_TEST(last.end == c.last_end);
+      // The shards tile [0, N) without gaps.
+      int64_t next = 0;
+      for (int64_t k = 0; k < shards; ++k) {
+        tp::OrdinalRange r = tp::ShardRange(k, c.n, batch);
+        BOOST_TEST_REQUIRE(r.begin == next);
+        BOOST_TEST_REQUIRE(r.end > r.begin);
+        next = r.end;
+      }
+      BOOST_TEST(next == c.n);
+    }
+  }
+  tp::OrdinalRange first = tp::ShardRange(0, 10, 3);
+  BOOST_TEST(first.begin == 0);
+  BOOST_TEST(first.end == 3);
+  BOOST_TEST(tp::ShardCount(0, 1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(list_hash_covers_order_and_boundaries) {
+  // Pinned values, computed independently with XXH3_64bits over the
+  // length-prefixed bytes.
+  BOOST_TEST(tp::ListHash({"task-1", "task-2", "task-3"}) == "xxh3:0376c65992f250f6");
+  BOOST_TEST(tp::ListHash({"ab", "c"}) == "xxh3:6d5f7d8c204561ef");
+  BOOST_TEST(tp::ListHash({"a", "bc"}) == "xxh3:5892a711d107e652");
+  BOOST_TEST(tp::ListHash({}) == "xxh3:2d06800538d394c2");
+  BOOST_TEST(tp::ListHash({"task-2", "task-1", "task-3"}) !=
+             tp::ListHash({"task-1", "task-2", "task-3"}));
+  BOOST_TEST(tp::ListHash({"a", ""}) != tp::ListHash({"a"}));
+}
+
+BOOST_AUTO_TEST_CASE(pending_shards) {
+  using S = TaskStatus;
+  BOOST_TEST(tp::PendingShards({S::kSucceeded, S::kSucceeded, S::kFailed, S::kPending,
+                                S::kSucceeded, S::kSucceeded, S::kSucceeded},
+                               2) == std::vector<int64_t>({1}));
+  BOOST_TEST(
+      tp::PendingShards({S::kInterrupted, S::kSucceeded, S::kSucceeded, S::kSucceeded,
+                         S::kSucceeded, S::kSucceeded, S::kSucceeded, S::kSucceeded, S::kCancelled},
+                        3) == std::vector<int64_t>({0, 2}));
+  BOOST_TEST(tp::PendingShards({S::kSucceeded, S::kSucceeded}, 1).empty());
+  BOOST_TEST(tp::PendingShards({S::kRunning, S::kPending, S::kFailed}, 1) ==
+             std::vector<int64_t>({0, 1, 2}));
+  BOOST_TEST(tp::PendingShards({}, 1).empty());
+}
+
+BOOST_AUTO_TEST_CASE(chunk_task_list_covers_all_ids_within_the_bound) {
+  BOOST_TEST(tp::ChunkTaskList({}).empty());
+
+  auto check = [](const std::vector<std::string>& ids, size_t min_chunks) {
+    std::vector<tp::TaskListRecord> chunks = tp::ChunkTaskList(ids);
+    BOOST_TEST(chunks.size() >= min_chunks);
+    std::vector<std::string> joined;
+    for (tp::TaskListRecord& chunk : chunks) {
+      BOOST_TEST_REQUIRE(!chunk.ids.empty());
+      BOOST_TEST_REQUIRE(chunk.first_ordinal == static_cast<int64_t>(joined.size()));
+      size_t raw = 0;
+      for (const std::string& id : chunk.ids) raw += id.size();
+      BOOST_TEST_REQUIRE(raw <= tp::kTaskListChunkBytes);
+      chunk.fence = 1;
+      chunk.seq = 1 << 30;
+      // The encoded record stays near the chunk bound, far under the record limit.
+      BOOST_TEST_REQUIRE(tp::Encode(chunk).size() <= tp::kTaskListChunkBytes + 100);
+      joined.insert(joined.end(), chunk.ids.begin(), chunk.ids.end());
+    }
+    BOOST_TEST((joined == ids));
+  };
+
+  std::vector<std::string> long_ids;
+  for (int i = 0; i < 12000; ++i) long_ids.push_back(std::string(240, 'x') + std::to_string(i));
+  check(long_ids, 3);  // ~2.9 MB of IDs
+
+  // One-byte IDs that JSON escapes: five encoded bytes each. Counting raw bytes
+  // would put 1 Mi of them, 5 MiB encoded, in one record.
+  check(std::vector<std::string>((1 << 20) + 10, "\""), 5);
+
+  check({"task-1"}, 1);
+}
+
+BOOST_AUTO_TEST_CASE(write_outputs_marks_durability) {
+  TempDir dir;
+  taskmaster::Env* env = taskmaster::Env::Default();
+  tp::CommitRecord commit;
+  commit.role = tp::Role::kInit;
+  commit.outputs[tp::kOutShards] = "[0,1,2]";
+  commit.outputs[tp::kOutBatchSize] = "20";
+  commit.outputs[tp::kOutSummary] = R"({"workflow_id":"uuid-123","shards":3})";
+  BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
+  BOOST_TEST(Slurp(dir.File("outputs/shards")) == "[0,1,2]\n");
+  BOOST_TEST(Slurp(dir.File("outputs/batch-size")) == "20\n");
+  BOOST_TEST(Slurp(dir.File("outputs/summary")) ==
+             "{\"workflow_id\":\"uuid-123\",\"shards\":3,\"durable\":true}\n");
+  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/summary.tmp")));
+
+  // A durable flag already there is overwritten in place.
+  commit.outputs[tp::kOutSummary] = R"({"durable":true,"total":3.25})";
+  BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, false).ok());
+  BOOST_TEST(Slurp(dir.File("outputs/summary")) == "{\"durable\":false,\"total\":3.25}\n");
+}
+
+BOOST_AUTO_TEST_CASE(write_outputs_honours_barrier_timeout) {
+  TempDir dir;
+  taskmaster::Env* env = taskmaster::Env::Default();
+  std::filesystem::create_directories(dir.File("outputs"));
+  std::ofstream(dir.File("outputs/barrier-timeout")) << "";
+  tp::CommitRecord commit;
+  commit.outputs[tp::kOutSummary] = R"({"shard":1})";
+  // The sidecar, late: the step already wrote the outputs.
+  BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
+  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/summary")));
+  // The step itself, after writing barrier-timeout.
+  BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, false).ok());
+  BOOST_TEST(Slurp(dir.File("outputs/summary")) == "{\"shard\":1,\"durable\":false}\n");
+}
+
+BOOST_AUTO_TEST_CASE(write_outputs_refuses_bad_records_and_writes_nothing) {
+  TempDir dir;
+  taskmaster::Env* env = taskmaster::Env::Default();
+  tp::CommitRecord escape;
+  escape.outputs["a"] = "1";
+  escape.outputs["../x"] = "1";
+  Status s = tp::WriteOutputs(env, dir.path(), escape, true);
+  BOOST_TEST(s.IsInvalidArgument());
+  BOOST_TEST(s.message().find("'../x'") != std::string::npos);
+  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/a")));
+
+  tp::CommitRecord barrier;
+  barrier.outputs[tp::kBarrierTimeoutFile] = "";
+  BOOST_TEST(tp::WriteOutputs(env, dir.path(), barrier, true).IsInvalidArgument());
+
+  tp::CommitRecord bad_summary;
+  bad_summary.outputs[tp::kOutTotal] = "3";
+  bad_summary.outputs[tp::kOutSummary] = "[1,2]";
+  BOOST_TEST(tp::WriteOutputs(env, dir.path(), bad_summary, true).IsCorruption());
+  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/total")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

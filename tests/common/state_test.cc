@@ -1,0 +1,258 @@
+#include "taskmaster/state.h"
+
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+using taskmaster::DeriveWorkflowStatus;
+using taskmaster::FormatRfc3339Millis;
+using taskmaster::ParseRfc3339Millis;
+using taskmaster::ParseTaskStatus;
+using taskmaster::ParseWorkflowStatus;
+using taskmaster::TaskCounts;
+using taskmaster::TaskState;
+using taskmaster::TaskStatus;
+using taskmaster::WorkflowState;
+using taskmaster::WorkflowStatus;
+
+namespace {
+
+std::string ReadGolden(const std::string& name) {
+  std::ifstream in(std::string(TM_GOLDEN_DIR) + "/" + name, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot open golden file " << name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TaskCounts Counts(int64_t succeeded, int64_t failed, int64_t running, int64_t pending,
+                  int64_t cancelled) {
+  TaskCounts c;
+  c.succeeded = succeeded;
+  c.failed = failed;
+  c.running = running;
+  c.pending = pending;
+  c.cancelled = cancelled;
+  c.total = succeeded + failed + running + pending + cancelled;
+  return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(state)
+
+BOOST_AUTO_TEST_CASE(status_names_round_trip) {
+  BOOST_TEST(std::string(ToString(TaskStatus::kInterrupted)) == "interrupted");
+  BOOST_TEST(std::string(ToString(TaskStatus::kCancelled)) == "cancelled");
+  BOOST_TEST(std::string(ToString(WorkflowStatus::kSucceeded)) == "succeeded");
+  for (TaskStatus s : {TaskStatus::kPending, TaskStatus::kRunning, TaskStatus::kSucceeded,
+                       TaskStatus::kFailed, TaskStatus::kInterrupted, TaskStatus::kCancelled}) {
+    auto parsed = ParseTaskStatus(ToString(s));
+    BOOST_REQUIRE(parsed.ok());
+    BOOST_TEST(static_cast<int>(*parsed) == static_cast<int>(s));
+  }
+  for (WorkflowStatus s : {WorkflowStatus::kPending, WorkflowStatus::kRunning,
+                           WorkflowStatus::kSucceeded, WorkflowStatus::kFailed}) {
+    auto parsed = ParseWorkflowStatus(ToString(s));
+    BOOST_REQUIRE(parsed.ok());
+    BOOST_TEST(static_cast<int>(*parsed) == static_cast<int>(s));
+  }
+  auto bad = ParseTaskStatus("Succeeded");
+  BOOST_TEST(bad.status().IsInvalidArgument());
+  BOOST_TEST(bad.status().message().find("'Succeeded'") != std::string::npos);
+  BOOST_TEST(ParseWorkflowStatus("interrupted").status().IsInvalidArgument());
+}
+
+BOOST_AUTO_TEST_CASE(task_counts_follow_the_failure_rules) {
+  TaskCounts c;
+  c.Add(TaskStatus::kSucceeded, false);
+  c.Add(TaskStatus::kFailed, true);        // final: counts as failed
+  c.Add(TaskStatus::kFailed, false);       // will run again: pending
+  c.Add(TaskStatus::kInterrupted, false);  // will run again: pending
+  c.Add(TaskStatus::kRunning, false);
+  c.Add(TaskStatus::kPending, false);
+  c.Add(TaskStatus::kCancelled, false);
+  TaskCounts want;
+  want.total = 7;
+  want.succeeded = 1;
+  want.failed = 1;
+  want.running = 1;
+  want.pending = 3;
+  want.cancelled = 1;
+  BOOST_TEST((c == want));
+}
+
+BOOST_AUTO_TEST_CASE(derived_workflow_status_table) {
+  struct Case {
+    TaskCounts counts;
+    bool any_started;
+    WorkflowStatus want;
+  };
+  const Case cases[] = {
+      {Counts(0, 0, 0, 0, 0), false, WorkflowStatus::kPending},  // nothing recorded yet
+      {Counts(0, 0, 0, 3, 0), false, WorkflowStatus::kPending},
+      {Counts(0, 0, 0, 3, 0), true, WorkflowStatus::kRunning},  // ran, now pending again
+      {Counts(0, 0, 1, 2, 0), false, WorkflowStatus::kRunning},
+      {Counts(1, 0, 0, 2, 0), false, WorkflowStatus::kRunning},
+      {Counts(3, 0, 0, 0, 0), true, WorkflowStatus::kSucceeded},
+      {Counts(2, 1, 0, 0, 0), true, WorkflowStatus::kFailed},
+      {Counts(1, 1, 0, 0, 1), true, WorkflowStatus::kFailed},
+      {Counts(2, 0, 0, 0, 1), true, WorkflowStatus::kFailed},   // cancelled, nothing left
+      {Counts(1, 1, 0, 1, 0), true, WorkflowStatus::kRunning},  // a failure, still work left
+      {Counts(1, 1, 1, 0, 0), true, WorkflowStatus::kRunning},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST(ToString(DeriveWorkflowStatus(c.counts, c.any_started)) == ToString(c.want),
+               "succeeded=" << c.counts.succeeded << " failed=" << c.counts.failed
+                            << " running=" << c.counts.running << " pending=" << c.counts.pending
+                            << " cancelled=" << c.counts.cancelled);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_known_values) {
+  BOOST_TEST(FormatRfc3339Millis(0) == "1970-01-01T00:00:00.000Z");
+  BOOST_TEST(FormatRfc3339Millis(1795912082123) == "2026-11-29T00:28:02.123Z");
+  BOOST_TEST(FormatRfc3339Millis(1709208000000) == "2024-02-29T12:00:00.000Z");
+  BOOST_TEST(FormatRfc3339Millis(951868799999) == "2000-02-29T23:59:59.999Z");
+  BOOST_TEST(FormatRfc3339Millis(-1) == "1969-12-31T23:59:59.999Z");
+  BOOST_TEST(FormatRfc3339Millis(-2203891200000) == "1900-03-01T00:00:00.000Z");
+  BOOST_TEST(FormatRfc3339Millis(253402300799999) == "9999-12-31T23:59:59.999Z");
+  BOOST_TEST(FormatRfc3339Millis(-62167219200000) == "0000-01-01T00:00:00.000Z");
+
+  BOOST_TEST(*ParseRfc3339Millis("2026-11-29T00:28:02.123Z") == 1795912082123);
+  BOOST_TEST(*ParseRfc3339Millis("1969-12-31T23:59:59.999Z") == -1);
+  BOOST_TEST(*ParseRfc3339Millis("0001-01-01T00:00:00.000Z") == -62135596800000);
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_round_trips) {
+  // Steps that are prime in ms walk over every field's carries and leap days.
+  for (int64_t ms = -62167219200000; ms <= 253402300799999; ms += 99991234567) {
+    auto back = ParseRfc3339Millis(FormatRfc3339Millis(ms));
+    BOOST_REQUIRE_MESSAGE(back.ok(), FormatRfc3339Millis(ms) << ": " << back.status().ToString());
+    BOOST_TEST(*back == ms);
+  }
+  for (int64_t day = 0; day < 3 * 366; ++day) {  // every day of 2023..2025
+    const int64_t ms = 1672531200000 + day * 86400000 + 86399999;
+    BOOST_TEST(*ParseRfc3339Millis(FormatRfc3339Millis(ms)) == ms);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_rejects_every_other_form) {
+  const char* bad[] = {
+      "",
+      "2026-11-29T00:28:02Z",           // no milliseconds
+      "2026-11-29T00:28:02.1234Z",      // too many digits
+      "2026-11-29T00:28:02.123+00:00",  // an offset, not Z
+      "2026-11-29t00:28:02.123z",       // lower case
+      "2026-11-29 00:28:02.123Z",       // space
+      "2026-11-29T00:28:02.123Z ",      // trailing space
+      "2026-1a-29T00:28:02.123Z",
+      "+026-11-29T00:28:02.123Z",
+      "2026-13-01T00:00:00.000Z",
+      "2026-00-01T00:00:00.000Z",
+      "2026-11-00T00:00:00.000Z",
+      "2026-11-31T00:00:00.000Z",
+      "2026-02-29T00:00:00.000Z",  // not a leap year
+      "2100-02-29T00:00:00.000Z",  // nor is 2100
+      "2026-11-29T24:00:00.000Z",
+      "2026-11-29T23:60:00.000Z",
+      "2016-12-31T23:59:60.000Z",  // a leap second
+  };
+  for (const char* text : bad) {
+    auto parsed = ParseRfc3339Millis(text);
+    BOOST_TEST(parsed.status().IsInvalidArgument(), "accepted '" << text << "'");
+  }
+  BOOST_TEST(ParseRfc3339Millis("2000-02-29T00:00:00.000Z").ok());
+  BOOST_TEST(ParseRfc3339Millis("2026-13-01T00:00:00.000Z").status().message().find("month") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(workflow_state_golden_round_trips) {
+  const std::string golden = ReadGolden("workflow-state.json");
+  auto state = taskmaster::WorkflowStateFromJson(golden);
+  BOOST_REQUIRE_MESSAGE(state.ok(), state.status().ToString());
+  WorkflowState want;
+  want.workflow_id = "uuid-123";
+  want.status = WorkflowStatus::kRunning;
+  want.counts = Counts(1, 0, 1, 1, 0);
+  want.created_at_ms = 1795912082123;
+  want.updated_at_ms = 1795912155004;
+  want.version = 7;
+  BOOST_TEST((*state == want));
+  BOOST_TEST(taskmaster::WorkflowStateToJson(want) + "\n" == golden);
+}
+
+BOOST_AUTO_TEST_CASE(workflow_state_names_the_bad_field) {
+  auto missing = taskmaster::WorkflowStateFromJson(
+      R"({"workflow_id":"w","status":"running","total":1,"succeeded":0,"failed":0,)"
+      R"("running":1,"cancelled":0,"created_at":"2026-11-29T00:28:02.123Z",)"
+      R"("updated_at":"2026-11-29T00:28:02.123Z","version":1})");
+  BOOST_TEST(missing.status().IsCorruption());
+  BOOST_TEST(missing.status().message() == "workflow state: field 'pending': missing");
+
+  auto bad_time = taskmaster::WorkflowStateFromJson(
+      R"({"workflow_id":"w","status":"running","total":1,"succeeded":0,"failed":0,)"
+      R"("running":1,"pending":0,"cancelled":0,"created_at":"2026-11-29T00:28:02Z",)"
+      R"("updated_at":"2026-11-29T00:28:02.123Z","version":1})");
+  BOOST_TEST(bad_time.status().IsCorruption());
+  BOOST_TEST(bad_time.status().message().find("field 'created_at'") != std::string::npos);
+
+  auto bad_status = taskmaster::WorkflowStateFromJson(
+      R"({"workflow_id":"w","status":"cancelled","total":1,"succeeded":0,"failed":0,)"
+      R"("running":1,"pending":0,"cancelled":0,"created_at":"2026-11-29T00:28:02.123Z",)"
+      R"("updated_at":"2026-11-29T00:28:02.123Z","version":1})");
+  BOOST_TEST(bad_status.status().message().find("field 'status'") != std::string::npos);
+
+  BOOST_TEST(taskmaster::WorkflowStateFromJson("[1]").status().IsCorruption());
+  BOOST_TEST(taskmaster::WorkflowStateFromJson(R"({"workflow_id":)").status().IsCorruption());
+}
+
+BOOST_AUTO_TEST_CASE(task_state_round_trips) {
+  TaskState full;
+  full.workflow_id = "uuid-123";
+  full.task_id = "dir/task \"7\"";
+  full.ordinal = 6;
+  full.status = TaskStatus::kFailed;
+  full.final = true;
+  full.exit_code = -9;
+  full.error = "killed by signal 9 (SIGKILL)\n";
+  full.attempts = 4;
+  full.started_at_ms = 1795912082123;
+  full.finished_at_ms = 1795912083643;
+  full.generation = 2;
+  full.applied = {5, 17};
+  const std::string json = taskmaster::TaskStateToJson(full);
+  BOOST_TEST(json ==
+             R"({"workflow_id":"uuid-123","task_id":"dir/task \"7\"","ordinal":6,)"
+             R"("status":"failed","final":true,"exit_code":-9,)"
+             R"("error":"killed by signal 9 (SIGKILL)\n","attempts":4,)"
+             R"("started_at":"2026-11-29T00:28:02.123Z","finished_at":"2026-11-29T00:28:03.643Z",)"
+             R"("generation":2,"fence":5,"seq":17})");
+  auto back = taskmaster::TaskStateFromJson(json);
+  BOOST_REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+  BOOST_TEST((*back == full));
+
+  TaskState bare;
+  bare.workflow_id = "uuid-123";
+  bare.task_id = "task-1";
+  const std::string bare_json = taskmaster::TaskStateToJson(bare);
+  BOOST_TEST(bare_json.find(R"("exit_code":null)") != std::string::npos);
+  BOOST_TEST(bare_json.find(R"("started_at":null,"finished_at":null)") != std::string::npos);
+  auto bare_back = taskmaster::TaskStateFromJson(bare_json);
+  BOOST_REQUIRE(bare_back.ok());
+  BOOST_TEST((*bare_back == bare));
+  BOOST_TEST(!bare_back->exit_code.has_value());
+
+  auto wrong = taskmaster::TaskStateFromJson(
+      R"({"workflow_id":"w","task_id":"t","ordinal":"6","status":"failed"})");
+  BOOST_TEST(wrong.status().IsCorruption());
+  BOOST_TEST(wrong.status().message() ==
+             "task state: field 'ordinal': expected an integer, got a string");
+  auto fraction = taskmaster::TaskStateFromJson(
+      R"({"workflow_id":"w","task_id":"t","ordinal":6,"status":"failed","final":true,)"
+      R"("exit_code":1.5})");
+  BOOST_TEST(fraction.status().message().find("field 'exit_code'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
