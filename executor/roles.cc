@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -31,22 +32,60 @@ int Usage(const Status& status) {
   return pr::kExitUsage;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// ARGO_DEADLINE as Argo writes it, Go's time.RFC3339 ("2006-01-02T15:04:05Z07:00":
+// whole seconds, "Z" or a +hh:mm/-hh:mm offset), or Go's zero time when the
+// workflow has no deadline (nullopt). A fraction of a second is accepted too.
+Result<std::optional<int64_t>> ParseArgoDeadline(std::string_view text) {
+  constexpr std::string_view kZeroTime = "0001-01-01T00:00:00";
+  if (text.substr(0, kZeroTime.size()) == kZeroTime) return std::optional<int64_t>();
+  const auto bad = [&] {
+    return Status::InvalidArgument("not an RFC 3339 time like 2026-11-29T00:28:02Z");
+  };
+  if (text.size() < 20) return bad();
+  std::string_view rest = text.substr(19);
+  std::string millis = "000";
+  if (rest[0] == '.') {
+    size_t end = 1;
+    while (end < rest.size() && IsDigit(rest[end])) ++end;
+    if (end == 1) return bad();
+    millis = (std::string(rest.substr(1, end - 1)) + "00").substr(0, 3);
+    rest.remove_prefix(end);
+  }
+  int64_t offset_ms = 0;
+  if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigit(rest[1]) &&
+      IsDigit(rest[2]) && rest[3] == ':' && IsDigit(rest[4]) && IsDigit(rest[5])) {
+    offset_ms = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600000 +
+                ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60000;
+    if (rest[0] == '-') offset_ms = -offset_ms;
+  } else if (rest != "Z") {
+    return bad();
+  }
+  // The local time of an offset is UTC plus the offset.
+  auto utc = ParseRfc3339Millis(std::string(text.substr(0, 19)) + "." + millis + "Z");
+  if (!utc.ok()) return bad();
+  return std::optional<int64_t>(*utc - offset_ms);
+}
+
 // The monotonic time by which a stop must begin: ARGO_DEADLINE minus the grace period.
 int64_t StopDeadlineNanos(Env* env, const CommonOptions& options) {
   if (options.argo_deadline.empty()) return std::numeric_limits<int64_t>::max();
-  auto deadline_ms = ParseRfc3339Millis(options.argo_deadline);
+  auto deadline_ms = ParseArgoDeadline(options.argo_deadline);
   if (!deadline_ms.ok()) {
     spdlog::warn("ignoring ARGO_DEADLINE {:?}: {}", options.argo_deadline,
                  deadline_ms.status().message());
     return std::numeric_limits<int64_t>::max();
   }
-  int64_t left_ms = *deadline_ms - env->NowUnixMillis() - int64_t{options.grace_seconds} * 1000;
+  if (!deadline_ms->has_value()) return std::numeric_limits<int64_t>::max();
+  int64_t left_ms = **deadline_ms - env->NowUnixMillis() - int64_t{options.grace_seconds} * 1000;
   return env->MonotonicNanos() + left_ms * 1000000;
 }
 
 // Waits for ready and opens the journal with its fence. Exit code on failure.
+// `shard`: the shard this step runs (role shard only).
 std::optional<int> Attach(StepWorkDir& wd, Signals& signals, const CommonOptions& options,
-                          pr::Role role, pr::Ready* ready) {
+                          pr::Role role, std::optional<int64_t> shard, pr::Ready* ready) {
   Env* env = wd.env();
   const int64_t deadline =
       env->MonotonicNanos() + static_cast<int64_t>(options.ready_timeout_seconds * kSecond);
@@ -59,10 +98,11 @@ std::optional<int> Attach(StepWorkDir& wd, Signals& signals, const CommonOptions
     spdlog::error("{}", got.status().message());
     return pr::kExitNotDurable;
   }
-  if (got->role != role || got->workflow_id != options.state_key) {
-    spdlog::error("{} belongs to {} {} of workflow {}, not to this {} of {}",
+  const int64_t want_shard = shard.value_or(got->shard);
+  if (got->role != role || got->shard != want_shard || got->workflow_id != options.state_key) {
+    spdlog::error("{} belongs to {} {} of workflow {}, not to this {} {} of {}",
                   JoinPath(wd.dir(), pr::kReadyFile), pr::ToString(got->role), got->shard,
-                  got->workflow_id, pr::ToString(role), options.state_key);
+                  got->workflow_id, pr::ToString(role), want_shard, options.state_key);
     return pr::kExitUsage;
   }
   Status opened = wd.OpenJournal(got->fence, options.sync_journal);
@@ -139,7 +179,9 @@ int RunShard(Env* env, const RunOptions& options) {
   Signals signals;
   StepWorkDir wd(env, common.work_dir);
   pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kShard, &ready)) return *code;
+  if (auto code = Attach(wd, signals, common, pr::Role::kShard, options.shard, &ready)) {
+    return *code;
+  }
   auto restore = wd.ReadShardRestore();
   if (!restore.ok()) {
     spdlog::error("cannot read the restored shard: {}", restore.status().ToString());
@@ -173,6 +215,10 @@ int RunShard(Env* env, const RunOptions& options) {
       continue;
     }
     signals.Drain();
+    if (!signals.stopping() && env->MonotonicNanos() >= limits.deadline_ns) {
+      spdlog::warn("stopping before the pod's deadline (ARGO_DEADLINE): no more tasks start");
+      signals.Stop(SIGTERM);
+    }
     if (signals.stopping()) break;  // left pending: the next attempt runs it
     pr::TaskEndRecord end;
     end.ordinal = task.ordinal;
@@ -205,6 +251,10 @@ int RunShard(Env* env, const RunOptions& options) {
       run.generation = task.generation;
       if (task.generation > 0) run.checkpoint_path = wd.RestorePath(pr::RestorePayloadName(task.ordinal));
       if (!options.log_dir.empty()) {
+        if (Status s = env->CreateDirs(options.log_dir); !s.ok()) {
+          spdlog::error("cannot create the log dir: {}", s.message());
+          return pr::kExitNotDurable;
+        }
         command.log_path = JoinPath(options.log_dir, std::to_string(task.ordinal) + ".log");
       }
       auto outcome = runner.Run(command, run);
@@ -288,7 +338,9 @@ int RunInit(Env* env, const InitOptions& options) {
   Signals signals;
   StepWorkDir wd(env, common.work_dir);
   pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kInit, &ready)) return *code;
+  if (auto code = Attach(wd, signals, common, pr::Role::kInit, std::nullopt, &ready)) {
+    return *code;
+  }
   auto restore = wd.ReadInitRestore();
   if (!restore.ok()) {
     spdlog::error("cannot read the restored workflow: {}", restore.status().ToString());
@@ -365,7 +417,9 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   Signals signals;
   StepWorkDir wd(env, common.work_dir);
   pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kFinalize, &ready)) return *code;
+  if (auto code = Attach(wd, signals, common, pr::Role::kFinalize, std::nullopt, &ready)) {
+    return *code;
+  }
   auto summary = wd.ReadSummaryRestore();
   if (!summary.ok()) {
     spdlog::error("cannot read the restored summary: {}", summary.status().ToString());

@@ -92,6 +92,7 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
   int64_t generation = run.generation;
   std::deque<int64_t> pending_acks;
   bool backpressured = false;
+  uint64_t acked_offset = 0;  // as of the last read of the ack file
 
   auto handle_line = [&](std::string_view line) {
     if (!fatal.ok()) return;
@@ -178,8 +179,12 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
     if (!proc.reaped() && proc.TryReap(&wait_status)) drain_until = now + pr::kDrainControlMillis * kMilli;
     if (proc.reaped() && (proc.control_fd() < 0 || now >= drain_until)) break;
 
-    if (!pending_acks.empty() || backpressured) {
+    // The ack file is read only when something waits on it: a sync checkpoint,
+    // or a journal that is over the back-pressure bound by the last ack seen.
+    if (!pending_acks.empty() || backpressured ||
+        NeedsBackpressure(work_dir_->journal_size(), acked_offset, pr::kBackpressureBytes)) {
       const pr::Ack ack = work_dir_->ReadAck();
+      acked_offset = ack.offset;
       while (!pending_acks.empty() && pending_acks.front() <= ack.seq) {
         Reply(proc.control_fd(), "{\"ack\":" + std::to_string(pending_acks.front()) + "}\n");
         pending_acks.pop_front();

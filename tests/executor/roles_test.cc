@@ -1,0 +1,231 @@
+// The init and finalize pod roles (DESIGN.md §2, issue 3) against the fake
+// sidecar: what init records and outputs for a new and a resumed workflow, the
+// refused resume, the 5,000-shard cap, and finalize's exit code and outputs.
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "fake_sidecar.h"
+#include "shard_fixture.h"
+#include "step_harness.h"
+#include "taskmaster/protocol.h"
+
+namespace taskmaster::step_test {
+namespace {
+
+namespace pr = protocol;
+using RT = pr::RecordType;
+
+pr::Ready RoleReady(pr::Role role) {
+  pr::Ready ready;
+  ready.fence = kFence;
+  ready.workflow_id = kStateKey;
+  ready.role = role;
+  return ready;
+}
+
+// Runs tm-step ARGS as a pod role with the fixture's identity and the sidecar.
+StepResult RunRole(const ShardFixture& f, FakeSidecar& sidecar,
+                   const std::vector<std::string>& args) {
+  StepProcess step(args, f.env, f.tmp.path());
+  const int code = Finish(step, sidecar);
+  return StepResult{code, step.out(), step.err()};
+}
+
+std::string JsonList(const std::vector<std::string>& ids) {
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) json += (i ? ",\"" : "\"") + ids[i] + "\"";
+  return json + "]";
+}
+
+const std::vector<std::string> kIds = {"a", "b", "c"};
+
+BOOST_AUTO_TEST_SUITE(roles)
+
+BOOST_AUTO_TEST_CASE(init_records_a_new_workflow) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  StepResult r = RunRole(f, sidecar, {"init", "--task-list", JsonList(kIds), "--batch-size", "2"});
+  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+
+  const std::vector<RT> expected = {RT::kWorkflowInit, RT::kTaskList, RT::kCommit};
+  BOOST_REQUIRE(sidecar.Types() == expected);
+  const auto records = sidecar.records();
+  auto init = pr::DecodeWorkflowInit(records[0].payload);
+  BOOST_REQUIRE(init.ok());
+  BOOST_CHECK_EQUAL(init->workflow_id, kStateKey);
+  BOOST_CHECK_EQUAL(init->task_count, 3);
+  BOOST_CHECK_EQUAL(init->batch_size, 2);
+  BOOST_CHECK_EQUAL(init->effective_batch_size, 2);
+  BOOST_CHECK_EQUAL(init->list_hash, pr::ListHash(kIds));
+  BOOST_CHECK_EQUAL(init->list_records, 1);
+  auto list = pr::DecodeTaskList(records[1].payload);
+  BOOST_REQUIRE(list.ok());
+  BOOST_CHECK_EQUAL(list->first_ordinal, 0);
+  BOOST_CHECK(list->ids == kIds);
+
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1]\n");
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "3\n");
+  rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
+  BOOST_CHECK(summary["durable"].GetBool());
+  BOOST_CHECK(!summary["resumed"].GetBool());
+}
+
+BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
+  struct Case {
+    std::vector<TaskStatus> statuses;
+    std::string shards;
+  };
+  const std::vector<Case> cases = {
+      {{TaskStatus::kSucceeded, TaskStatus::kSucceeded, TaskStatus::kFailed}, "[1]\n"},
+      {{TaskStatus::kSucceeded, TaskStatus::kSucceeded, TaskStatus::kSucceeded}, "[]\n"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("expecting " << c.shards) {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      pr::InitRestore restore;
+      restore.workflow_id = kStateKey;
+      restore.exists = true;
+      restore.list_hash = pr::ListHash(kIds);
+      restore.task_count = 3;
+      restore.batch_size = 2;
+      restore.effective_batch_size = 2;
+      restore.statuses = c.statuses;
+      sidecar.WriteInitRestore(restore);
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r =
+          RunRole(f, sidecar, {"init", "--task-list", JsonList(kIds), "--batch-size", "2"});
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+      // Nothing is recorded again; only the commit with the outputs.
+      BOOST_CHECK(sidecar.Types() == std::vector<RT>({RT::kCommit}));
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), c.shards);
+      rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
+      BOOST_CHECK(summary["resumed"].GetBool());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(init_refuses_a_resume_with_another_list_or_batch_size) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> ids;
+    const char* batch;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"another list", {"a", "b", "d"}, "2", "different task list"},
+      {"another order", {"b", "a", "c"}, "2", "different task list"},
+      {"another batch size", kIds, "1", "--batch-size 2"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      pr::InitRestore restore;
+      restore.workflow_id = kStateKey;
+      restore.exists = true;
+      restore.list_hash = pr::ListHash(kIds);
+      restore.task_count = 3;
+      restore.batch_size = 2;
+      restore.effective_batch_size = 2;
+      restore.statuses.assign(3, TaskStatus::kPending);
+      sidecar.WriteInitRestore(restore);
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r =
+          RunRole(f, sidecar, {"init", "--task-list", JsonList(c.ids), "--batch-size", c.batch});
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
+      BOOST_CHECK_MESSAGE(Contains(r.err, c.message), r.err);
+      BOOST_CHECK(sidecar.records().empty());
+      BOOST_CHECK(!FileExists(f.work + "/" + pr::kOutputsDir));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(init_caps_the_shard_count_at_5000) {
+  ShardFixture f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5001; ++i) ids.push_back("task-" + std::to_string(i));
+  WriteFile(f.tmp / "list.json", JsonList(ids));
+  FakeSidecar sidecar(f.work);
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  StepResult r = RunRole(f, sidecar, {"init", "--task-list", "@" + (f.tmp / "list.json")});
+  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+  BOOST_CHECK_MESSAGE(Contains(r.err, "raising the batch size from 1 to 2"), r.err);
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
+  const std::string shards = f.Output(pr::kOutShards);
+  BOOST_CHECK_EQUAL(shards.substr(0, 7), "[0,1,2,");
+  BOOST_CHECK(Contains(shards, ",2500]\n"));
+  BOOST_CHECK(!Contains(shards, "2501"));
+  auto init = pr::DecodeWorkflowInit(sidecar.records().at(0).payload);
+  BOOST_REQUIRE(init.ok());
+  BOOST_CHECK_EQUAL(init->batch_size, 1);
+  BOOST_CHECK_EQUAL(init->effective_batch_size, 2);
+}
+
+BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
+  struct Case {
+    const char* max_failures;
+    int exit_code;
+    const char* status;
+  };
+  for (const Case& c :
+       {Case{"1", pr::kExitFailed, "failed"}, Case{"2", pr::kExitOk, "succeeded"}}) {
+    BOOST_TEST_CONTEXT("--max-failures " << c.max_failures) {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      pr::WorkflowSummary summary;
+      summary.workflow_id = kStateKey;
+      summary.counts.total = 5;
+      summary.counts.succeeded = 3;
+      summary.counts.failed = 2;
+      summary.failed_total = 2;
+      summary.failed = {{"x", 3, "exited with code 3"}, {"y/z", 137, "killed by signal 9"}};
+      sidecar.WriteSummaryRestore(summary);
+      sidecar.Start(RoleReady(pr::Role::kFinalize));
+      StepResult r = RunRole(f, sidecar, {"finalize", "--max-failures", c.max_failures});
+      BOOST_CHECK_EQUAL(r.exit_code, c.exit_code);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutTotal), "5\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutSucceeded), "3\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutFailed), "2\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutFailedTasks), "[\"x\",\"y/z\"]\n");
+      rapidjson::Document out = ParseObject(f.Output(pr::kOutSummary));
+      BOOST_CHECK_EQUAL(out["status"].GetString(), std::string(c.status));
+      BOOST_CHECK(out["durable"].GetBool());
+    }
+  }
+}
+
+// Tasks that never reached a terminal state (a shard whose every attempt died)
+// fail the workflow even when no failure is final.
+BOOST_AUTO_TEST_CASE(finalize_fails_with_unfinished_tasks) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  pr::WorkflowSummary summary;
+  summary.workflow_id = kStateKey;
+  summary.counts.total = 3;
+  summary.counts.succeeded = 2;
+  summary.counts.pending = 1;
+  sidecar.WriteSummaryRestore(summary);
+  sidecar.Start(RoleReady(pr::Role::kFinalize));
+  StepResult r = RunRole(f, sidecar, {"finalize", "--max-failures", "5"});
+  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitFailed);
+  BOOST_CHECK_MESSAGE(Contains(r.err, "1 tasks never finished"), r.err);
+  rapidjson::Document out = ParseObject(f.Output(pr::kOutSummary));
+  BOOST_CHECK_EQUAL(out["status"].GetString(), std::string("failed"));
+  BOOST_CHECK_EQUAL(out["unfinished"].GetInt64(), 1);
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutFailedTasks), "[]\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace taskmaster::step_test
