@@ -5,6 +5,9 @@
 #   eval "$(scripts/test-services.sh start)"   # prints export lines: TM_TEST_* and TM_SERVICES_DIR
 #   scripts/test-services.sh stop              # uses TM_SERVICES_DIR
 #   scripts/test-services.sh restart-redis     # a fresh, empty Redis on the same port (outage tests)
+#   scripts/test-services.sh stop-postgres     # PostgreSQL down (fast shutdown), data kept (outage tests)
+#   scripts/test-services.sh start-postgres    # up again on the same port and socket dir
+#   scripts/test-services.sh restart-postgres  # both
 #
 # Exports: TM_TEST_POSTGRES_DSN, TM_TEST_REDIS_URL, TM_TEST_PG_PORT, TM_TEST_REDIS_PORT,
 # TM_TEST_PG_BIN (the server's bin dir), TM_SERVICES_DIR.
@@ -59,11 +62,20 @@ as_postgres() {
   if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+start_postgres() {
+  local bin=$1 port=$2
+  as_postgres "$bin/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -l "$TM_SERVICES_DIR/pg/server.log" -w -t 60 \
+    -o "-p $port -k $TM_SERVICES_DIR/pg -h 127.0.0.1 -c fsync=off -c max_connections=200" \
+    start >/dev/null 2>&1
+}
+
 cmd_start() {
   command -v redis-server >/dev/null || die "redis-server not found (run scripts/bootstrap.sh)"
   local bin; bin=$(pg_bindir)
   TM_SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/taskmaster-services.XXXXXX")
   export TM_SERVICES_DIR
+  # A failed start stops whatever it had started.
+  trap '[[ $? -eq 0 ]] || cmd_stop' EXIT
   chmod 755 "$TM_SERVICES_DIR"
   mkdir -p "$TM_SERVICES_DIR/redis" "$TM_SERVICES_DIR/pg"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$TM_SERVICES_DIR/pg"
@@ -76,9 +88,16 @@ cmd_start() {
 
   as_postgres "$bin/initdb" -D "$TM_SERVICES_DIR/pg/data" -U postgres -A trust \
     --no-sync -E UTF8 >"$TM_SERVICES_DIR/pg/initdb.log" 2>&1 || die "initdb failed; see $TM_SERVICES_DIR/pg/initdb.log"
-  as_postgres "$bin/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -l "$TM_SERVICES_DIR/pg/server.log" -w -t 60 \
-    -o "-p $pg_port -k $TM_SERVICES_DIR/pg -h 127.0.0.1 -c fsync=off -c max_connections=200" \
-    start >/dev/null || die "postgres did not start; see $TM_SERVICES_DIR/pg/server.log"
+  # Another run may take a port between our check and the bind: try the next one.
+  local tries=0
+  until start_postgres "$bin" "$pg_port"; do
+    tries=$((tries + 1))
+    if [[ $tries -ge 10 ]] || ! grep -q "Address already in use" "$TM_SERVICES_DIR/pg/server.log"; then
+      die "postgres did not start; see $TM_SERVICES_DIR/pg/server.log"
+    fi
+    pg_port=$(free_port $((pg_port + 1)))
+  done
+  echo "$pg_port" >"$TM_SERVICES_DIR/pg/port"
   local psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres)
   "${psql[@]}" -c "CREATE ROLE taskmaster LOGIN PASSWORD 'dev'" \
     -c "CREATE DATABASE taskmaster OWNER taskmaster" >/dev/null
@@ -109,9 +128,33 @@ cmd_restart_redis() {
   start_redis "$(cat "$TM_SERVICES_DIR/redis/port")"
 }
 
+# The outage commands need what `start` exported: TM_SERVICES_DIR and TM_TEST_PG_PORT.
+pg_outage_env() {
+  [[ -n "${TM_SERVICES_DIR:-}" ]] || die "TM_SERVICES_DIR is not set"
+  [[ -n "${TM_TEST_PG_PORT:-}" ]] || die "TM_TEST_PG_PORT is not set"
+  [[ -d "$TM_SERVICES_DIR/pg/data" ]] || die "no PostgreSQL data dir under $TM_SERVICES_DIR"
+}
+
+cmd_stop_postgres() {
+  pg_outage_env
+  as_postgres "$(pg_bindir)/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -m fast -w -t 60 stop >/dev/null ||
+    die "postgres did not stop; see $TM_SERVICES_DIR/pg/server.log"
+}
+
+cmd_start_postgres() {
+  pg_outage_env
+  # The same options as cmd_start.
+  as_postgres "$(pg_bindir)/pg_ctl" -D "$TM_SERVICES_DIR/pg/data" -l "$TM_SERVICES_DIR/pg/server.log" -w -t 60 \
+    -o "-p $TM_TEST_PG_PORT -k $TM_SERVICES_DIR/pg -h 127.0.0.1 -c fsync=off -c max_connections=200" \
+    start >/dev/null || die "postgres did not start; see $TM_SERVICES_DIR/pg/server.log"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart-redis) cmd_restart_redis ;;
-  *) echo "usage: $0 start|stop|restart-redis" >&2; exit 2 ;;
+  stop-postgres) cmd_stop_postgres ;;
+  start-postgres) cmd_start_postgres ;;
+  restart-postgres) cmd_stop_postgres; cmd_start_postgres ;;
+  *) echo "usage: $0 start|stop|restart-redis|stop-postgres|start-postgres|restart-postgres" >&2; exit 2 ;;
 esac

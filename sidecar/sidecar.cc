@@ -1,0 +1,542 @@
+#include "sidecar.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include "taskmaster/checkpoint.h"
+#include "taskmaster/dir_watcher.h"
+
+namespace taskmaster::sidecar {
+
+namespace pr = protocol;
+
+namespace {
+
+constexpr int64_t kMilli = 1000000;
+constexpr int64_t kSecond = 1000000000;
+
+const char* StatusKind(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kUnavailable: return "unavailable";
+    case Status::Code::kTimeout: return "timeout";
+    case Status::Code::kFenced: return "fenced";
+    case Status::Code::kCorruption: return "corruption";
+    case Status::Code::kInvalidArgument: return "invalid";
+    default: return "other";
+  }
+}
+
+bool IsDurablyTerminal(TaskStatus status, bool final) {
+  return status == TaskStatus::kSucceeded || status == TaskStatus::kCancelled ||
+         (status == TaskStatus::kFailed && final);
+}
+
+// The finalize step's verdict, from its summary output.
+std::optional<WorkflowStatus> FinalStatus(const pr::CommitRecord& commit) {
+  auto it = commit.outputs.find(pr::kOutSummary);
+  if (it == commit.outputs.end()) return std::nullopt;
+  rapidjson::Document doc;
+  doc.Parse(it->second.data(), it->second.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("status") ||
+      !doc["status"].IsString()) {
+    return std::nullopt;
+  }
+  auto status = ParseWorkflowStatus(doc["status"].GetString());
+  if (!status.ok()) return std::nullopt;
+  return *status;
+}
+
+}  // namespace
+
+Sidecar::Sidecar(Env* env, SidecarOptions options, StateStore* store, LiveCache* cache,
+                 Metrics* metrics, Health* health)
+    : env_(env),
+      options_(std::move(options)),
+      store_(store),
+      cache_(cache),
+      metrics_(metrics),
+      health_(health),
+      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000), DefaultRandomSource()),
+      cache_backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                     DefaultRandomSource()) {}
+
+void Sidecar::RequestStop() {
+  if (stop_requested_) return;
+  stop_requested_ = true;
+  stop_at_ns_ = env_->MonotonicNanos();
+  spdlog::info("stop requested: draining the journal until the step's commit record");
+}
+
+int Sidecar::Start() {
+  // The store may still be starting: wait for it with backoff, then give up with 75.
+  const int64_t give_up = env_->MonotonicNanos() +
+                          static_cast<int64_t>(options_.store_wait_seconds * kSecond);
+  while (true) {
+    Status s = options_.role == pr::Role::kInit ? store_->Migrate() : store_->CheckSchema();
+    if (s.ok()) break;
+    metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(s)});
+    metrics_->Set("store_up", {options_.store_name}, 0);
+    if (!IsTransient(s)) {
+      spdlog::error("store: {}", s.ToString());
+      return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
+    }
+    if (env_->MonotonicNanos() >= give_up || stop_requested_) {
+      spdlog::error("store unreachable at start: {}", s.ToString());
+      return pr::kExitNotDurable;
+    }
+    spdlog::warn("store not reachable yet ({}); retrying", s.message());
+    const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
+    env_->SleepForMicros(std::clamp<int64_t>(backoff_.NextDelay().count() * 1000, 0, left_us));
+  }
+  backoff_.Reset();
+  metrics_->Set("store_up", {options_.store_name}, 1);
+  health_->store_up = true;
+
+  const bool adopt = env_->FileExists(JoinPath(options_.work_dir, pr::kReadyFile));
+  Status s = adopt ? Adopt() : Restore();
+  if (!s.ok()) {
+    spdlog::error("{}: {}", adopt ? "cannot adopt the work dir" : "restore failed", s.ToString());
+    if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
+    return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
+  }
+  auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
+  if (!reader.ok()) {
+    spdlog::error("cannot open the journal: {}", reader.status().ToString());
+    return pr::kExitFailed;
+  }
+  reader_ = std::move(reader).value();
+  health_->restored = true;
+  WriteProgress();
+  return -1;
+}
+
+Status Sidecar::WriteRestoreFile(const std::string& name, const std::string& content) {
+  const std::string path = JoinPath(JoinPath(options_.work_dir, pr::kRestoreDir), name);
+  TM_RETURN_IF_ERROR(env_->CreateDirs(DirName(path)));
+  return WriteFileAtomic(env_, path, content + "\n", options_.sync);
+}
+
+Status Sidecar::Restore() {
+  TM_RETURN_IF_ERROR(env_->CreateDirs(options_.work_dir));
+  // The journal must start empty under a new fence: a fresh work dir has none.
+  const std::string journal = JoinPath(options_.work_dir, pr::kJournalFile);
+  if (!env_->FileExists(journal)) {
+    auto created = env_->NewAppendableFile(journal);
+    if (!created.ok()) return created.status();
+  }
+  Writer writer{options_.state_key, options_.role, options_.shard};
+  auto fence = store_->AcquireFence(writer);
+  if (!fence.ok()) return fence.status();
+  fence_ = *fence;
+
+  switch (options_.role) {
+    case pr::Role::kInit: {
+      auto init = store_->LoadInit(options_.state_key);
+      if (!init.ok()) return init.status();
+      TM_RETURN_IF_ERROR(WriteRestoreFile(pr::kRestoreInitFile, pr::Encode(*init)));
+      break;
+    }
+    case pr::Role::kShard: {
+      auto data = store_->LoadShard(options_.state_key, options_.shard);
+      if (!data.ok()) {
+        if (data.status().IsNotFound()) {
+          return Status::NotFound("workflow " + options_.state_key +
+                                  " has no task list recorded for shard " +
+                                  std::to_string(options_.shard) + ": run init first");
+        }
+        return data.status();
+      }
+      for (pr::RestoredTask& task : data->restore.tasks) {
+        auto doc = data->documents.find(task.ordinal);
+        if (doc == data->documents.end()) continue;
+        auto checkpoint = VerifyCheckpoint(doc->second);
+        if (!checkpoint.ok()) {
+          // Nothing corrupt reaches the step: the task starts over instead.
+          metrics_->Inc("checkpoint_operations_total", {"restore", "corrupt"});
+          spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
+                        task.task_id, checkpoint.status().message());
+          task.generation = 0;
+          continue;
+        }
+        metrics_->Inc("checkpoint_operations_total", {"restore", "ok"});
+        TM_RETURN_IF_ERROR(WriteRestoreFile(pr::RestoreCheckpointName(task.ordinal), doc->second));
+        TM_RETURN_IF_ERROR(
+            WriteRestoreFile(pr::RestorePayloadName(task.ordinal), checkpoint->payload));
+      }
+      TM_RETURN_IF_ERROR(WriteRestoreFile(pr::kRestoreShardFile, pr::Encode(data->restore)));
+      for (const pr::RestoredTask& task : data->restore.tasks) {
+        ordinals_[task.task_id] = task.ordinal;
+        terminal_[task.ordinal] = IsDurablyTerminal(task.status, task.final);
+      }
+      shard_tasks_ = static_cast<int64_t>(data->restore.tasks.size());
+      break;
+    }
+    case pr::Role::kFinalize: {
+      auto summary = store_->LoadSummary(options_.state_key);
+      if (!summary.ok()) return summary.status();
+      TM_RETURN_IF_ERROR(WriteRestoreFile(pr::kRestoreSummaryFile, pr::Encode(*summary)));
+      break;
+    }
+  }
+  pr::Ready ready;
+  ready.fence = fence_;
+  ready.workflow_id = options_.state_key;
+  ready.role = options_.role;
+  ready.shard = options_.shard;
+  TM_RETURN_IF_ERROR(
+      WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile), pr::Encode(ready) + "\n",
+                      options_.sync));
+  spdlog::info("restored {} {} of workflow {} with fence {}", pr::ToString(options_.role),
+               options_.shard, options_.state_key, fence_);
+  return Status::OK();
+}
+
+Status Sidecar::Adopt() {
+  // A restarted sidecar keeps the live step's fence and resumes from its ack.
+  auto text = env_->ReadFile(JoinPath(options_.work_dir, pr::kReadyFile));
+  if (!text.ok()) return text.status();
+  auto ready = pr::DecodeReady(*text);
+  if (!ready.ok()) return ready.status();
+  if (ready->workflow_id != options_.state_key || ready->role != options_.role ||
+      ready->shard != options_.shard) {
+    return Status::InvalidArgument("work dir " + options_.work_dir + " belongs to " +
+                                   pr::ToString(ready->role) + " " + std::to_string(ready->shard) +
+                                   " of workflow " + ready->workflow_id);
+  }
+  fence_ = ready->fence;
+  auto ack_text = env_->ReadFile(JoinPath(options_.work_dir, pr::kAckFile));
+  if (ack_text.ok()) {
+    auto ack = pr::DecodeAck(*ack_text);
+    if (!ack.ok()) return ack.status();
+    ack_ = *ack;
+  }
+  last_seq_ = ack_.seq;
+  if (options_.role == pr::Role::kShard) {
+    auto shard_text = env_->ReadFile(
+        JoinPath(JoinPath(options_.work_dir, pr::kRestoreDir), pr::kRestoreShardFile));
+    if (!shard_text.ok()) return shard_text.status();
+    auto shard = pr::DecodeShardRestore(*shard_text);
+    if (!shard.ok()) return shard.status();
+    for (const pr::RestoredTask& task : shard->tasks) ordinals_[task.task_id] = task.ordinal;
+    shard_tasks_ = static_cast<int64_t>(shard->tasks.size());
+    // Tasks may have become durable after restore/ was written (before this
+    // sidecar was restarted): the store, not restore/, says which are terminal.
+    auto stored = store_->LoadShard(options_.state_key, options_.shard);
+    if (!stored.ok()) return stored.status();
+    for (const pr::RestoredTask& task : stored->restore.tasks) {
+      terminal_[task.ordinal] = IsDurablyTerminal(task.status, task.final);
+    }
+  }
+  spdlog::info("adopted the work dir of {} {} (fence {}), resuming after record {}",
+               pr::ToString(options_.role), options_.shard, fence_, ack_.seq);
+  return Status::OK();
+}
+
+void Sidecar::ResetBatch() {
+  batch_ = Batch{};
+  batch_.writer = Writer{options_.state_key, options_.role, options_.shard};
+  batch_.fence = fence_;
+  batch_started_ns_ = 0;
+}
+
+bool Sidecar::AddRecord(const JournalRecord& record) {
+  if (batch_.size() == 0 && !batch_.commit) batch_started_ns_ = env_->MonotonicNanos();
+  batch_end_offset_ = record.end_offset;
+  last_seq_ = static_cast<int64_t>(record.seq);
+  batch_.max_seq = std::max<int64_t>(batch_.max_seq, static_cast<int64_t>(record.seq));
+  auto bad = [&](const Status& s) {
+    metrics_->Inc("store_errors_total", {options_.store_name, "record"});
+    spdlog::error("skipping journal record {} ({}): {}", record.seq,
+                  pr::ToString(static_cast<pr::RecordType>(record.type)), s.message());
+    return false;
+  };
+  switch (static_cast<pr::RecordType>(record.type)) {
+    case pr::RecordType::kWorkflowInit: {
+      auto r = pr::DecodeWorkflowInit(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.init = *r;
+      return false;
+    }
+    case pr::RecordType::kTaskList: {
+      auto r = pr::DecodeTaskList(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.task_lists.push_back(std::move(r).value());
+      return false;
+    }
+    case pr::RecordType::kTaskStart: {
+      auto r = pr::DecodeTaskStart(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.starts.push_back(std::move(r).value());
+      return false;
+    }
+    case pr::RecordType::kCheckpoint: {
+      auto checkpoint = VerifyCheckpoint(record.payload);
+      if (!checkpoint.ok()) {
+        metrics_->Inc("checkpoint_operations_total", {"save", "corrupt"});
+        return bad(checkpoint.status());
+      }
+      auto ordinal = ordinals_.find(checkpoint->fields.task_id);
+      if (ordinal == ordinals_.end()) {
+        return bad(Status::InvalidArgument("task " + checkpoint->fields.task_id +
+                                           " is not in this shard"));
+      }
+      batch_.checkpoints.push_back(CheckpointWrite{static_cast<int64_t>(record.seq),
+                                                   ordinal->second, checkpoint->fields.task_id,
+                                                   checkpoint->fields.generation, record.payload});
+      return (record.flags & pr::kFlagSync) != 0;
+    }
+    case pr::RecordType::kProgress: {
+      auto r = pr::DecodeProgress(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.progress.push_back(*r);
+      return false;
+    }
+    case pr::RecordType::kNote: {
+      auto r = pr::DecodeNote(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.notes.push_back(std::move(r).value());
+      return false;
+    }
+    case pr::RecordType::kTaskEnd: {
+      auto r = pr::DecodeTaskEnd(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.ends.push_back(std::move(r).value());
+      return false;
+    }
+    case pr::RecordType::kCommit: {
+      auto r = pr::DecodeCommit(record.payload);
+      if (!r.ok()) return bad(r.status());
+      if (options_.role == pr::Role::kFinalize) batch_.final_status = FinalStatus(*r);
+      batch_.commit = std::move(r).value();
+      return true;
+    }
+  }
+  return bad(Status::Corruption("unknown record type " + std::to_string(record.type)));
+}
+
+bool Sidecar::Flush() {
+  if (batch_.size() == 0 && !batch_.commit && batch_.max_seq <= ack_.seq) return true;
+  const int64_t t0 = env_->MonotonicNanos();
+  auto result = store_->Apply(batch_);
+  if (!result.ok()) {
+    metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(result.status())});
+    metrics_->Set("store_up", {options_.store_name}, 0);
+    health_->store_up = false;
+    spdlog::warn("flush of {} records failed: {}", batch_.size(), result.status().ToString());
+    return false;
+  }
+  backoff_.Reset();
+  metrics_->Set("store_up", {options_.store_name}, 1);
+  health_->store_up = true;
+  if (result->fenced) {
+    metrics_->Inc("fence_rejections_total", {}, static_cast<double>(batch_.size()));
+    if (!fenced_out_) {
+      spdlog::error("a newer attempt owns {} {} of workflow {}: this attempt's records are refused",
+                    pr::ToString(options_.role), options_.shard, options_.state_key);
+    }
+    fenced_out_ = true;
+    ResetBatch();
+    return true;
+  }
+  metrics_->Observe("flush_duration_seconds", {options_.store_name},
+                    static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
+  metrics_->Observe("flush_batch_records", {}, static_cast<double>(batch_.size()));
+  for (const auto& end : batch_.ends) {
+    metrics_->Inc("tasks_total", {ToString(end.status)});
+    metrics_->Observe("task_duration_seconds", {ToString(end.status)},
+                      static_cast<double>(end.duration_ms) / 1000);
+    terminal_[end.ordinal] = IsDurablyTerminal(end.status, end.final);
+  }
+  if (!batch_.checkpoints.empty()) {
+    metrics_->Inc("checkpoint_operations_total", {"save", "ok"},
+                  static_cast<double>(batch_.checkpoints.size()));
+  }
+  if (batch_.commit) {
+    // The outputs exist before the step hears that its commit is durable.
+    Status s = pr::WriteOutputs(env_, options_.work_dir, *batch_.commit, /*durable=*/true);
+    if (!s.ok()) spdlog::error("cannot write the outputs: {}", s.ToString());
+  }
+  ack_.seq = batch_.max_seq;
+  ack_.offset = batch_end_offset_;
+  Status acked = WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile),
+                                 pr::Encode(ack_) + "\n", options_.sync);
+  if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
+  if (batch_.commit) {
+    commit_durable_ = true;
+    health_->done = true;
+    const double seconds = static_cast<double>(env_->MonotonicNanos() - started_ns_) / kSecond;
+    metrics_->Observe("workflow_duration_seconds",
+                      {"multi-task", batch_.final_status ? ToString(*batch_.final_status) : "committed"},
+                      seconds);
+  }
+  if (!batch_.ends.empty()) WriteProgress();
+  PublishToCache(*result);
+  ResetBatch();
+  return true;
+}
+
+void Sidecar::PublishToCache(const ApplyResult& result) {
+  if (cache_ == nullptr) return;
+  if (!cache_dirty_) {
+    // A Redis restarted empty, flushed or evicting has lost the workflow's
+    // state key: publishing this batch alone would leave the earlier
+    // checkpoints missing, so the workflow is refilled whole from the store.
+    auto held = cache_->Get(WorkflowStateKey(options_.state_key));
+    if (!held.ok()) {
+      CacheFailed(held.status());
+      return;
+    }
+    if (!held->has_value()) cache_dirty_ = true;
+  }
+  if (cache_dirty_) {
+    if (env_->MonotonicNanos() >= cache_retry_at_ns_) RefillCache();
+    return;
+  }
+  auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
+  Status s = doc.ok() ? cache_->Publish(result.state, result.checkpoints, *doc) : doc.status();
+  if (!s.ok()) {
+    CacheFailed(s);
+    return;
+  }
+  metrics_->Set("store_up", {"redis"}, 1);
+}
+
+void Sidecar::CacheFailed(const Status& s) {
+  // Degraded, not failed: the store has everything; the cache is refilled later,
+  // with backoff so that a Redis that is down does not slow the flush loop.
+  if (!cache_dirty_) {
+    spdlog::warn("redis write failed ({}); workflow {} marked dirty, refilled from the store later",
+                 s.message(), options_.state_key);
+  }
+  cache_dirty_ = true;
+  cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+  metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
+  metrics_->Set("store_up", {"redis"}, 0);
+}
+
+void Sidecar::RefillCache() {
+  auto state = store_->LoadWorkflowState(options_.state_key);
+  if (!state.ok()) {
+    // Nothing to publish yet (a workflow whose init is not durable), or the store
+    // failed: the next flush tries again.
+    if (!state.status().IsNotFound()) {
+      cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+    }
+    return;
+  }
+  auto checkpoints = store_->LoadCheckpoints(options_.state_key);
+  if (!checkpoints.ok()) {
+    cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+    return;
+  }
+  auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
+  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *doc) : doc.status();
+  if (!s.ok()) {
+    CacheFailed(s);
+    return;
+  }
+  cache_dirty_ = false;
+  cache_backoff_.Reset();
+  metrics_->Set("store_up", {"redis"}, 1);
+  spdlog::info("redis refilled for workflow {}", options_.state_key);
+}
+
+void Sidecar::WriteProgress() {
+  if (options_.progress_file.empty() || options_.role != pr::Role::kShard || shard_tasks_ <= 0) {
+    return;
+  }
+  int64_t done = 0;
+  for (const auto& [ordinal, terminal] : terminal_) done += terminal ? 1 : 0;
+  // Argo parses the last line as N/M; write a whole file and rename it into place.
+  Status s = WriteFileAtomic(env_, options_.progress_file,
+                             std::to_string(done) + "/" + std::to_string(shard_tasks_) + "\n",
+                             /*sync=*/false);
+  if (!s.ok()) spdlog::warn("cannot write the Argo progress file: {}", s.message());
+}
+
+int Sidecar::Run(int signal_fd) {
+  started_ns_ = env_->MonotonicNanos();
+  auto drain_signals = [&] {
+    if (signal_fd < 0) return;
+    struct signalfd_siginfo info;
+    while (::read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+      if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) RequestStop();
+    }
+  };
+  drain_signals();
+  if (int code = Start(); code >= 0) return code;
+  ResetBatch();
+
+  DirWatcher watcher(options_.work_dir, DirWatcher::kReplacedOrGrown);
+  const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
+  int64_t retry_at = 0;
+  bool corrupt = false;
+  while (true) {
+    drain_signals();
+    const int64_t now = env_->MonotonicNanos();
+    if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
+      break;
+    }
+    bool flush_now = false;
+    while (!corrupt && batch_.size() < static_cast<size_t>(options_.flush_max_records)) {
+      JournalRecord record;
+      JournalReader::Outcome outcome = reader_->Next(&record);
+      if (outcome == JournalReader::Outcome::kRecord) {
+        if (static_cast<int64_t>(record.seq) <= ack_.seq) continue;  // acknowledged before
+        if (AddRecord(record)) {
+          flush_now = true;
+          break;
+        }
+        continue;
+      }
+      if (outcome == JournalReader::Outcome::kCorrupt) {
+        corrupt = true;
+        metrics_->Inc("store_errors_total", {options_.store_name, "journal"});
+        spdlog::error("journal is corrupt: {}; records after it cannot be read",
+                      reader_->message());
+      }
+      break;
+    }
+    const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
+    const bool due = batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
+    bool flushed = false;
+    if ((flush_now || full || due || stop_requested_ || batch_.commit) && now >= retry_at) {
+      flushed = Flush();
+      if (!flushed) retry_at = env_->MonotonicNanos() + backoff_.NextDelay().count() * kMilli;
+    }
+    if (cache_dirty_ && cache_ != nullptr && now >= retry_at && now >= cache_retry_at_ns_) {
+      RefillCache();
+    }
+    if (reader_ && !corrupt) {
+      auto size = env_->FileSize(JoinPath(options_.work_dir, pr::kJournalFile));
+      if (size.ok()) {
+        metrics_->Set("journal_lag_bytes", {},
+                      static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
+      }
+    }
+    if (flushed && full) continue;  // more records may be waiting already
+
+    // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
+    int64_t wake = now + pr::kReadyPollMillis * kMilli;
+    if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
+    if (retry_at > now) wake = std::max(std::min(wake, retry_at), now);
+    struct pollfd fds[2] = {{signal_fd, POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
+    int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
+    ::poll(fds, 2, timeout_ms);
+    watcher.Drain();
+  }
+  if (batch_.size() > 0 || batch_.commit) Flush();
+  if (!commit_durable_ && !fenced_out_) {
+    spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
+  }
+  return pr::kExitOk;
+}
+
+}  // namespace taskmaster::sidecar

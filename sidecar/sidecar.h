@@ -1,0 +1,110 @@
+// The sidecar of one pod (DESIGN.md §1, §4, §5): restores the step's state from
+// the durable store (or adopts a work dir that already has `ready`), tails the
+// journal, commits batches to the store, acknowledges them, then updates Redis,
+// the Argo progress file and the outputs. Single-threaded; the HTTP server reads
+// only `Metrics` and `Health`.
+#ifndef TASKMASTER_SIDECAR_SIDECAR_H_
+#define TASKMASTER_SIDECAR_SIDECAR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cache/backoff.h"
+#include "cache/live_cache.h"
+#include "metrics.h"
+#include "store/state_store.h"
+#include "taskmaster/env.h"
+#include "taskmaster/journal.h"
+#include "taskmaster/protocol.h"
+
+namespace taskmaster::sidecar {
+
+struct SidecarOptions {
+  std::string state_key;
+  protocol::Role role = protocol::Role::kShard;
+  int64_t shard = 0;
+  std::string work_dir = ".";
+  int grace_seconds = protocol::kDefaultGraceSeconds;
+  std::string progress_file;  // empty: no Argo progress
+  bool sync = false;          // local mode: fsync ack and restore files
+  std::string store_name = "postgres";  // metric label: "postgres" or "sqlite"
+  double store_wait_seconds = 60;       // at start, before exit 75
+  int64_t flush_max_records = protocol::kFlushMaxRecords;
+  int64_t flush_max_millis = protocol::kFlushMaxMillis;
+};
+
+// What /healthz and /readyz report; written by the loop, read by HTTP threads.
+struct Health {
+  std::atomic<bool> restored{false};
+  std::atomic<bool> store_up{false};
+  std::atomic<bool> done{false};  // the commit record is durable
+};
+
+class Sidecar {
+ public:
+  // cache may be null (no Redis configured).
+  Sidecar(Env* env, SidecarOptions options, StateStore* store, LiveCache* cache, Metrics* metrics,
+          Health* health);
+
+  // Runs until the step's commit record is durable and a stop was requested,
+  // or the grace period after the stop ran out. `signal_fd` is a signalfd
+  // whose SIGTERM/SIGINT request the stop (-1: none; stop via RequestStop).
+  // Returns the exit code (DESIGN.md §9: 0, 1 runtime failure, 2 bad config,
+  // 75 store unreachable at start).
+  int Run(int signal_fd);
+  void RequestStop();
+
+ private:
+  int Start();
+  Status Restore();
+  Status Adopt();
+  Status WriteRestoreFile(const std::string& name, const std::string& content);
+  // Adds a record to the pending batch. True when it must be flushed at once.
+  bool AddRecord(const JournalRecord& record);
+  // Commits the pending batch. False when the store failed (the batch is kept).
+  bool Flush();
+  void PublishToCache(const ApplyResult& result);
+  // Marks the cache dirty after a failed Redis operation; refilled after a backoff.
+  void CacheFailed(const Status& s);
+  void RefillCache();
+  void WriteProgress();
+  void ResetBatch();
+
+  Env* env_;
+  SidecarOptions options_;
+  StateStore* store_;
+  LiveCache* cache_;
+  Metrics* metrics_;
+  Health* health_;
+  Backoff backoff_;
+  Backoff cache_backoff_;
+
+  int64_t fence_ = 0;
+  std::unique_ptr<JournalReader> reader_;
+  Batch batch_;
+  uint64_t batch_end_offset_ = 0;
+  int64_t batch_started_ns_ = 0;
+  protocol::Ack ack_;
+  bool fenced_out_ = false;
+  bool cache_dirty_ = false;
+  int64_t cache_retry_at_ns_ = 0;  // a dirty cache is refilled from then on
+  bool commit_durable_ = false;
+  bool stop_requested_ = false;
+  int64_t stop_at_ns_ = 0;
+  int64_t started_ns_ = 0;
+  int64_t last_seq_ = 0;
+
+  // Shard role: task ID -> ordinal, and which ordinals are durably terminal.
+  std::map<std::string, int64_t> ordinals_;
+  std::map<int64_t, bool> terminal_;
+  int64_t shard_tasks_ = 0;
+};
+
+}  // namespace taskmaster::sidecar
+
+#endif  // TASKMASTER_SIDECAR_SIDECAR_H_

@@ -1,0 +1,142 @@
+#include "store/apply_plan.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace taskmaster::sidecar {
+namespace {
+
+// Keeps the last record per ordinal, in ordinal order, and counts what it saw.
+template <typename Record>
+std::vector<const Record*> LastPerOrdinal(const std::vector<Record>& records, int64_t watermark,
+                                          ApplyPlan* plan) {
+  std::map<int64_t, const Record*> last;
+  for (const Record& r : records) {
+    if (r.seq <= watermark) {
+      ++plan->skipped;
+      continue;
+    }
+    ++plan->applied;
+    plan->max_seq = std::max(plan->max_seq, r.seq);
+    last[r.ordinal] = &r;
+  }
+  std::vector<const Record*> out;
+  out.reserve(last.size());
+  for (const auto& [ordinal, record] : last) out.push_back(record);
+  return out;
+}
+
+// Counts one record that is not per task; true when it takes effect.
+bool Admit(int64_t seq, int64_t watermark, ApplyPlan* plan) {
+  if (seq <= watermark) {
+    ++plan->skipped;
+    return false;
+  }
+  ++plan->applied;
+  plan->max_seq = std::max(plan->max_seq, seq);
+  return true;
+}
+
+// The length of the valid UTF-8 sequence at text[i], or 0 when there is none
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (b0 >= 0x01 && b0 <= 0x7F) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    return 0;  // NUL, a continuation byte, or a byte UTF-8 never uses
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+FenceCheck CheckFence(int64_t batch_fence, const std::optional<FenceSeq>& stored) {
+  const FenceSeq pair = stored.value_or(FenceSeq{});
+  FenceCheck check;
+  if (batch_fence < pair.fence) {
+    check.fenced = true;
+  } else if (batch_fence == pair.fence) {
+    check.watermark = pair.seq;
+  } else {
+    // A newer fence than the stored one: every (fence, seq) of the batch is
+    // greater than the stored pair.
+    check.watermark = std::numeric_limits<int64_t>::min();
+  }
+  return check;
+}
+
+ApplyPlan PlanBatch(const Batch& batch, int64_t watermark) {
+  ApplyPlan plan;
+  if (batch.init && Admit(batch.init->seq, watermark, &plan)) plan.init = &*batch.init;
+  for (const protocol::TaskListRecord& list : batch.task_lists) {
+    if (!Admit(list.seq, watermark, &plan)) continue;
+    for (size_t i = 0; i < list.ids.size(); ++i) {
+      plan.task_list.push_back({list.first_ordinal + static_cast<int64_t>(i), list.ids[i]});
+    }
+  }
+  plan.starts = LastPerOrdinal(batch.starts, watermark, &plan);
+
+  std::map<std::string, CheckpointUpsert> checkpoints;
+  for (const CheckpointWrite& c : batch.checkpoints) {
+    if (!Admit(c.seq, watermark, &plan)) continue;
+    CheckpointUpsert& u = checkpoints[c.task_id];
+    if (u.current == nullptr || c.generation > u.current->generation) {
+      u.previous = u.current;
+      u.current = &c;
+    } else if (c.generation == u.current->generation) {
+      // The same generation again replaces the document but is no new
+      // generation: the backup stays what it was.
+      u.current = &c;
+    }
+    // A lower generation never replaces a higher one (the stores refuse it too).
+  }
+  for (const auto& [task_id, upsert] : checkpoints) plan.checkpoints.push_back(upsert);
+
+  plan.progress = LastPerOrdinal(batch.progress, watermark, &plan);
+  plan.notes = LastPerOrdinal(batch.notes, watermark, &plan);
+  plan.ends = LastPerOrdinal(batch.ends, watermark, &plan);
+  if (batch.commit && Admit(batch.commit->seq, watermark, &plan)) {
+    plan.commit = true;
+    plan.final_status = batch.final_status;
+  }
+  if (plan.applied > 0) plan.max_seq = std::max(plan.max_seq, batch.max_seq);
+  return plan;
+}
+
+std::string StorableText(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace taskmaster::sidecar

@@ -1,0 +1,972 @@
+#include "store/postgres_store.h"
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/apply_plan.h"
+#include "store/derived_state.h"
+#include "store/schema_version.h"
+#include "taskmaster/json.h"
+
+namespace taskmaster::sidecar {
+namespace {
+
+struct Migration {
+  int64_t version;
+  const char* name;
+  const char* sql;  // constant DDL, run as one script inside the migration's transaction
+};
+
+// The schema, version by version. A released migration never changes; a new
+// version appends one. Checkpoint documents are text, never jsonb: jsonb
+// re-encodes a document, and its checksum covers the exact bytes.
+constexpr Migration kMigrations[] = {
+    {1, "workflow, task, checkpoint and fence tables", R"sql(
+CREATE TABLE workflow_states (
+  workflow_id text PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed')),
+  total bigint NOT NULL DEFAULT 0,
+  succeeded bigint NOT NULL DEFAULT 0,
+  failed bigint NOT NULL DEFAULT 0,
+  running bigint NOT NULL DEFAULT 0,
+  pending bigint NOT NULL DEFAULT 0,
+  cancelled bigint NOT NULL DEFAULT 0,
+  task_count bigint NOT NULL,
+  batch_size bigint NOT NULL,
+  effective_batch_size bigint NOT NULL,
+  list_hash text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  version bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX workflow_states_updated_at ON workflow_states (updated_at);
+CREATE INDEX workflow_states_finished_at ON workflow_states (finished_at)
+  WHERE finished_at IS NOT NULL;
+CREATE TABLE task_states (
+  workflow_id text NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  ordinal bigint NOT NULL,
+  task_id text NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed',
+                                         'interrupted', 'cancelled')),
+  final boolean NOT NULL DEFAULT false,
+  exit_code integer,
+  error text NOT NULL DEFAULT '',
+  attempts bigint NOT NULL DEFAULT 0,
+  started_at timestamptz,
+  finished_at timestamptz,
+  duration_ms bigint,
+  generation bigint NOT NULL DEFAULT 0,
+  progress_done bigint,
+  progress_total bigint,
+  note text,
+  PRIMARY KEY (workflow_id, ordinal),
+  UNIQUE (workflow_id, task_id)
+);
+CREATE INDEX task_states_final_failures ON task_states (workflow_id, ordinal)
+  WHERE status = 'failed' AND final;
+CREATE TABLE checkpoints (
+  workflow_id text NOT NULL,
+  task_id text NOT NULL,
+  generation bigint NOT NULL,
+  document text NOT NULL,
+  backup_generation bigint NOT NULL DEFAULT 0,
+  backup_document text,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workflow_id, task_id),
+  FOREIGN KEY (workflow_id, task_id) REFERENCES task_states (workflow_id, task_id)
+    ON DELETE CASCADE
+);
+CREATE TABLE fences (
+  workflow_id text NOT NULL,
+  role text NOT NULL CHECK (role IN ('init', 'shard', 'finalize')),
+  shard bigint NOT NULL,
+  fence bigint NOT NULL,
+  seq bigint NOT NULL,
+  PRIMARY KEY (workflow_id, role, shard)
+);
+)sql"},
+};
+constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
+
+// ---- Statements ---------------------------------------------------------------
+// Every value is a parameter; nothing is spliced into SQL text. Times cross the
+// wire as Unix milliseconds, converted by exact integer/interval arithmetic.
+
+constexpr const char* kSetTimeouts =
+    "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), "
+    "set_config('idle_in_transaction_session_timeout', $3, true)";
+
+// Serializes concurrent migrations (a transaction-level lock, so it is released
+// at commit even behind PgBouncer). The key is arbitrary but fixed: "tm_migr".
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7236832498935154)";
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, "
+    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
+constexpr const char* kHasMigrationsTable = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+constexpr const char* kSchemaVersionQuery =
+    "SELECT coalesce(max(version), 0) FROM schema_migrations";
+constexpr const char* kRecordMigration =
+    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
+
+constexpr const char* kBumpFence =
+    "INSERT INTO fences (workflow_id, role, shard, fence, seq) VALUES ($1, $2, $3, 1, 0) "
+    "ON CONFLICT (workflow_id, role, shard) DO UPDATE SET fence = fences.fence + 1, seq = 0 "
+    "RETURNING fence";
+constexpr const char* kPeekFence =
+    "SELECT fence FROM fences WHERE workflow_id = $1 AND role = $2 AND shard = $3";
+constexpr const char* kCreateFence =
+    "INSERT INTO fences (workflow_id, role, shard, fence, seq) VALUES ($1, $2, $3, 0, 0) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char* kLockFence =
+    "SELECT fence, seq FROM fences WHERE workflow_id = $1 AND role = $2 AND shard = $3 "
+    "FOR UPDATE";
+constexpr const char* kStoreFence =
+    "UPDATE fences SET fence = $4, seq = $5 WHERE workflow_id = $1 AND role = $2 AND shard = $3";
+
+// A re-init (a resubmitted workflow resuming under its state key) reopens a
+// finished workflow; what the list was recorded with stays.
+constexpr const char* kInsertWorkflow =
+    "INSERT INTO workflow_states (workflow_id, status, task_count, batch_size, "
+    "effective_batch_size, list_hash) VALUES ($1, 'pending', $2, $3, $4, $5) "
+    "ON CONFLICT (workflow_id) DO UPDATE SET finished_at = NULL";
+constexpr const char* kInsertTasks =
+    "INSERT INTO task_states (workflow_id, ordinal, task_id, status) "
+    "SELECT $1, r.ordinal, r.task_id, 'pending' "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text) "
+    "ON CONFLICT DO NOTHING";
+// A start begins a new attempt: what the previous attempt left (its end,
+// progress) no longer describes the task.
+constexpr const char* kStartTasks =
+    "UPDATE task_states t SET status = 'running', final = false, exit_code = NULL, error = '', "
+    "finished_at = NULL, duration_ms = NULL, progress_done = NULL, progress_total = NULL, "
+    "attempts = greatest(t.attempts, r.attempt + 1), "
+    "started_at = timestamptz 'epoch' + r.started_at_ms * interval '1 millisecond' "
+    "FROM json_to_recordset($2::json) "
+    "AS r(ordinal bigint, task_id text, attempt bigint, started_at_ms bigint) "
+    "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
+    "RETURNING t.ordinal";
+constexpr const char* kTaskGenerations =
+    "UPDATE task_states t SET generation = greatest(t.generation, r.generation) "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text, generation bigint) "
+    "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
+    "RETURNING t.ordinal";
+// The backup rotates only when the generation grows; it becomes the batch's
+// previous generation of the task when there is one, else the stored current.
+// A lower generation than the stored one changes nothing.
+constexpr const char* kUpsertCheckpoints =
+    "INSERT INTO checkpoints AS c (workflow_id, task_id, generation, document, "
+    "backup_generation, backup_document) "
+    "SELECT $1, r.task_id, r.generation, r.document, r.backup_generation, r.backup_document "
+    "FROM json_to_recordset($2::json) AS r(task_id text, generation bigint, document text, "
+    "backup_generation bigint, backup_document text) "
+    "ON CONFLICT (workflow_id, task_id) DO UPDATE SET "
+    "backup_generation = CASE WHEN excluded.generation = c.generation THEN c.backup_generation "
+    "WHEN excluded.backup_generation > c.generation THEN excluded.backup_generation "
+    "ELSE c.generation END, "
+    "backup_document = CASE WHEN excluded.generation = c.generation THEN c.backup_document "
+    "WHEN excluded.backup_generation > c.generation THEN excluded.backup_document "
+    "ELSE c.document END, "
+    "generation = excluded.generation, document = excluded.document, updated_at = now() "
+    "WHERE excluded.generation >= c.generation "
+    "RETURNING c.task_id, c.document";
+constexpr const char* kTaskProgress =
+    "UPDATE task_states t SET progress_done = r.done, progress_total = r.total "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, done bigint, total bigint) "
+    "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal RETURNING t.ordinal";
+constexpr const char* kTaskNotes =
+    "UPDATE task_states t SET note = r.note "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, note text) "
+    "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal RETURNING t.ordinal";
+constexpr const char* kEndTasks =
+    "UPDATE task_states t SET status = r.status, final = r.final, exit_code = r.exit_code, "
+    "error = r.error, "
+    "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
+    "duration_ms = r.duration_ms "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text, status text, "
+    "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint) "
+    "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
+    "RETURNING t.ordinal";
+constexpr const char* kFinishWorkflow =
+    "UPDATE workflow_states SET status = $2, finished_at = now() WHERE workflow_id = $1 "
+    "RETURNING 1";
+// Taken before counting: concurrent shards update disjoint task rows, and each
+// must count after the previous one committed, or its total would miss theirs.
+// (In READ COMMITTED the next statement's snapshot sees what committed while it
+// waited.) NO KEY UPDATE does not conflict with the key-share locks that
+// inserting task rows takes on their workflow row.
+constexpr const char* kLockWorkflow =
+    "SELECT status, finished_at IS NOT NULL FROM workflow_states WHERE workflow_id = $1 "
+    "FOR NO KEY UPDATE";
+constexpr const char* kTaskGroups =
+    "SELECT status, final, count(*), bool_or(attempts > 0) FROM task_states "
+    "WHERE workflow_id = $1 GROUP BY status, final";
+constexpr const char* kStoreCounts =
+    "UPDATE workflow_states SET status = $2, total = $3, succeeded = $4, failed = $5, "
+    "running = $6, pending = $7, cancelled = $8, updated_at = now(), version = version + 1 "
+    "WHERE workflow_id = $1";
+
+constexpr const char* kReadWorkflowState =
+    "SELECT workflow_id, status, total, succeeded, failed, running, pending, cancelled, "
+    "(extract(epoch FROM created_at) * 1000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000)::bigint, version "
+    "FROM workflow_states WHERE workflow_id = $1";
+constexpr const char* kReadWorkflowInit =
+    "SELECT list_hash, task_count, batch_size, effective_batch_size FROM workflow_states "
+    "WHERE workflow_id = $1";
+constexpr const char* kReadStatuses =
+    "SELECT status FROM task_states WHERE workflow_id = $1 ORDER BY ordinal";
+constexpr const char* kCountFinalFailures =
+    "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND status = 'failed' AND final";
+constexpr const char* kReadShardTasks =
+    "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
+    "c.generation, c.document, c.backup_generation, c.backup_document "
+    "FROM task_states t LEFT JOIN checkpoints c "
+    "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
+    "WHERE t.workflow_id = $1 AND t.ordinal >= $2 AND t.ordinal < $3 ORDER BY t.ordinal";
+constexpr const char* kReadFailedTasks =
+    "SELECT task_id, exit_code, error FROM task_states "
+    "WHERE workflow_id = $1 AND status = 'failed' AND final ORDER BY ordinal LIMIT $2";
+constexpr const char* kReadCheckpoints =
+    "SELECT task_id, document FROM checkpoints WHERE workflow_id = $1";
+// Task and checkpoint rows go with the workflow row (ON DELETE CASCADE).
+constexpr const char* kDeleteFinished =
+    "WITH gone AS (DELETE FROM workflow_states "
+    "WHERE finished_at < timestamptz 'epoch' + $1::bigint * interval '1 millisecond' "
+    "RETURNING workflow_id), "
+    "fences_gone AS (DELETE FROM fences f USING gone WHERE f.workflow_id = gone.workflow_id) "
+    "SELECT workflow_id FROM gone ORDER BY workflow_id";
+
+// ---- The libpq C API, behind RAII ---------------------------------------------
+
+struct ConnectionCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+struct ResultClearer {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using ConnectionHandle = std::unique_ptr<PGconn, ConnectionCloser>;
+using ResultHandle = std::unique_ptr<PGresult, ResultClearer>;
+
+struct ConninfoFreer {
+  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+};
+
+// libpq's messages end in a newline.
+std::string Trimmed(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// libpq's message about a DSN it cannot parse, without the DSN or its
+// password, which libpq quotes.
+std::string RedactDsn(std::string message, const std::string& dsn) {
+  const auto replace_all = [&message](const std::string& secret, const std::string& mask) {
+    if (secret.empty()) return;
+    for (size_t at = message.find(secret); at != std::string::npos;
+         at = message.find(secret, at + mask.size())) {
+      message.replace(at, secret.size(), mask);
+    }
+  };
+  replace_all(dsn, "<the DSN>");
+  const size_t begin = dsn.find("://") + 3;
+  const size_t at = dsn.rfind('@');
+  if (at != std::string::npos && at > begin) {
+    const size_t colon = dsn.find(':', begin);
+    if (colon < at) replace_all(dsn.substr(colon + 1, at - colon - 1), "***");
+  }
+  return message;
+}
+
+// Server notices ("relation already exists, skipping") go to the log, not to
+// stderr as libpq's default does.
+void LogNotice(void*, const char* message) {
+  spdlog::debug("PostgreSQL: {}", Trimmed(message));
+}
+
+// The text parameters of one statement (batches need no NULL parameter: their
+// NULLs travel inside the JSON).
+class Params {
+ public:
+  Params& Text(std::string value) {
+    values_.push_back(std::move(value));
+    return *this;
+  }
+  Params& Int(int64_t value) { return Text(std::to_string(value)); }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  std::vector<const char*> Pointers() const {
+    std::vector<const char*> pointers;
+    pointers.reserve(values_.size());
+    for (const std::string& v : values_) pointers.push_back(v.c_str());
+    return pointers;
+  }
+
+ private:
+  std::vector<std::string> values_;
+};
+
+// The rows of a result, read as text.
+class Rows {
+ public:
+  explicit Rows(ResultHandle result) : result_(std::move(result)) {}
+
+  int size() const { return PQntuples(result_.get()); }
+  bool IsNull(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(result_.get(), row, col),
+                       static_cast<size_t>(PQgetlength(result_.get(), row, col)));
+  }
+  int64_t Int(int row, int col) const {
+    return std::strtoll(PQgetvalue(result_.get(), row, col), nullptr, 10);
+  }
+  std::optional<int64_t> OptionalInt(int row, int col) const {
+    if (IsNull(row, col)) return std::nullopt;
+    return Int(row, col);
+  }
+  bool Bool(int row, int col) const { return PQgetvalue(result_.get(), row, col)[0] == 't'; }
+
+ private:
+  ResultHandle result_;
+};
+
+// The task ID a record names; empty for those that name only an ordinal.
+const std::string kNoTaskId;
+const std::string& RecordTaskId(const protocol::TaskStartRecord& r) {
+  return r.task_id;
+}
+const std::string& RecordTaskId(const CheckpointWrite& r) {
+  return r.task_id;
+}
+const std::string& RecordTaskId(const protocol::ProgressRecord&) {
+  return kNoTaskId;
+}
+const std::string& RecordTaskId(const protocol::NoteRecord&) {
+  return kNoTaskId;
+}
+const std::string& RecordTaskId(const protocol::TaskEndRecord& r) {
+  return r.task_id;
+}
+
+// OK when the statement returned every record's ordinal, else MissingTask for
+// the first record whose task is not in the workflow.
+template <typename Record>
+Status CheckAllFound(const std::string& workflow_id, const char* kind,
+                     const std::vector<const Record*>& records, const Rows& updated) {
+  if (updated.size() == static_cast<int>(records.size())) return Status::OK();
+  std::set<int64_t> found;
+  for (int i = 0; i < updated.size(); ++i) found.insert(updated.Int(i, 0));
+  for (const Record* r : records) {
+    if (found.count(r->ordinal) == 0) {
+      return MissingTask(workflow_id, kind, r->seq, r->ordinal, RecordTaskId(*r));
+    }
+  }
+  return Status::OK();
+}
+
+// ---- Batches as JSON parameters ------------------------------------------------
+
+std::string TaskListJson(const std::vector<TaskListEntry>& tasks) {
+  JsonWriter w;
+  w.StartArray();
+  for (const TaskListEntry& t : tasks) {
+    w.StartObject().Key("ordinal").Int64(t.ordinal).Key("task_id").String(t.task_id).EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+std::string StartsJson(const std::vector<const protocol::TaskStartRecord*>& starts) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::TaskStartRecord* r : starts) {
+    w.StartObject();
+    w.Key("ordinal").Int64(r->ordinal).Key("task_id").String(r->task_id);
+    w.Key("attempt").Int64(r->attempt).Key("started_at_ms").Int64(r->started_at_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+std::string CheckpointsJson(const std::vector<CheckpointUpsert>& checkpoints) {
+  JsonWriter w;
+  w.StartArray();
+  for (const CheckpointUpsert& u : checkpoints) {
+    const CheckpointWrite& c = *u.current;
+    w.StartObject();
+    w.Key("ordinal").Int64(c.ordinal).Key("task_id").String(c.task_id);
+    w.Key("generation").Int64(c.generation).Key("document").String(c.document);
+    w.Key("backup_generation").Int64(u.previous ? u.previous->generation : 0);
+    w.Key("backup_document");
+    if (u.previous) {
+      w.String(u.previous->document);
+    } else {
+      w.OptionalInt(std::nullopt);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+std::string ProgressJson(const std::vector<const protocol::ProgressRecord*>& progress) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::ProgressRecord* r : progress) {
+    w.StartObject().Key("ordinal").Int64(r->ordinal).Key("done").Int64(r->done);
+    w.Key("total").Int64(r->total).EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+std::string NotesJson(const std::vector<const protocol::NoteRecord*>& notes) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::NoteRecord* r : notes) {
+    w.StartObject().Key("ordinal").Int64(r->ordinal);
+    w.Key("note").String(StorableText(r->text)).EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+std::string EndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::TaskEndRecord* r : ends) {
+    w.StartObject();
+    w.Key("ordinal").Int64(r->ordinal).Key("task_id").String(r->task_id);
+    w.Key("status").String(ToString(r->status)).Key("final").Bool(r->final);
+    w.Key("exit_code").OptionalInt(r->exit_code).Key("error").String(StorableText(r->error));
+    w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// ---- The store ----------------------------------------------------------------------
+
+class PostgresStore final : public StateStore {
+ public:
+  explicit PostgresStore(PostgresOptions options) : options_(std::move(options)) {}
+
+  Status Connect() {
+    const std::string connect_timeout = std::to_string(options_.connect_timeout_seconds);
+    // Ours first, the DSN last: libpq keeps the last value of a repeated
+    // keyword, so what the DSN sets wins. Keepalives notice a dead peer while
+    // waiting for a result.
+    const char* const keys[] = {
+        "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname",          nullptr};
+    const char* const values[] = {connect_timeout.c_str(), "tm-sidecar", "UTF8", "15", "5", "3",
+                                  options_.dsn.c_str(),    nullptr};
+    ConnectionHandle conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+    if (conn == nullptr) return Status::Unavailable("PostgreSQL: out of memory connecting");
+    if (PQstatus(conn.get()) != CONNECTION_OK) {
+      return Status::Unavailable("cannot connect to PostgreSQL: " +
+                                 Trimmed(PQerrorMessage(conn.get())));
+    }
+    PQsetNoticeProcessor(conn.get(), &LogNotice, nullptr);
+    conn_ = std::move(conn);
+    return Status::OK();
+  }
+
+  Status Migrate() override {
+    // A migration may wait for another one's lock as long as it may run.
+    return InTransaction(kWrite, options_.statement_timeout_ms, [&]() -> Status {
+      TM_RETURN_IF_ERROR(Exec(kMigrationLock).status());
+      TM_RETURN_IF_ERROR(ExecScript(kCreateMigrationsTable));
+      Result<Rows> found = Exec(kSchemaVersionQuery);
+      if (!found.ok()) return found.status();
+      const int64_t version = found->Int(0, 0);
+      TM_RETURN_IF_ERROR(CheckNotNewer(version, kSchemaVersion));
+      for (const Migration& m : kMigrations) {
+        if (m.version <= version) continue;
+        TM_RETURN_IF_ERROR(ExecScript(m.sql));
+        TM_RETURN_IF_ERROR(Exec(kRecordMigration, Params().Int(m.version).Text(m.name)).status());
+      }
+      return Status::OK();
+    });
+  }
+
+  Status CheckSchema() override {
+    int64_t found = 0;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      Result<Rows> has = Exec(kHasMigrationsTable);
+      if (!has.ok()) return has.status();
+      if (!has->Bool(0, 0)) return Status::OK();
+      Result<Rows> version = Exec(kSchemaVersionQuery);
+      if (!version.ok()) return version.status();
+      found = version->Int(0, 0);
+      return Status::OK();
+    }));
+    return CompareSchemaVersion(found, kSchemaVersion);
+  }
+
+  Result<int64_t> AcquireFence(const Writer& writer) override {
+    int64_t fence = 0;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
+      Result<Rows> bumped = Exec(kBumpFence, WriterParams(writer));
+      if (!bumped.ok()) return bumped.status();
+      fence = bumped->Int(0, 0);
+      return Status::OK();
+    }));
+    return fence;
+  }
+
+  Result<protocol::InitRestore> LoadInit(const std::string& workflow_id) override {
+    protocol::InitRestore init;
+    init.workflow_id = workflow_id;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      Result<Rows> wf = Exec(kReadWorkflowInit, Params().Text(workflow_id));
+      if (!wf.ok()) return wf.status();
+      if (wf->size() == 0) return Status::OK();
+      init.exists = true;
+      init.list_hash = wf->Text(0, 0);
+      init.task_count = wf->Int(0, 1);
+      init.batch_size = wf->Int(0, 2);
+      init.effective_batch_size = wf->Int(0, 3);
+      Result<Rows> tasks = Exec(kReadStatuses, Params().Text(workflow_id));
+      if (!tasks.ok()) return tasks.status();
+      init.statuses.reserve(static_cast<size_t>(tasks->size()));
+      for (int i = 0; i < tasks->size(); ++i) {
+        Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks->Text(i, 0)), "task status");
+        if (!status.ok()) return status.status();
+        init.statuses.push_back(*status);
+      }
+      return Status::OK();
+    }));
+    return init;
+  }
+
+  Result<ShardData> LoadShard(const std::string& workflow_id, int64_t shard) override {
+    ShardData data;
+    protocol::ShardRestore& restore = data.restore;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      data = ShardData();
+      restore.workflow_id = workflow_id;
+      restore.shard = shard;
+      Result<Rows> wf = Exec(kReadWorkflowInit, Params().Text(workflow_id));
+      if (!wf.ok()) return wf.status();
+      if (wf->size() == 0) {
+        return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      }
+      restore.task_count = wf->Int(0, 1);
+      restore.batch_size = wf->Int(0, 3);
+      const int64_t shards = protocol::ShardCount(restore.task_count, restore.batch_size);
+      if (shard < 0 || shard >= shards) {
+        return Status::InvalidArgument("shard " + std::to_string(shard) + " of workflow '" +
+                                       workflow_id + "' does not exist (it has " +
+                                       std::to_string(shards) + " shards)");
+      }
+      Result<Rows> failures = Exec(kCountFinalFailures, Params().Text(workflow_id));
+      if (!failures.ok()) return failures.status();
+      restore.final_failures = failures->Int(0, 0);
+
+      const protocol::OrdinalRange range =
+          protocol::ShardRange(shard, restore.task_count, restore.batch_size);
+      Result<Rows> tasks =
+          Exec(kReadShardTasks, Params().Text(workflow_id).Int(range.begin).Int(range.end));
+      if (!tasks.ok()) return tasks.status();
+      for (int i = 0; i < tasks->size(); ++i) {
+        protocol::RestoredTask t;
+        t.ordinal = tasks->Int(i, 0);
+        t.task_id = tasks->Text(i, 1);
+        Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks->Text(i, 2)), "task status");
+        if (!status.ok()) return status.status();
+        t.status = *status;
+        t.final = tasks->Bool(i, 3);
+        t.attempts = tasks->Int(i, 4);
+        t.exit_code = ExitCodeFromColumn(tasks->OptionalInt(i, 5));
+        t.error = tasks->Text(i, 6);
+        if (!tasks->IsNull(i, 7)) {
+          StoredCheckpoint stored;
+          stored.generation = tasks->Int(i, 7);
+          stored.document = tasks->Text(i, 8);
+          stored.backup_generation = tasks->Int(i, 9);
+          if (!tasks->IsNull(i, 10)) stored.backup_document = tasks->Text(i, 10);
+          RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
+          t.generation = chosen.generation;
+          data.documents[t.ordinal] = std::move(chosen.document);
+        }
+        restore.tasks.push_back(std::move(t));
+      }
+      return Status::OK();
+    }));
+    return data;
+  }
+
+  Result<protocol::WorkflowSummary> LoadSummary(const std::string& workflow_id) override {
+    protocol::WorkflowSummary summary;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      summary = protocol::WorkflowSummary();
+      summary.workflow_id = workflow_id;
+      Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+      if (!state.ok()) return state.status();
+      if (!*state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      // Derived again rather than read from the row: the same rows, one truth.
+      bool any_started = false;
+      TM_RETURN_IF_ERROR(CountTasks(workflow_id, &summary.counts, &any_started));
+      summary.failed_total = summary.counts.failed;
+      Result<Rows> failed = Exec(
+          kReadFailedTasks,
+          Params().Text(workflow_id).Int(static_cast<int64_t>(protocol::kFailedTasksInSummary)));
+      if (!failed.ok()) return failed.status();
+      for (int i = 0; i < failed->size(); ++i) {
+        summary.failed.push_back(protocol::FailedTask{
+            failed->Text(i, 0), ExitCodeFromColumn(failed->OptionalInt(i, 1)), failed->Text(i, 2)});
+      }
+      return Status::OK();
+    }));
+    return summary;
+  }
+
+  Result<WorkflowState> LoadWorkflowState(const std::string& workflow_id) override {
+    std::optional<WorkflowState> state;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      Result<std::optional<WorkflowState>> read = ReadWorkflowState(workflow_id);
+      if (!read.ok()) return read.status();
+      state = std::move(*read);
+      return Status::OK();
+    }));
+    if (!state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+    return std::move(*state);
+  }
+
+  Result<std::map<std::string, std::string>> LoadCheckpoints(
+      const std::string& workflow_id) override {
+    std::map<std::string, std::string> documents;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      documents.clear();
+      Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+      if (!state.ok()) return state.status();
+      if (!*state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      Result<Rows> rows = Exec(kReadCheckpoints, Params().Text(workflow_id));
+      if (!rows.ok()) return rows.status();
+      for (int i = 0; i < rows->size(); ++i) documents[rows->Text(i, 0)] = rows->Text(i, 1);
+      return Status::OK();
+    }));
+    return documents;
+  }
+
+  Result<ApplyResult> Apply(const Batch& batch) override {
+    ApplyResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
+      result = ApplyResult();
+      return ApplyInTransaction(batch, &result);
+    }));
+    return result;
+  }
+
+  Result<std::vector<std::string>> DeleteFinishedBefore(int64_t cutoff_unix_ms) override {
+    std::vector<std::string> deleted;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
+      Result<Rows> rows = Exec(kDeleteFinished, Params().Int(cutoff_unix_ms));
+      if (!rows.ok()) return rows.status();
+      deleted.clear();
+      for (int i = 0; i < rows->size(); ++i) deleted.push_back(rows->Text(i, 0));
+      return Status::OK();
+    }));
+    return deleted;
+  }
+
+ private:
+  enum TxnKind { kRead, kWrite };
+
+  static Params WriterParams(const Writer& w) {
+    return Params().Text(w.workflow_id).Text(protocol::ToString(w.role)).Int(w.shard);
+  }
+
+  // The Status for a failed statement. A lost connection is dropped (the next
+  // call connects again) and reported as Unavailable; so is a server that is
+  // shutting down or out of resources. The rest are the server's answers.
+  Status Failure(const PGresult* result) {
+    const char* sqlstate =
+        result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string state = sqlstate != nullptr ? sqlstate : "";
+    std::string message =
+        Trimmed(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_.get()));
+    if (message.empty()) message = Trimmed(PQerrorMessage(conn_.get()));
+    if (!state.empty()) message += " (SQLSTATE " + state + ")";
+    message = "PostgreSQL: " + message;
+    const auto in_class = [&](const char* prefix) { return state.rfind(prefix, 0) == 0; };
+    const bool lost = PQstatus(conn_.get()) != CONNECTION_OK || in_class("08") || in_class("57P") ||
+                      state == "25P03";
+    if (lost) {
+      conn_.reset();
+      return Status::Unavailable(message);
+    }
+    if (in_class("53")) return Status::Unavailable(message);
+    if (state == "57014") return Status::Timeout(message);
+    if (state == "55P03" || state == "40001" || state == "40P01") return Status::Busy(message);
+    if (in_class("22") || in_class("23") || in_class("42")) {
+      return Status::InvalidArgument(message);
+    }
+    return Status::IOError(message);
+  }
+
+  Result<Rows> Exec(const char* sql, const Params& params = Params()) {
+    if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
+    const std::vector<const char*> values = params.Pointers();
+    ResultHandle result(PQexecParams(conn_.get(), sql, params.size(), nullptr, values.data(),
+                                     nullptr, nullptr, /*resultFormat=*/0));
+    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
+    return Rows(std::move(result));
+  }
+
+  // Constant SQL of several statements (the migrations), in the simple protocol.
+  Status ExecScript(const char* sql) {
+    if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
+    ResultHandle result(PQexec(conn_.get(), sql));
+    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
+    return Status::OK();
+  }
+
+  // Runs body in one transaction with this store's timeouts and commits it
+  // when body succeeds. Reads are one REPEATABLE READ snapshot. When COMMIT
+  // itself fails for a lost connection, whether the transaction committed is
+  // unknown; retrying is safe because every write is conditional on (fence, seq).
+  template <typename Body>
+  Status InTransaction(TxnKind kind, int lock_timeout_ms, Body&& body) {
+    Result<Rows> begin =
+        Exec(kind == kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
+    if (!begin.ok()) return begin.status();
+    Status status = Exec(kSetTimeouts, Params()
+                                           .Int(options_.statement_timeout_ms)
+                                           .Int(lock_timeout_ms)
+                                           .Int(options_.idle_in_transaction_timeout_ms))
+                        .status();
+    if (status.ok()) status = body();
+    if (status.ok()) status = Exec("COMMIT").status();
+    if (!status.ok() && conn_ != nullptr && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+      // The error that matters is `status`; a failed ROLLBACK drops the
+      // connection by itself when it was lost.
+      Exec("ROLLBACK");
+    }
+    return status;
+  }
+
+  Result<std::optional<WorkflowState>> ReadWorkflowState(const std::string& workflow_id) {
+    Result<Rows> rows = Exec(kReadWorkflowState, Params().Text(workflow_id));
+    if (!rows.ok()) return rows.status();
+    if (rows->size() == 0) return std::optional<WorkflowState>();
+    WorkflowState state;
+    state.workflow_id = rows->Text(0, 0);
+    Result<WorkflowStatus> status =
+        ParseStored(ParseWorkflowStatus(rows->Text(0, 1)), "workflow status");
+    if (!status.ok()) return status.status();
+    state.status = *status;
+    state.counts.total = rows->Int(0, 2);
+    state.counts.succeeded = rows->Int(0, 3);
+    state.counts.failed = rows->Int(0, 4);
+    state.counts.running = rows->Int(0, 5);
+    state.counts.pending = rows->Int(0, 6);
+    state.counts.cancelled = rows->Int(0, 7);
+    state.created_at_ms = rows->Int(0, 8);
+    state.updated_at_ms = rows->Int(0, 9);
+    state.version = rows->Int(0, 10);
+    return std::optional<WorkflowState>(std::move(state));
+  }
+
+  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started) {
+    Result<Rows> groups = Exec(kTaskGroups, Params().Text(workflow_id));
+    if (!groups.ok()) return groups.status();
+    for (int i = 0; i < groups->size(); ++i) {
+      Result<TaskStatus> status = ParseStored(ParseTaskStatus(groups->Text(i, 0)), "task status");
+      if (!status.ok()) return status.status();
+      AddTaskGroup(*status, groups->Bool(i, 1), groups->Int(i, 2), counts);
+      *any_started = *any_started || groups->Bool(i, 3);
+    }
+    return Status::OK();
+  }
+
+  Status FillState(const std::string& workflow_id, ApplyResult* result) {
+    Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+    if (!state.ok()) return state.status();
+    if (*state) {
+      result->state = std::move(**state);
+    } else {
+      result->state.workflow_id = workflow_id;
+    }
+    return Status::OK();
+  }
+
+  // The writer's fence row, locked for this transaction, or fenced = true when
+  // a newer fence owns it.
+  Result<FenceCheck> LockFence(const Writer& writer, int64_t batch_fence) {
+    // A look without a lock first: a zombie's batch (the usual refused one) is
+    // turned away without queueing behind the live writer's row lock.
+    Result<Rows> peek = Exec(kPeekFence, WriterParams(writer));
+    if (!peek.ok()) return peek.status();
+    if (peek->size() > 0 && batch_fence < peek->Int(0, 0)) return FenceCheck{true, 0};
+    if (peek->size() == 0) TM_RETURN_IF_ERROR(Exec(kCreateFence, WriterParams(writer)).status());
+    Result<Rows> locked = Exec(kLockFence, WriterParams(writer));
+    if (!locked.ok()) return locked.status();
+    if (locked->size() == 0) {
+      // Deleted between the two statements: only gc deletes fences, with their
+      // finished workflow.
+      return Status::NotFound("the fence of " + std::string(protocol::ToString(writer.role)) + " " +
+                              std::to_string(writer.shard) + " of workflow '" + writer.workflow_id +
+                              "' was deleted with its finished workflow");
+    }
+    return CheckFence(batch_fence, FenceSeq{locked->Int(0, 0), locked->Int(0, 1)});
+  }
+
+  // Runs a batch statement over JSON rows and checks that each record found
+  // its task.
+  template <typename Record>
+  Status UpdateTasks(const char* sql, const std::string& workflow_id, const char* kind,
+                     const std::vector<const Record*>& records, const std::string& json) {
+    if (records.empty()) return Status::OK();
+    Result<Rows> updated = Exec(sql, Params().Text(workflow_id).Text(json));
+    if (!updated.ok()) return updated.status();
+    return CheckAllFound(workflow_id, kind, records, *updated);
+  }
+
+  Status ApplyInTransaction(const Batch& batch, ApplyResult* result) {
+    const std::string& id = batch.writer.workflow_id;
+    Result<FenceCheck> check = LockFence(batch.writer, batch.fence);
+    if (!check.ok()) return check.status();
+    if (check->fenced) {
+      result->fenced = true;
+      return FillState(id, result);
+    }
+    const ApplyPlan plan = PlanBatch(batch, check->watermark);
+    result->applied = plan.applied;
+    result->skipped = plan.skipped;
+    if (plan.empty()) return FillState(id, result);
+
+    if (plan.init) {
+      if (plan.init->workflow_id != id) {
+        return Status::InvalidArgument("workflow_init record for workflow '" +
+                                       plan.init->workflow_id + "' in a batch of workflow '" + id +
+                                       "'");
+      }
+      const protocol::WorkflowInitRecord& r = *plan.init;
+      TM_RETURN_IF_ERROR(Exec(kInsertWorkflow, Params()
+                                                   .Text(id)
+                                                   .Int(r.task_count)
+                                                   .Int(r.batch_size)
+                                                   .Int(r.effective_batch_size)
+                                                   .Text(r.list_hash))
+                             .status());
+    }
+    if (!plan.task_list.empty()) {
+      TM_RETURN_IF_ERROR(
+          Exec(kInsertTasks, Params().Text(id).Text(TaskListJson(plan.task_list))).status());
+    }
+    TM_RETURN_IF_ERROR(
+        UpdateTasks(kStartTasks, id, "task_start", plan.starts, StartsJson(plan.starts)));
+    TM_RETURN_IF_ERROR(ApplyCheckpoints(id, plan.checkpoints, result));
+    TM_RETURN_IF_ERROR(
+        UpdateTasks(kTaskProgress, id, "progress", plan.progress, ProgressJson(plan.progress)));
+    TM_RETURN_IF_ERROR(UpdateTasks(kTaskNotes, id, "note", plan.notes, NotesJson(plan.notes)));
+    TM_RETURN_IF_ERROR(UpdateTasks(kEndTasks, id, "task_end", plan.ends, EndsJson(plan.ends)));
+    if (plan.final_status) {
+      Result<Rows> finished =
+          Exec(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)));
+      if (!finished.ok()) return finished.status();
+      if (finished->size() != 1) {
+        return Status::InvalidArgument("commit record: workflow '" + id +
+                                       "' to finalize was never initialized");
+      }
+    }
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id));
+    Params fence = WriterParams(batch.writer);
+    fence.Int(batch.fence).Int(plan.max_seq);
+    TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());
+    return FillState(id, result);
+  }
+
+  Status ApplyCheckpoints(const std::string& workflow_id,
+                          const std::vector<CheckpointUpsert>& checkpoints, ApplyResult* result) {
+    if (checkpoints.empty()) return Status::OK();
+    const std::string json = CheckpointsJson(checkpoints);
+    std::vector<const CheckpointWrite*> records;
+    for (const CheckpointUpsert& u : checkpoints) records.push_back(u.current);
+    // The task rows first: a checkpoint of an unknown task is refused by name
+    // rather than by the foreign key.
+    TM_RETURN_IF_ERROR(UpdateTasks(kTaskGenerations, workflow_id, "checkpoint", records, json));
+    Result<Rows> current = Exec(kUpsertCheckpoints, Params().Text(workflow_id).Text(json));
+    if (!current.ok()) return current.status();
+    for (int i = 0; i < current->size(); ++i) {
+      result->checkpoints[current->Text(i, 0)] = current->Text(i, 1);
+    }
+    return Status::OK();
+  }
+
+  // Recounts the workflow's tasks into its row and bumps its version; nothing
+  // when the workflow has no row (a batch of only a commit record before init).
+  Status UpdateWorkflowRow(const std::string& workflow_id) {
+    Result<Rows> row = Exec(kLockWorkflow, Params().Text(workflow_id));
+    if (!row.ok()) return row.status();
+    if (row->size() == 0) return Status::OK();
+    std::optional<WorkflowStatus> finalized;
+    if (row->Bool(0, 1)) {
+      Result<WorkflowStatus> status =
+          ParseStored(ParseWorkflowStatus(row->Text(0, 0)), "workflow status");
+      if (!status.ok()) return status.status();
+      finalized = *status;
+    }
+    TaskCounts counts;
+    bool any_started = false;
+    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started));
+    const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
+    return Exec(kStoreCounts, Params()
+                                  .Text(workflow_id)
+                                  .Text(ToString(status))
+                                  .Int(counts.total)
+                                  .Int(counts.succeeded)
+                                  .Int(counts.failed)
+                                  .Int(counts.running)
+                                  .Int(counts.pending)
+                                  .Int(counts.cancelled))
+        .status();
+  }
+
+  const PostgresOptions options_;
+  ConnectionHandle conn_;  // null after a transport failure, until the next call
+};
+
+}  // namespace
+
+Status ValidatePostgresDsn(const std::string& dsn) {
+  const std::string_view text(dsn);
+  if (text.rfind("postgresql://", 0) != 0 && text.rfind("postgres://", 0) != 0) {
+    return Status::InvalidArgument(
+        "a PostgreSQL DSN must be a URI starting with postgresql:// or postgres:// "
+        "(like postgresql://user:password@host:5432/dbname)");
+  }
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoFreer> parsed(PQconninfoParse(dsn.c_str(), &error));
+  if (parsed == nullptr) {
+    const std::string why = error != nullptr ? Trimmed(error) : "out of memory";
+    PQfreemem(error);
+    return Status::InvalidArgument("invalid PostgreSQL DSN: " + RedactDsn(why, dsn));
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& options) {
+  TM_RETURN_IF_ERROR(ValidatePostgresDsn(options.dsn));
+  auto store = std::make_unique<PostgresStore>(options);
+  TM_RETURN_IF_ERROR(store->Connect());
+  return std::unique_ptr<StateStore>(std::move(store));
+}
+
+}  // namespace taskmaster::sidecar

@@ -1,0 +1,50 @@
+// The PostgreSQL StateStore, the source of truth in a cluster (DESIGN.md §4).
+//
+// Every call is one transaction on one connection. Nothing outlives a
+// transaction (no session settings, locks or prepared statements), so the store
+// works behind PgBouncer in transaction mode: timeouts are set per transaction
+// with set_config(..., true), migrations take pg_advisory_xact_lock, and every
+// statement is PQexecParams with its values as parameters (batches travel as
+// one JSON parameter per record kind, unpacked by json_to_recordset).
+//
+// A transport failure (the connection is lost or the server shuts down) is
+// Unavailable, and the next call connects again. A server error is not:
+// a lock or serialization conflict is Busy, a statement timeout is Timeout, a
+// refused value or a missing table is InvalidArgument, anything else IOError.
+#ifndef TASKMASTER_SIDECAR_STORE_POSTGRES_STORE_H_
+#define TASKMASTER_SIDECAR_STORE_POSTGRES_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "store/state_store.h"
+#include "taskmaster/status.h"
+
+namespace taskmaster::sidecar {
+
+struct PostgresOptions {
+  std::string dsn;  // postgresql://user:password@host:port/dbname?param=value
+  // Defaults for what the DSN does not set itself (its own connect_timeout wins).
+  int connect_timeout_seconds = 10;
+  int statement_timeout_ms = 30000;
+  // A writer that waits longer for a row lock gives up with Busy and retries,
+  // instead of queueing behind a stalled transaction.
+  int lock_timeout_ms = 2000;
+  // The server ends a session left idle inside a transaction this long (a
+  // client that stalled mid-batch), releasing its locks.
+  int idle_in_transaction_timeout_ms = 10000;
+};
+
+// OK when dsn is a postgresql:// or postgres:// URI that libpq parses;
+// InvalidArgument otherwise. The message never quotes the DSN, which may hold a
+// password.
+Status ValidatePostgresDsn(const std::string& dsn);
+
+// Validates the DSN and connects. Unavailable when the server cannot be reached
+// (or refuses the login). The schema is not touched: call Migrate() or
+// CheckSchema().
+Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& options);
+
+}  // namespace taskmaster::sidecar
+
+#endif  // TASKMASTER_SIDECAR_STORE_POSTGRES_STORE_H_

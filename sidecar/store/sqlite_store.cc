@@ -1,0 +1,885 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/vfs.h>
+
+#include <cerrno>
+#include <iterator>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "store/apply_plan.h"
+#include "store/derived_state.h"
+#include "store/schema_version.h"
+#include "taskmaster/env.h"
+
+namespace taskmaster::sidecar {
+namespace {
+
+// statfs(2) f_type values (linux/magic.h and the kernel's smb/cifs headers).
+constexpr int64_t kNfsMagic = 0x6969;
+constexpr int64_t kSmbMagic = 0x517B;
+constexpr int64_t kSmb2Magic = 0xFE534D42;
+constexpr int64_t kCifsMagic = 0xFF534D42;
+
+struct Migration {
+  int64_t version;
+  const char* name;
+  const char* sql;  // constant DDL, run as one script
+};
+
+// The schema, version by version. A released migration never changes; a new
+// version appends one. Names and columns match the PostgreSQL store.
+constexpr Migration kMigrations[] = {
+    {1, "workflow, task, checkpoint and fence tables", R"sql(
+CREATE TABLE workflow_states (
+  workflow_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed')),
+  total INTEGER NOT NULL DEFAULT 0,
+  succeeded INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  running INTEGER NOT NULL DEFAULT 0,
+  pending INTEGER NOT NULL DEFAULT 0,
+  cancelled INTEGER NOT NULL DEFAULT 0,
+  task_count INTEGER NOT NULL,
+  batch_size INTEGER NOT NULL,
+  effective_batch_size INTEGER NOT NULL,
+  list_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  version INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX workflow_states_updated_at ON workflow_states (updated_at);
+CREATE INDEX workflow_states_finished_at ON workflow_states (finished_at)
+  WHERE finished_at IS NOT NULL;
+CREATE TABLE task_states (
+  workflow_id TEXT NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed',
+                                         'interrupted', 'cancelled')),
+  final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER,
+  finished_at INTEGER,
+  duration_ms INTEGER,
+  generation INTEGER NOT NULL DEFAULT 0,
+  progress_done INTEGER,
+  progress_total INTEGER,
+  note TEXT,
+  PRIMARY KEY (workflow_id, ordinal),
+  UNIQUE (workflow_id, task_id)
+);
+CREATE INDEX task_states_final_failures ON task_states (workflow_id, ordinal)
+  WHERE status = 'failed' AND final = 1;
+CREATE TABLE checkpoints (
+  workflow_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  backup_generation INTEGER NOT NULL DEFAULT 0,
+  backup_document TEXT,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workflow_id, task_id),
+  FOREIGN KEY (workflow_id, task_id) REFERENCES task_states (workflow_id, task_id)
+    ON DELETE CASCADE
+);
+CREATE TABLE fences (
+  workflow_id TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('init', 'shard', 'finalize')),
+  shard INTEGER NOT NULL,
+  fence INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (workflow_id, role, shard)
+);
+)sql"},
+};
+constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
+
+// ---- Statements ---------------------------------------------------------------
+// Every value is a bound parameter; nothing is spliced into SQL text.
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+constexpr const char* kHasMigrationsTable =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
+constexpr const char* kSchemaVersionQuery =
+    "SELECT coalesce(max(version), 0) FROM schema_migrations";
+constexpr const char* kRecordMigration =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
+
+constexpr const char* kUseWal = "PRAGMA journal_mode = WAL";
+
+constexpr const char* kBumpFence =
+    "INSERT INTO fences (workflow_id, role, shard, fence, seq) VALUES (?, ?, ?, 1, 0) "
+    "ON CONFLICT (workflow_id, role, shard) DO UPDATE SET fence = fence + 1, seq = 0 "
+    "RETURNING fence";
+constexpr const char* kReadFence =
+    "SELECT fence, seq FROM fences WHERE workflow_id = ? AND role = ? AND shard = ?";
+constexpr const char* kStoreFence =
+    "INSERT INTO fences (workflow_id, role, shard, fence, seq) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (workflow_id, role, shard) DO UPDATE SET fence = excluded.fence, "
+    "seq = excluded.seq";
+
+// A re-init (a resubmitted workflow resuming under its state key) reopens a
+// finished workflow; what the list was recorded with stays.
+constexpr const char* kInsertWorkflow =
+    "INSERT INTO workflow_states (workflow_id, status, task_count, batch_size, "
+    "effective_batch_size, list_hash, created_at, updated_at) VALUES (?, 'pending', ?, ?, ?, ?, "
+    "?, ?) ON CONFLICT (workflow_id) DO UPDATE SET finished_at = NULL";
+constexpr const char* kInsertTask =
+    "INSERT INTO task_states (workflow_id, ordinal, task_id, status) VALUES (?, ?, ?, 'pending') "
+    "ON CONFLICT DO NOTHING";
+// A start begins a new attempt: what the previous attempt left (its end,
+// progress) no longer describes the task.
+constexpr const char* kStartTask =
+    "UPDATE task_states SET status = 'running', final = 0, exit_code = NULL, error = '', "
+    "finished_at = NULL, duration_ms = NULL, progress_done = NULL, progress_total = NULL, "
+    "attempts = max(attempts, ? + 1), started_at = ? "
+    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+constexpr const char* kTaskGeneration =
+    "UPDATE task_states SET generation = max(generation, ?) "
+    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+// The backup rotates only when the generation grows; it becomes the batch's
+// previous generation of the task when there is one, else the stored current.
+// A lower generation than the stored one changes nothing.
+constexpr const char* kUpsertCheckpoint =
+    "INSERT INTO checkpoints (workflow_id, task_id, generation, document, backup_generation, "
+    "backup_document, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (workflow_id, task_id) DO UPDATE SET "
+    "backup_generation = CASE WHEN excluded.generation = generation THEN backup_generation "
+    "WHEN excluded.backup_generation > generation THEN excluded.backup_generation "
+    "ELSE generation END, "
+    "backup_document = CASE WHEN excluded.generation = generation THEN backup_document "
+    "WHEN excluded.backup_generation > generation THEN excluded.backup_document "
+    "ELSE document END, "
+    "generation = excluded.generation, document = excluded.document, "
+    "updated_at = excluded.updated_at "
+    "WHERE excluded.generation >= generation "
+    "RETURNING document";
+constexpr const char* kTaskProgress =
+    "UPDATE task_states SET progress_done = ?, progress_total = ? "
+    "WHERE workflow_id = ? AND ordinal = ?";
+constexpr const char* kTaskNote =
+    "UPDATE task_states SET note = ? WHERE workflow_id = ? AND ordinal = ?";
+constexpr const char* kEndTask =
+    "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
+    "duration_ms = ? WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+constexpr const char* kFinishWorkflow =
+    "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
+constexpr const char* kWorkflowFinish =
+    "SELECT status, finished_at IS NOT NULL FROM workflow_states WHERE workflow_id = ?";
+constexpr const char* kTaskGroups =
+    "SELECT status, final, count(*), max(attempts > 0) FROM task_states WHERE workflow_id = ? "
+    "GROUP BY status, final";
+constexpr const char* kStoreCounts =
+    "UPDATE workflow_states SET status = ?, total = ?, succeeded = ?, failed = ?, running = ?, "
+    "pending = ?, cancelled = ?, updated_at = ?, version = version + 1 WHERE workflow_id = ?";
+
+constexpr const char* kReadWorkflowState =
+    "SELECT workflow_id, status, total, succeeded, failed, running, pending, cancelled, "
+    "created_at, updated_at, version FROM workflow_states WHERE workflow_id = ?";
+constexpr const char* kReadWorkflowInit =
+    "SELECT list_hash, task_count, batch_size, effective_batch_size FROM workflow_states "
+    "WHERE workflow_id = ?";
+constexpr const char* kReadStatuses =
+    "SELECT status FROM task_states WHERE workflow_id = ? ORDER BY ordinal";
+constexpr const char* kCountFinalFailures =
+    "SELECT count(*) FROM task_states WHERE workflow_id = ? AND status = 'failed' AND final = 1";
+constexpr const char* kReadShardTasks =
+    "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
+    "c.generation, c.document, c.backup_generation, c.backup_document "
+    "FROM task_states t LEFT JOIN checkpoints c "
+    "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
+    "WHERE t.workflow_id = ? AND t.ordinal >= ? AND t.ordinal < ? ORDER BY t.ordinal";
+constexpr const char* kReadFailedTasks =
+    "SELECT task_id, exit_code, error FROM task_states "
+    "WHERE workflow_id = ? AND status = 'failed' AND final = 1 ORDER BY ordinal LIMIT ?";
+constexpr const char* kReadCheckpoints =
+    "SELECT task_id, document FROM checkpoints WHERE workflow_id = ?";
+constexpr const char* kDeleteFinished =
+    "DELETE FROM workflow_states WHERE finished_at < ? RETURNING workflow_id";
+constexpr const char* kDeleteFences = "DELETE FROM fences WHERE workflow_id = ?";
+
+// The name of a network filesystem by statfs(2) f_type, or nullptr.
+const char* NetworkFilesystemName(int64_t statfs_type) {
+  switch (statfs_type) {
+    case kNfsMagic:
+      return "NFS";
+    case kSmbMagic:
+      return "SMB";
+    case kSmb2Magic:
+      return "SMB2";
+    case kCifsMagic:
+      return "CIFS";
+    default:
+      return nullptr;
+  }
+}
+
+// ---- The sqlite3 C API, behind RAII ---------------------------------------------
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// The Status for a failed call: a lock that stayed busy past the timeout is
+// Busy (retry), a violated constraint is a write the schema refuses, a damaged
+// file is Corruption; the rest is the filesystem's.
+Status SqliteError(sqlite3* db, int rc, const std::string& what) {
+  const std::string message =
+      what + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Busy(message);
+    case SQLITE_CONSTRAINT:
+      return Status::InvalidArgument(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(message);
+    default:
+      return Status::IOError(message);
+  }
+}
+
+// The start of a statement, to say which one failed without quoting all of it.
+std::string SqlHead(const char* sql) {
+  constexpr size_t kMax = 48;
+  const std::string_view text(sql);
+  return text.size() <= kMax ? std::string(text) : std::string(text.substr(0, kMax)) + "...";
+}
+
+// Prepared statements, kept for the connection's life. The key is the address
+// of the SQL text, always one of the constants above.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+
+  Result<sqlite3_stmt*> Get(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second.get();
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    StatementHandle stmt(raw);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare " + SqlHead(sql));
+    return statements_.emplace(sql, std::move(stmt)).first->second.get();
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, StatementHandle> statements_;
+};
+
+// One use of a cached statement: parameters are bound in order, and the
+// statement is reset when the query goes out of scope. A failure to prepare or
+// bind surfaces at the first Step().
+class Query {
+ public:
+  Query(sqlite3* db, StatementCache* cache, const char* sql) : db_(db), sql_(sql) {
+    Result<sqlite3_stmt*> stmt = cache->Get(sql);
+    if (stmt.ok()) {
+      stmt_ = *stmt;
+    } else {
+      status_ = stmt.status();
+    }
+  }
+  ~Query() {
+    if (stmt_ == nullptr) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& Int(int64_t value) {
+    return Bound(stmt_ ? sqlite3_bind_int64(stmt_, ++index_, value) : 0);
+  }
+  Query& Text(std::string_view value) {
+    return Bound(stmt_ ? sqlite3_bind_text64(stmt_, ++index_, value.data(), value.size(),
+                                             SQLITE_TRANSIENT, SQLITE_UTF8)
+                       : 0);
+  }
+  Query& Null() { return Bound(stmt_ ? sqlite3_bind_null(stmt_, ++index_) : 0); }
+  Query& OptionalInt(const std::optional<int64_t>& value) { return value ? Int(*value) : Null(); }
+
+  // True when a row is ready, false when the statement is done.
+  Result<bool> Step() {
+    if (!status_.ok()) return status_;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    status_ = SqliteError(db_, rc, SqlHead(sql_));
+    return status_;
+  }
+  // Steps to the end; rows, if any, are ignored.
+  Status Run() {
+    for (;;) {
+      Result<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::OK();
+    }
+  }
+  // Rows changed by the last write of the connection.
+  int64_t Changes() const { return sqlite3_changes64(db_); }
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<int64_t> ColumnOptionalInt(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return ColumnInt(col);
+  }
+  std::string ColumnText(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    if (text == nullptr) return std::string();
+    return std::string(reinterpret_cast<const char*>(text),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+
+ private:
+  Query& Bound(int rc) {
+    if (rc != SQLITE_OK && status_.ok()) status_ = SqliteError(db_, rc, "bind " + SqlHead(sql_));
+    return *this;
+  }
+
+  sqlite3* db_;
+  const char* sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+  Status status_;
+  int index_ = 0;
+};
+
+std::optional<int64_t> FromExitCode(const std::optional<int>& value) {
+  if (!value) return std::nullopt;
+  return *value;
+}
+
+class SqliteStore final : public StateStore {
+ public:
+  SqliteStore(std::string path, Env* env, DbHandle db)
+      : path_(std::move(path)), env_(env), db_(std::move(db)), statements_(db_.get()) {}
+
+  // Connection settings that live with the connection, not the file (except
+  // the journal mode, which WAL makes persistent).
+  Status Configure() {
+    sqlite3_busy_timeout(db_.get(), kSqliteBusyTimeoutMillis);
+    TM_RETURN_IF_ERROR(UseWal());
+    // FULL: a local run's acknowledged batch must survive a power loss too.
+    TM_RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
+    return Exec("PRAGMA foreign_keys = ON");
+  }
+
+  Status Migrate() override {
+    return InTransaction(kWrite, [&]() -> Status {
+      TM_RETURN_IF_ERROR(Exec(kCreateMigrationsTable));
+      Result<int64_t> found = StoredSchemaVersion();
+      if (!found.ok()) return found.status();
+      TM_RETURN_IF_ERROR(CheckNotNewer(*found, kSchemaVersion));
+      for (const Migration& m : kMigrations) {
+        if (m.version <= *found) continue;
+        TM_RETURN_IF_ERROR(Exec(m.sql));
+        Query record(db_.get(), &statements_, kRecordMigration);
+        record.Int(m.version).Text(m.name).Int(env_->NowUnixMillis());
+        TM_RETURN_IF_ERROR(record.Run());
+      }
+      return Status::OK();
+    });
+  }
+
+  Status CheckSchema() override {
+    int64_t found = 0;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Query has(db_.get(), &statements_, kHasMigrationsTable);
+      Result<bool> row = has.Step();
+      if (!row.ok()) return row.status();
+      if (has.ColumnInt(0) == 0) return Status::OK();
+      Result<int64_t> version = StoredSchemaVersion();
+      if (!version.ok()) return version.status();
+      found = *version;
+      return Status::OK();
+    }));
+    return CompareSchemaVersion(found, kSchemaVersion).WithContext(path_);
+  }
+
+  Result<int64_t> AcquireFence(const Writer& writer) override {
+    int64_t fence = 0;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+      Query bump(db_.get(), &statements_, kBumpFence);
+      bump.Text(writer.workflow_id).Text(protocol::ToString(writer.role)).Int(writer.shard);
+      Result<bool> row = bump.Step();
+      if (!row.ok()) return row.status();
+      fence = bump.ColumnInt(0);
+      return bump.Run();
+    }));
+    return fence;
+  }
+
+  Result<protocol::InitRestore> LoadInit(const std::string& workflow_id) override {
+    protocol::InitRestore init;
+    init.workflow_id = workflow_id;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Query wf(db_.get(), &statements_, kReadWorkflowInit);
+      wf.Text(workflow_id);
+      Result<bool> row = wf.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::OK();
+      init.exists = true;
+      init.list_hash = wf.ColumnText(0);
+      init.task_count = wf.ColumnInt(1);
+      init.batch_size = wf.ColumnInt(2);
+      init.effective_batch_size = wf.ColumnInt(3);
+      Query tasks(db_.get(), &statements_, kReadStatuses);
+      tasks.Text(workflow_id);
+      for (;;) {
+        Result<bool> task = tasks.Step();
+        if (!task.ok()) return task.status();
+        if (!*task) return Status::OK();
+        Result<TaskStatus> status =
+            ParseStored(ParseTaskStatus(tasks.ColumnText(0)), "task status");
+        if (!status.ok()) return status.status();
+        init.statuses.push_back(*status);
+      }
+    }));
+    return init;
+  }
+
+  Result<ShardData> LoadShard(const std::string& workflow_id, int64_t shard) override {
+    ShardData data;
+    protocol::ShardRestore& restore = data.restore;
+    restore.workflow_id = workflow_id;
+    restore.shard = shard;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Query wf(db_.get(), &statements_, kReadWorkflowInit);
+      wf.Text(workflow_id);
+      Result<bool> row = wf.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      restore.task_count = wf.ColumnInt(1);
+      restore.batch_size = wf.ColumnInt(3);
+      const int64_t shards = protocol::ShardCount(restore.task_count, restore.batch_size);
+      if (shard < 0 || shard >= shards) {
+        return Status::InvalidArgument("shard " + std::to_string(shard) + " of workflow '" +
+                                       workflow_id + "' does not exist (it has " +
+                                       std::to_string(shards) + " shards)");
+      }
+      Query failures(db_.get(), &statements_, kCountFinalFailures);
+      failures.Text(workflow_id);
+      row = failures.Step();
+      if (!row.ok()) return row.status();
+      restore.final_failures = failures.ColumnInt(0);
+
+      const protocol::OrdinalRange range =
+          protocol::ShardRange(shard, restore.task_count, restore.batch_size);
+      Query tasks(db_.get(), &statements_, kReadShardTasks);
+      tasks.Text(workflow_id).Int(range.begin).Int(range.end);
+      for (;;) {
+        Result<bool> task = tasks.Step();
+        if (!task.ok()) return task.status();
+        if (!*task) return Status::OK();
+        protocol::RestoredTask t;
+        t.ordinal = tasks.ColumnInt(0);
+        t.task_id = tasks.ColumnText(1);
+        Result<TaskStatus> status =
+            ParseStored(ParseTaskStatus(tasks.ColumnText(2)), "task status");
+        if (!status.ok()) return status.status();
+        t.status = *status;
+        t.final = tasks.ColumnInt(3) != 0;
+        t.attempts = tasks.ColumnInt(4);
+        t.exit_code = ExitCodeFromColumn(tasks.ColumnOptionalInt(5));
+        t.error = tasks.ColumnText(6);
+        if (!tasks.IsNull(7)) {
+          StoredCheckpoint stored;
+          stored.generation = tasks.ColumnInt(7);
+          stored.document = tasks.ColumnText(8);
+          stored.backup_generation = tasks.ColumnInt(9);
+          if (!tasks.IsNull(10)) stored.backup_document = tasks.ColumnText(10);
+          RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
+          t.generation = chosen.generation;
+          data.documents[t.ordinal] = std::move(chosen.document);
+        }
+        restore.tasks.push_back(std::move(t));
+      }
+    }));
+    return data;
+  }
+
+  Result<protocol::WorkflowSummary> LoadSummary(const std::string& workflow_id) override {
+    protocol::WorkflowSummary summary;
+    summary.workflow_id = workflow_id;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+      if (!state.ok()) return state.status();
+      if (!*state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      // Derived again rather than read from the row: the same rows, one truth.
+      bool any_started = false;
+      TM_RETURN_IF_ERROR(CountTasks(workflow_id, &summary.counts, &any_started));
+      summary.failed_total = summary.counts.failed;
+      Query failed(db_.get(), &statements_, kReadFailedTasks);
+      failed.Text(workflow_id).Int(static_cast<int64_t>(protocol::kFailedTasksInSummary));
+      for (;;) {
+        Result<bool> row = failed.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        summary.failed.push_back(protocol::FailedTask{
+            failed.ColumnText(0), ExitCodeFromColumn(failed.ColumnOptionalInt(1)),
+            failed.ColumnText(2)});
+      }
+    }));
+    return summary;
+  }
+
+  Result<WorkflowState> LoadWorkflowState(const std::string& workflow_id) override {
+    std::optional<WorkflowState> state;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Result<std::optional<WorkflowState>> read = ReadWorkflowState(workflow_id);
+      if (!read.ok()) return read.status();
+      state = std::move(*read);
+      return Status::OK();
+    }));
+    if (!state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+    return std::move(*state);
+  }
+
+  Result<std::map<std::string, std::string>> LoadCheckpoints(
+      const std::string& workflow_id) override {
+    std::map<std::string, std::string> documents;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+      if (!state.ok()) return state.status();
+      if (!*state) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      Query read(db_.get(), &statements_, kReadCheckpoints);
+      read.Text(workflow_id);
+      for (;;) {
+        Result<bool> row = read.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        documents[read.ColumnText(0)] = read.ColumnText(1);
+      }
+    }));
+    return documents;
+  }
+
+  Result<ApplyResult> Apply(const Batch& batch) override {
+    ApplyResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+      result = ApplyResult();
+      return ApplyLocked(batch, &result);
+    }));
+    return result;
+  }
+
+  Result<std::vector<std::string>> DeleteFinishedBefore(int64_t cutoff_unix_ms) override {
+    std::vector<std::string> deleted;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+      deleted.clear();
+      {
+        // Task and checkpoint rows go with the workflow row (ON DELETE CASCADE).
+        Query workflows(db_.get(), &statements_, kDeleteFinished);
+        workflows.Int(cutoff_unix_ms);
+        for (;;) {
+          Result<bool> row = workflows.Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          deleted.push_back(workflows.ColumnText(0));
+        }
+      }
+      for (const std::string& id : deleted) {
+        Query fences(db_.get(), &statements_, kDeleteFences);
+        fences.Text(id);
+        TM_RETURN_IF_ERROR(fences.Run());
+      }
+      return Status::OK();
+    }));
+    return deleted;
+  }
+
+ private:
+  enum TxnKind { kRead, kWrite };
+
+  // Constant SQL without parameters (pragmas, transaction control, DDL).
+  Status Exec(const char* sql) {
+    const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_.get(), rc, path_);
+    return Status::OK();
+  }
+
+  // Runs body in one transaction and commits it when body succeeds. A write
+  // takes the write lock up front (BEGIN IMMEDIATE), waiting for other writers
+  // up to the busy timeout: a deferred transaction that read first could not
+  // upgrade to a writer when another process wrote in between, and would fail
+  // with SQLITE_BUSY whatever the timeout. A read is a WAL snapshot.
+  template <typename Body>
+  Status InTransaction(TxnKind kind, Body&& body) {
+    TM_RETURN_IF_ERROR(Exec(kind == kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+    Status status = body();
+    if (status.ok()) status = Exec("COMMIT");
+    if (!status.ok() && sqlite3_get_autocommit(db_.get()) == 0) Exec("ROLLBACK");
+    return status.WithContext(path_);
+  }
+
+  // Puts the file in WAL mode (a no-op once it is). Switching a new file takes
+  // an exclusive lock without calling the busy handler, so when several
+  // processes create the store at once the others get SQLITE_BUSY here: they
+  // retry until the busy timeout, as the handler would have waited.
+  Status UseWal() {
+    constexpr int64_t kRetryMicros = 10000;
+    const int64_t deadline =
+        env_->MonotonicNanos() + int64_t{kSqliteBusyTimeoutMillis} * 1000 * 1000;
+    for (;;) {
+      Query mode(db_.get(), &statements_, kUseWal);
+      Result<bool> row = mode.Step();
+      if (row.ok()) {
+        const std::string got = *row ? mode.ColumnText(0) : std::string();
+        if (got == "wal") return Status::OK();
+        return Status::IOError(path_ + ": SQLite cannot use WAL mode here (journal mode '" + got +
+                               "')");
+      }
+      if (!row.status().IsBusy() || env_->MonotonicNanos() >= deadline) {
+        return row.status().WithContext(path_);
+      }
+      env_->SleepForMicros(kRetryMicros);
+    }
+  }
+
+  Result<int64_t> StoredSchemaVersion() {
+    Query version(db_.get(), &statements_, kSchemaVersionQuery);
+    Result<bool> row = version.Step();
+    if (!row.ok()) return row.status();
+    return version.ColumnInt(0);
+  }
+
+  Result<std::optional<WorkflowState>> ReadWorkflowState(const std::string& workflow_id) {
+    Query read(db_.get(), &statements_, kReadWorkflowState);
+    read.Text(workflow_id);
+    Result<bool> row = read.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<WorkflowState>();
+    WorkflowState state;
+    state.workflow_id = read.ColumnText(0);
+    Result<WorkflowStatus> status =
+        ParseStored(ParseWorkflowStatus(read.ColumnText(1)), "workflow status");
+    if (!status.ok()) return status.status();
+    state.status = *status;
+    state.counts.total = read.ColumnInt(2);
+    state.counts.succeeded = read.ColumnInt(3);
+    state.counts.failed = read.ColumnInt(4);
+    state.counts.running = read.ColumnInt(5);
+    state.counts.pending = read.ColumnInt(6);
+    state.counts.cancelled = read.ColumnInt(7);
+    state.created_at_ms = read.ColumnInt(8);
+    state.updated_at_ms = read.ColumnInt(9);
+    state.version = read.ColumnInt(10);
+    return std::optional<WorkflowState>(std::move(state));
+  }
+
+  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started) {
+    Query groups(db_.get(), &statements_, kTaskGroups);
+    groups.Text(workflow_id);
+    for (;;) {
+      Result<bool> row = groups.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::OK();
+      Result<TaskStatus> status = ParseStored(ParseTaskStatus(groups.ColumnText(0)), "task status");
+      if (!status.ok()) return status.status();
+      AddTaskGroup(*status, groups.ColumnInt(1) != 0, groups.ColumnInt(2), counts);
+      *any_started = *any_started || groups.ColumnInt(3) != 0;
+    }
+  }
+
+  // The body of Apply, inside its write transaction.
+  Status ApplyLocked(const Batch& batch, ApplyResult* result) {
+    const Writer& w = batch.writer;
+    const char* role = protocol::ToString(w.role);
+    std::optional<FenceSeq> stored;
+    {
+      Query fence(db_.get(), &statements_, kReadFence);
+      fence.Text(w.workflow_id).Text(role).Int(w.shard);
+      Result<bool> row = fence.Step();
+      if (!row.ok()) return row.status();
+      if (*row) stored = FenceSeq{fence.ColumnInt(0), fence.ColumnInt(1)};
+    }
+    const FenceCheck check = CheckFence(batch.fence, stored);
+    if (check.fenced) {
+      result->fenced = true;
+      return FillState(w.workflow_id, result);
+    }
+    const ApplyPlan plan = PlanBatch(batch, check.watermark);
+    result->applied = plan.applied;
+    result->skipped = plan.skipped;
+    if (plan.empty()) return FillState(w.workflow_id, result);
+
+    const int64_t now = env_->NowUnixMillis();
+    const std::string& id = w.workflow_id;
+    if (plan.init) {
+      if (plan.init->workflow_id != id) {
+        return Status::InvalidArgument("workflow_init record for workflow '" +
+                                       plan.init->workflow_id + "' in a batch of workflow '" + id +
+                                       "'");
+      }
+      Query q(db_.get(), &statements_, kInsertWorkflow);
+      q.Text(id).Int(plan.init->task_count).Int(plan.init->batch_size);
+      q.Int(plan.init->effective_batch_size).Text(plan.init->list_hash).Int(now).Int(now);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    for (const TaskListEntry& task : plan.task_list) {
+      Query q(db_.get(), &statements_, kInsertTask);
+      q.Text(id).Int(task.ordinal).Text(task.task_id);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    for (const protocol::TaskStartRecord* r : plan.starts) {
+      Query q(db_.get(), &statements_, kStartTask);
+      q.Int(r->attempt).Int(r->started_at_ms).Text(id).Int(r->ordinal).Text(r->task_id);
+      TM_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() != 1) return MissingTask(id, "task_start", r->seq, r->ordinal, r->task_id);
+    }
+    for (const CheckpointUpsert& u : plan.checkpoints) {
+      const CheckpointWrite& c = *u.current;
+      {
+        Query q(db_.get(), &statements_, kTaskGeneration);
+        q.Int(c.generation).Text(id).Int(c.ordinal).Text(c.task_id);
+        TM_RETURN_IF_ERROR(q.Run());
+        if (q.Changes() != 1) return MissingTask(id, "checkpoint", c.seq, c.ordinal, c.task_id);
+      }
+      Query q(db_.get(), &statements_, kUpsertCheckpoint);
+      q.Text(id).Text(c.task_id).Int(c.generation).Text(c.document);
+      if (u.previous) {
+        q.Int(u.previous->generation).Text(u.previous->document);
+      } else {
+        q.Int(0).Null();
+      }
+      q.Int(now);
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (*row) result->checkpoints[c.task_id] = q.ColumnText(0);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    for (const protocol::ProgressRecord* r : plan.progress) {
+      Query q(db_.get(), &statements_, kTaskProgress);
+      q.Int(r->done).Int(r->total).Text(id).Int(r->ordinal);
+      TM_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() != 1) return MissingTask(id, "progress", r->seq, r->ordinal, "");
+    }
+    for (const protocol::NoteRecord* r : plan.notes) {
+      Query q(db_.get(), &statements_, kTaskNote);
+      q.Text(StorableText(r->text)).Text(id).Int(r->ordinal);
+      TM_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() != 1) return MissingTask(id, "note", r->seq, r->ordinal, "");
+    }
+    for (const protocol::TaskEndRecord* r : plan.ends) {
+      Query q(db_.get(), &statements_, kEndTask);
+      q.Text(ToString(r->status)).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
+      q.Text(StorableText(r->error)).Int(r->finished_at_ms).Int(r->duration_ms);
+      q.Text(id).Int(r->ordinal).Text(r->task_id);
+      TM_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() != 1) return MissingTask(id, "task_end", r->seq, r->ordinal, r->task_id);
+    }
+    if (plan.final_status) {
+      Query q(db_.get(), &statements_, kFinishWorkflow);
+      q.Text(ToString(*plan.final_status)).Int(now).Text(id);
+      TM_RETURN_IF_ERROR(q.Run());
+      if (q.Changes() != 1) {
+        return Status::InvalidArgument("commit record: workflow '" + id +
+                                       "' to finalize was never initialized");
+      }
+    }
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, now));
+    {
+      Query q(db_.get(), &statements_, kStoreFence);
+      q.Text(id).Text(role).Int(w.shard).Int(batch.fence).Int(plan.max_seq);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    return FillState(id, result);
+  }
+
+  // Recounts the workflow's tasks into its row and bumps its version; nothing
+  // when the workflow has no row (a batch of only a commit record before init).
+  Status UpdateWorkflowRow(const std::string& workflow_id, int64_t now) {
+    std::optional<WorkflowStatus> finalized;
+    {
+      Query q(db_.get(), &statements_, kWorkflowFinish);
+      q.Text(workflow_id);
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::OK();
+      if (q.ColumnInt(1) != 0) {
+        Result<WorkflowStatus> status =
+            ParseStored(ParseWorkflowStatus(q.ColumnText(0)), "workflow status");
+        if (!status.ok()) return status.status();
+        finalized = *status;
+      }
+    }
+    TaskCounts counts;
+    bool any_started = false;
+    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started));
+    const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
+    Query q(db_.get(), &statements_, kStoreCounts);
+    q.Text(ToString(status)).Int(counts.total).Int(counts.succeeded).Int(counts.failed);
+    q.Int(counts.running).Int(counts.pending).Int(counts.cancelled).Int(now).Text(workflow_id);
+    return q.Run();
+  }
+
+  // Sets result->state to the workflow's row, or to an empty state naming the
+  // workflow when it has none yet.
+  Status FillState(const std::string& workflow_id, ApplyResult* result) {
+    Result<std::optional<WorkflowState>> state = ReadWorkflowState(workflow_id);
+    if (!state.ok()) return state.status();
+    if (*state) {
+      result->state = std::move(**state);
+    } else {
+      result->state.workflow_id = workflow_id;
+    }
+    return Status::OK();
+  }
+
+  const std::string path_;
+  Env* const env_;
+  DbHandle db_;
+  StatementCache statements_;  // after db_: finalized before the connection closes
+};
+
+}  // namespace
+
+Status CheckFilesystemType(const std::string& dir, int64_t statfs_type) {
+  const char* name = NetworkFilesystemName(statfs_type);
+  if (name == nullptr) return Status::OK();
+  return Status::InvalidArgument(
+      "state directory " + dir + " is on " + name +
+      ", a network filesystem: SQLite's file locks are not reliable there and sidecars writing "
+      "at once could corrupt the store; use a local directory (--state-dir) or PostgreSQL "
+      "(--postgres)");
+}
+
+Status CheckLocalFilesystem(const std::string& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return Status::FromErrno("statfs " + dir, errno);
+  // f_type is a signed long; the magic numbers are 32-bit patterns.
+  return CheckFilesystemType(dir, static_cast<int64_t>(static_cast<uint32_t>(fs.f_type)));
+}
+
+Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path, Env* env) {
+  const std::string dir = DirName(path);
+  TM_RETURN_IF_ERROR(env->CreateDirs(dir));
+  TM_RETURN_IF_ERROR(CheckLocalFilesystem(dir));
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);  // sqlite3_open_v2 returns a handle to close even when it fails
+  if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "open " + path);
+  auto store = std::make_unique<SqliteStore>(path, env, std::move(db));
+  TM_RETURN_IF_ERROR(store->Configure());
+  return std::unique_ptr<StateStore>(std::move(store));
+}
+
+}  // namespace taskmaster::sidecar

@@ -1,0 +1,113 @@
+// StateStore: the durable source of truth (DESIGN.md §4) — PostgreSQL in a
+// cluster, SQLite locally. The sidecar restores from it, takes fences from it and
+// applies batches of journal records to it; Redis (live_cache.h) is written only
+// after a batch is committed here, and restore never reads Redis.
+//
+// Every write is conditional on the writer's (fence, seq): one fence row per
+// (workflow, role, shard). A batch applies only if its fence equals the stored
+// fence; records whose seq is not greater than the stored seq are skipped. So a
+// zombie attempt, a replayed journal and a late duplicate are all no-ops, and
+// counts are derived from task rows, never incremented.
+//
+// Implementations are built by a factory from validated config (store_factory.h).
+// One StateStore object is used by one thread at a time.
+#ifndef TASKMASTER_SIDECAR_STORE_STATE_STORE_H_
+#define TASKMASTER_SIDECAR_STORE_STATE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "taskmaster/protocol.h"
+#include "taskmaster/state.h"
+#include "taskmaster/status.h"
+
+namespace taskmaster::sidecar {
+
+// Who writes: one step of one workflow (its fence row).
+struct Writer {
+  std::string workflow_id;
+  protocol::Role role = protocol::Role::kShard;
+  int64_t shard = 0;  // 0 for init and finalize
+};
+
+// A checkpoint record, decoded and verified by the sidecar.
+struct CheckpointWrite {
+  int64_t seq = 0;
+  int64_t ordinal = 0;
+  std::string task_id;
+  int64_t generation = 0;
+  std::string document;  // the exact checkpoint document bytes (no newline)
+};
+
+// The records of one flush from one journal, in journal order, all with one fence.
+struct Batch {
+  Writer writer;
+  int64_t fence = 0;
+  std::optional<protocol::WorkflowInitRecord> init;
+  std::vector<protocol::TaskListRecord> task_lists;
+  std::vector<protocol::TaskStartRecord> starts;
+  std::vector<CheckpointWrite> checkpoints;
+  std::vector<protocol::ProgressRecord> progress;
+  std::vector<protocol::NoteRecord> notes;
+  std::vector<protocol::TaskEndRecord> ends;
+  std::optional<protocol::CommitRecord> commit;
+  // For a finalize commit: the workflow's final status ("succeeded"/"failed").
+  std::optional<WorkflowStatus> final_status;
+  int64_t max_seq = 0;  // the highest seq in the batch
+  size_t size() const;
+};
+
+struct ApplyResult {
+  bool fenced = false;       // the whole batch was refused: a newer fence owns the writer
+  int64_t applied = 0;       // records that took effect
+  int64_t skipped = 0;       // records at or below the stored seq (replays)
+  WorkflowState state;       // after the batch (version grown if anything applied)
+  // Current checkpoint documents this batch made, by task ID, for the cache.
+  std::map<std::string, std::string> checkpoints;
+};
+
+// A restored shard: what restore/shard.json holds, plus the verified documents.
+struct ShardData {
+  protocol::ShardRestore restore;
+  std::map<int64_t, std::string> documents;  // ordinal -> current checkpoint document
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Creates or upgrades the schema to the current version (idempotent; safe
+  // when several processes run it at once).
+  virtual Status Migrate() = 0;
+  // OK when the schema is at the current version; InvalidArgument naming both
+  // versions when it is older or newer; Unavailable when unreachable.
+  virtual Status CheckSchema() = 0;
+
+  // Bumps the writer's fence (creating its row): the stored pair becomes
+  // (fence + 1, 0). Returns the new fence.
+  virtual Result<int64_t> AcquireFence(const Writer& writer) = 0;
+
+  virtual Result<protocol::InitRestore> LoadInit(const std::string& workflow_id) = 0;
+  // NotFound when the workflow was never initialized.
+  virtual Result<ShardData> LoadShard(const std::string& workflow_id, int64_t shard) = 0;
+  virtual Result<protocol::WorkflowSummary> LoadSummary(const std::string& workflow_id) = 0;
+  // NotFound when the workflow was never initialized.
+  virtual Result<WorkflowState> LoadWorkflowState(const std::string& workflow_id) = 0;
+  // Every task's current checkpoint document, by task ID (for rebuild-cache).
+  virtual Result<std::map<std::string, std::string>> LoadCheckpoints(
+      const std::string& workflow_id) = 0;
+
+  // Applies one batch in one transaction (see the file comment).
+  virtual Result<ApplyResult> Apply(const Batch& batch) = 0;
+
+  // Deletes workflows that finished (succeeded/failed) before the cutoff, with
+  // their tasks, checkpoints and fences. Returns their IDs.
+  virtual Result<std::vector<std::string>> DeleteFinishedBefore(int64_t cutoff_unix_ms) = 0;
+};
+
+}  // namespace taskmaster::sidecar
+
+#endif  // TASKMASTER_SIDECAR_STORE_STATE_STORE_H_
