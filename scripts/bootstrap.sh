@@ -10,6 +10,7 @@ packages=(
   libboost-test-dev libbenchmark-dev
   redis-server redis-tools postgresql postgresql-client
   python3 python3-jsonschema python3-yaml jq
+  prometheus
 )
 
 missing=()
@@ -28,8 +29,9 @@ echo "bootstrap: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged servers on their default ports; the tests start their own.
-for svc in redis-server postgresql; do
+# Debian starts the packaged servers on their default ports; the tests start their own
+# (prometheus is here for promtool, which checks the sidecar's /metrics).
+for svc in redis-server postgresql prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi
