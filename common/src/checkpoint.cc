@@ -15,6 +15,7 @@
 
 #include "taskmaster/checksum.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/state.h"
 #include "taskmaster/task_list.h"
 
 namespace taskmaster {
@@ -96,63 +97,11 @@ std::string Quote(std::string_view text) {
   return out;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard
-// Hinnant's algorithms, restricted here to years from 1970).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = y / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t days, int64_t* y, int64_t* m, int64_t* d) {
-  days += 719468;
-  const int64_t era = days / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
-// "2026-11-29T00:28:02.123Z"; unix_ms must be in [0, kMaxCreatedAtMs].
-std::string FormatCreatedAt(int64_t unix_ms) {
-  const int64_t days = unix_ms / 86400000;
-  const int64_t ms_of_day = unix_ms % 86400000;
-  int64_t y, m, d;
-  CivilFromDays(days, &y, &m, &d);
-  char buf[64];  // room for any int, which keeps -Wformat-truncation quiet
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(y),
-                static_cast<int>(m), static_cast<int>(d), static_cast<int>(ms_of_day / 3600000),
-                static_cast<int>(ms_of_day / 60000 % 60), static_cast<int>(ms_of_day / 1000 % 60),
-                static_cast<int>(ms_of_day % 1000));
-  return buf;
-}
-
-// The exact form FormatCreatedAt writes, and nothing else: a time that does
-// not format back to the same text (February 30, hour 24) is refused.
+// created_at: exactly the RFC 3339 form state.h writes, from 1970 on.
 bool ParseCreatedAt(std::string_view text, int64_t* unix_ms) {
-  static constexpr std::string_view kPattern = "dddd-dd-ddTdd:dd:dd.dddZ";
-  if (text.size() != kPattern.size()) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool digit = text[i] >= '0' && text[i] <= '9';
-    if (kPattern[i] == 'd' ? !digit : text[i] != kPattern[i]) return false;
-  }
-  const auto num = [&](size_t pos, size_t len) {
-    int64_t v = 0;
-    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
-    return v;
-  };
-  const int64_t year = num(0, 4), month = num(5, 2), day = num(8, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31) return false;
-  const int64_t ms = DaysFromCivil(year, month, day) * 86400000 + num(11, 2) * 3600000 +
-                     num(14, 2) * 60000 + num(17, 2) * 1000 + num(20, 3);
-  if (FormatCreatedAt(ms) != text) return false;
-  *unix_ms = ms;
+  auto parsed = ParseRfc3339Millis(text);
+  if (!parsed.ok() || *parsed < 0) return false;
+  *unix_ms = *parsed;
   return true;
 }
 
@@ -191,7 +140,7 @@ std::string BuildDocument(const CheckpointFields& f, std::string_view payload) {
   doc.append(",\"fence\":").append(std::to_string(f.fence));
   doc.append(",\"seq\":").append(std::to_string(f.seq));
   doc.append(",\"generation\":").append(std::to_string(f.generation));
-  doc.append(",\"created_at\":\"").append(FormatCreatedAt(f.created_at_ms)).append("\"");
+  doc.append(",\"created_at\":\"").append(FormatRfc3339Millis(f.created_at_ms)).append("\"");
   doc.append(",\"payload\":").append(payload);
   doc.append(",\"checksum\":\"").append(kChecksumTag);
   const size_t digits_at = doc.size();
