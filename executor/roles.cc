@@ -361,6 +361,16 @@ int RunInit(Env* env, const InitOptions& options) {
           std::to_string(restore->batch_size) + ", not " + std::to_string(options.batch_size) +
           ": resume with the same batch size"));
     }
+  }
+  // A crash between the workflow_init record and the last task_list record
+  // leaves the list recorded only in part: record it again (the store's inserts
+  // are idempotent) rather than resume a workflow with tasks missing.
+  const bool complete = restore->exists && static_cast<int64_t>(restore->statuses.size()) == n;
+  if (restore->exists && !complete) {
+    spdlog::warn("the task list of {} was recorded only in part ({} of {} tasks); recording it again",
+                 common.state_key, restore->statuses.size(), n);
+  }
+  if (complete) {
     pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
     spdlog::info("Resuming workflow {}: {} of {} shards still have work", common.state_key,
                  pending.size(), pr::ShardCount(n, batch));
@@ -406,7 +416,7 @@ int RunInit(Env* env, const InitOptions& options) {
       "{{\"workflow_id\":{},\"task_count\":{},\"batch_size\":{},\"shards\":{},\"pending_shards\":{},"
       "\"resumed\":{},\"list_hash\":{}}}",
       JsonString(common.state_key), n, batch, pr::ShardCount(n, batch), pending.size(),
-      restore->exists ? "true" : "false", JsonString(hash));
+      complete ? "true" : "false", JsonString(hash));
   return CommitAndWait(wd, signals, common, std::move(commit), pr::kExitOk);
 }
 

@@ -111,6 +111,30 @@ BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
   }
 }
 
+// A crash between workflow_init and the last task_list record leaves the list
+// recorded in part: init records all of it again instead of resuming.
+BOOST_AUTO_TEST_CASE(init_records_a_partly_recorded_list_again) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  restore.exists = true;
+  restore.list_hash = pr::ListHash(kIds);
+  restore.task_count = 3;
+  restore.batch_size = 2;
+  restore.effective_batch_size = 2;
+  restore.statuses = {};  // the task_list record never became durable
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  StepResult r = RunRole(f, sidecar, {"init", "--task-list", JsonList(kIds), "--batch-size", "2"});
+  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+  const std::vector<RT> expected = {RT::kWorkflowInit, RT::kTaskList, RT::kCommit};
+  BOOST_CHECK(sidecar.Types() == expected);
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1]\n");
+  rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
+  BOOST_CHECK(!summary["resumed"].GetBool());
+}
+
 BOOST_AUTO_TEST_CASE(init_refuses_a_resume_with_another_list_or_batch_size) {
   struct Case {
     const char* name;
