@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "local.h"
 #include "roles.h"
 #include "taskmaster/log.h"
 #include "taskmaster/protocol.h"
@@ -106,6 +107,53 @@ int Main(Env* env, int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 
+  LocalOptions local;
+  auto* local_cmd =
+      app.add_subcommand("local", "Run the whole workflow on this machine (init, shards, finalize)");
+  local_cmd->add_option("--task-list", local.task_list, "JSON array of task IDs, or @FILE")
+      ->envname("TM_TASK_LIST")
+      ->required();
+  local_cmd->add_option("--state-dir", local.state_dir, "State, work dirs and logs")
+      ->envname("TM_STATE_DIR")
+      ->capture_default_str();
+  local_cmd->add_option("--state-key", local.state_key,
+                        "Workflow state key (default: local- and the list hash)")
+      ->envname(pr::kEnvStateKey);
+  local_cmd->add_option("--batch-size", local.batch_size, "Tasks per shard")
+      ->envname("TM_BATCH_SIZE")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  local_cmd->add_option("--parallelism", local.parallelism, "Shards at once (default: CPUs)")
+      ->envname("TM_PARALLELISM")
+      ->check(CLI::PositiveNumber);
+  local_cmd->add_option("--retries", local.retries, "Retries of a failed shard")
+      ->envname("TM_RETRIES")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  local_cmd->add_option("--backoff", local.backoff_seconds,
+                        "Seconds before the first retry; doubles each time")
+      ->envname("TM_BACKOFF")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  local_cmd->add_flag("--continue-on-error", local.continue_on_error,
+                      "Attempt every task even after --max-failures final failures")
+      ->envname("TM_CONTINUE_ON_ERROR");
+  local_cmd->add_option("--max-failures", local.max_failures, "Final failures tolerated")
+      ->envname("TM_MAX_FAILURES")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  local_cmd->add_option("--task-timeout", local.task_timeout_seconds, "Seconds per task (0: none)")
+      ->envname("TM_TASK_TIMEOUT")
+      ->check(CLI::NonNegativeNumber);
+  local_cmd->add_option("--postgres", local.postgres, "PostgreSQL DSN instead of SQLite")
+      ->envname("TM_POSTGRES_DSN");
+  local_cmd->add_option("--redis", local.redis, "Redis URL for the live view (with --postgres)")
+      ->envname("TM_REDIS_URL");
+  local_cmd->add_option("--sidecar", local.sidecar,
+                        "tm-sidecar (default: beside this executable, else on PATH)")
+      ->envname("TM_SIDECAR");
+  local_cmd->add_option("command", local.command, "The task command, after --");
+
   std::string checkpoint_file;
   auto* checkpoint = app.add_subcommand("checkpoint", "Inspect a checkpoint document");
   checkpoint->require_subcommand(1);
@@ -123,7 +171,7 @@ int Main(Env* env, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);  // prints help, the version, or the error
     if (code == 0) return pr::kExitOk;
-    std::cerr << "usage: tm-step validate|init|run|finalize|checkpoint|install ... (see tm-step --help)\n";
+    std::cerr << "usage: tm-step validate|local|init|run|finalize|checkpoint|install ... (see tm-step --help)\n";
     return pr::kExitUsage;
   }
 
@@ -134,6 +182,10 @@ int Main(Env* env, int argc, char** argv) {
   if (install->parsed()) return Install(env, install_dir);
   if (init_cmd->parsed()) return RunInit(env, init);
   if (finalize_cmd->parsed()) return RunFinalize(env, finalize);
+  if (local_cmd->parsed()) {
+    local.invocation.assign(argv, argv + argc);
+    return RunLocal(env, local);
+  }
   if (!command_json.empty()) {
     if (!run.command.empty()) {
       std::cerr << "tm-step: give the command either with --command-json or after --, not both\n";

@@ -1,0 +1,113 @@
+// Runs `tm-step local` for tests, as a shell runs a job: in its own process
+// group, stdout and stderr captured in files. The test process is a child
+// subreaper (main_test.cc), so after `kill -9` of a run's process group the
+// tasks it leaves behind (they run in process groups of their own and die by
+// PR_SET_PDEATHSIG) are reparented to the test, which waits for every one of
+// them: a rerun never races a dying task. Waits are bounded polls of events
+// (an exit, a file, a line count) with deadlines, never bare sleeps.
+#ifndef TASKMASTER_TESTS_LOCAL_LOCAL_HARNESS_H_
+#define TASKMASTER_TESTS_LOCAL_LOCAL_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace taskmaster::local_test {
+
+using std::chrono::milliseconds;
+
+// Set by tests/CMakeLists.txt.
+inline constexpr const char* kStepBinary = TM_STEP_BINARY;
+inline constexpr const char* kSidecarBinary = TM_SIDECAR_BINARY;
+inline constexpr const char* kExampleTask = TM_EXAMPLES_DIR "/process-records.py";
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Checks pred every 5 ms until it holds (true) or timeout passes (false).
+bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout);
+bool FileExists(const std::string& path);
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& bytes);
+// Names in a directory (sorted); empty when it does not exist.
+std::vector<std::string> ListDir(const std::string& path);
+bool Contains(const std::string& text, const std::string& part);
+// Lines of text (without their '\n').
+std::vector<std::string> Lines(const std::string& text);
+
+using EnvVars = std::map<std::string, std::string>;
+
+// A python3 for the example task: /usr/bin/python3 when present (no shim).
+std::string Python();
+
+// One `tm-step local` run. Its environment is the test's without TM_* and
+// ARGO_* variables plus `env`; stdin is /dev/null.
+class LocalRun {
+ public:
+  LocalRun(const std::vector<std::string>& args, const EnvVars& env,
+           const std::string& capture_dir);
+  // A run still going (a failed test) is killed with its whole group.
+  ~LocalRun();
+  LocalRun(const LocalRun&) = delete;
+  LocalRun& operator=(const LocalRun&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The exit code (128 + signal when killed), or nullopt if it still runs after timeout.
+  std::optional<int> Wait(milliseconds timeout);
+  void SignalGroup(int sig);
+  // kill -9 of the process group, then waits until every process the run
+  // started is gone. Only for a test that has no other child running.
+  void KillAll(milliseconds timeout);
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  std::optional<int> exit_code_;
+  std::string out_path_;
+  std::string err_path_;
+};
+
+// Reaps every child of the test process, orphaned tasks included, until there
+// is none left (true) or timeout passes (false).
+bool ReapAllChildren(milliseconds timeout);
+
+// Runs `tm-step local args` to completion; fails the test when it takes
+// longer than timeout.
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+Outcome RunToEnd(const std::vector<std::string>& args, const EnvVars& env,
+                 const std::string& capture_dir, milliseconds timeout);
+
+// Runs a command line through the shell and returns its exit code and stdout.
+Outcome Shell(const std::string& command_line);
+
+// A JSON array of the IDs.
+std::string JsonList(const std::vector<std::string>& ids);
+// "t000", "t001", ... (width digits).
+std::vector<std::string> TaskIds(int count, const std::string& prefix = "t", int width = 3);
+
+}  // namespace taskmaster::local_test
+
+#endif  // TASKMASTER_TESTS_LOCAL_LOCAL_HARNESS_H_
