@@ -1,9 +1,12 @@
 // Flush throughput of task records to Redis (issue 4): LiveCache::Publish of
 // batches of 500 task checkpoint documents, as the sidecar publishes after each
 // flush of 500 records, plus the workflow's state and summary checkpoint that
-// every Publish carries. Each batch names 500 distinct tasks with a generation
-// greater than the one Redis holds, so every document is written (the Lua
-// script's compare-and-set is taken, never its early return).
+// every Publish carries. BM_RedisPublish500Checkpoints publishes them as
+// documents from the store (PublishCheck::kFromStore, what the sidecar's flush
+// passes); BM_RedisPublishVerified500Checkpoints verifies each one again.
+// Each batch names 500 distinct tasks with a generation greater than the one
+// Redis holds, so every document is written (the Lua script's compare-and-set
+// is taken, never skipped).
 //
 // scripts/run-benchmarks.sh runs it beside `redis-benchmark -t set -P 16` on the
 // same server and prints ours / redis-benchmark (target >= 0.5). The server is
@@ -12,8 +15,9 @@
 // Two diagnostics beside it, with raw hiredis and the same documents and keys,
 // say where the time goes (they are not the sidecar's code):
 //   BM_RedisDiagPlainSet500     one pipeline of plain SETs: the floor for the bytes
-//   BM_RedisDiagOneScript500    the same compare-and-set Lua as LiveCache, but one
-//                               EVALSHA for the whole batch instead of one per key
+//   BM_RedisDiagOneScript500    the compare-and-set Lua LiveCache used before it
+//                               batched (GETRANGE + cjson.decode of the envelope per
+//                               key), in one EVALSHA for the whole batch
 //   BM_RedisDiagShardGuard500   one EVALSHA per batch that compares the writer's
 //                               (fence, seq) with one guard key, then SETs the 500
 //                               documents unconditionally (a task's key has one
@@ -66,7 +70,7 @@ std::string TaskId(int64_t ordinal) {
   return id;
 }
 
-void BM_RedisPublish500Checkpoints(benchmark::State& state) {
+void RedisPublish500Checkpoints(benchmark::State& state, PublishCheck check) {
   std::optional<RedisConfig> config = ConfigFromEnv(state);
   if (!config) return;
   LiveCache cache(*config);
@@ -107,7 +111,7 @@ void BM_RedisPublish500Checkpoints(benchmark::State& state) {
     if (!summary.ok()) ::abort();
     state.ResumeTiming();
 
-    Status s = cache.Publish(ws, documents, *summary);
+    Status s = cache.Publish(ws, documents, *summary, check);
     if (!s.ok()) {
       state.SkipWithError(s.ToString().c_str());
       return;
@@ -117,11 +121,21 @@ void BM_RedisPublish500Checkpoints(benchmark::State& state) {
   state.counters["records_per_publish"] = static_cast<double>(kBatch);
   state.counters["doc_bytes"] = static_cast<double>(documents.begin()->second.size());
 }
+// What the sidecar's flush publishes: documents from the store, not verified again.
+void BM_RedisPublish500Checkpoints(benchmark::State& state) {
+  RedisPublish500Checkpoints(state, PublishCheck::kFromStore);
+}
 BENCHMARK(BM_RedisPublish500Checkpoints)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same with every document verified again (PublishCheck::kVerify, the default).
+void BM_RedisPublishVerified500Checkpoints(benchmark::State& state) {
+  RedisPublish500Checkpoints(state, PublishCheck::kVerify);
+}
+BENCHMARK(BM_RedisPublishVerified500Checkpoints)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ---- Diagnostics ------------------------------------------------------------
 
-// The envelope and compare-and-set of LiveCache's kSetIfNewerGeneration script,
+// The envelope and compare-and-set of LiveCache's per-key script before batching,
 // looped over every key of one call: KEYS[i] gets ARGV[2i-1] (the document)
 // when its generation ARGV[2i] is greater than the stored one.
 constexpr const char* kBatchedScript = R"lua(

@@ -192,30 +192,58 @@ local function envelope(head)
 end
 )lua";
 
-// KEYS[1] the state key; ARGV[1] the state JSON, ARGV[2] its version. Plain SET
-// drops a TTL on purpose: a workflow written again is live again, and Expire
-// runs once it has finished.
-constexpr std::string_view kSetIfNewerVersionLua = R"lua(
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local ok, doc = pcall(cjson.decode, stored)
-  if ok and type(doc) == 'table' and type(doc.version) == 'number'
-      and doc.version >= tonumber(ARGV[2]) then
-    return 0
+// One Publish call: KEYS[1..n] checkpoint keys, then optionally the state key
+// as KEYS[n + 1]. ARGV[1] is n; checkpoint i gets its document ARGV[2i] when
+// the generation ARGV[2i + 1] is greater than the stored one; the state key
+// gets the state JSON ARGV[2n + 2] when its version ARGV[2n + 3] is greater.
+// Each key is compared on its own, so no key ever moves backwards whatever the
+// others do; the checkpoints that are newer are then written with one MSET
+// (the script runs atomically, so that is the same as a SET each).
+//
+// A stored checkpoint's generation is read from its head without cjson: the
+// document starts `{"format":` and its first `,"generation":` is the
+// envelope's, because the fields before it are integers and strings, and
+// inside a JSON string a quote after `n` would have to be escaped. A stored
+// value that does not look like that is overwritten. The state (one per call)
+// is decoded with cjson. SET and MSET drop a TTL on purpose: a workflow
+// written again is live again, and Expire runs once it has finished.
+constexpr std::string_view kPublishIfNewerLua = R"lua(
+local HEAD_LAST_BYTE = 4095
+local function stored_generation(key)
+  local head = redis.call('GETRANGE', key, 0, HEAD_LAST_BYTE)
+  if string.sub(head, 1, 10) ~= '{"format":' then return nil end
+  local at = string.find(head, ',"generation":', 11, true)
+  if not at then return nil end
+  return tonumber(string.match(head, '^(%d+),"created_at":"', at + 14))
+end
+local n = tonumber(ARGV[1])
+local writes = {}
+for i = 1, n do
+  local stored = stored_generation(KEYS[i])
+  if not (stored and stored >= tonumber(ARGV[2 * i + 1])) then
+    writes[#writes + 1] = KEYS[i]
+    writes[#writes + 1] = ARGV[2 * i]
   end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-)lua";
-
-// KEYS[1] a checkpoint key; ARGV[1] the document, ARGV[2] its generation.
-constexpr std::string_view kSetIfNewerGenerationLua = R"lua(
-local doc = envelope(redis.call('GETRANGE', KEYS[1], 0, HEAD_LAST_BYTE))
-if doc and type(doc.generation) == 'number' and doc.generation >= tonumber(ARGV[2]) then
-  return 0
+local written = #writes / 2
+if written > 0 then redis.call('MSET', unpack(writes)) end
+if #KEYS > n then
+  local key = KEYS[n + 1]
+  local stored = redis.call('GET', key)
+  local newer = true
+  if stored then
+    local ok, doc = pcall(cjson.decode, stored)
+    if ok and type(doc) == 'table' and type(doc.version) == 'number'
+        and doc.version >= tonumber(ARGV[2 * n + 3]) then
+      newer = false
+    end
+  end
+  if newer then
+    redis.call('SET', key, ARGV[2 * n + 2])
+    written = written + 1
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
+return written
 )lua";
 
 // KEYS: task checkpoint keys SCAN matched; ARGV[1] the workflow ID, ARGV[2]
@@ -258,6 +286,28 @@ Result<int64_t> PublishableGeneration(const std::string& document, const std::st
                                    "' task '" + fields.task_id + "'");
   }
   return fields.generation;
+}
+
+// The generation of a document from the store (PublishCheck::kFromStore): read
+// from the envelope as the publish script reads a stored one, without
+// verifying the rest.
+Result<int64_t> StoredGeneration(const std::string& document, const std::string& workflow_id,
+                                 const std::string& task_id) {
+  constexpr std::string_view kStart = "{\"format\":";
+  constexpr std::string_view kField = ",\"generation\":";
+  const std::string_view doc(document);
+  size_t at = doc.substr(0, 4096).find(kField);
+  if (doc.substr(0, kStart.size()) == kStart && at != std::string_view::npos) {
+    at += kField.size();
+    int64_t generation = 0;
+    size_t digits = 0;
+    for (; at < doc.size() && doc[at] >= '0' && doc[at] <= '9' && digits < 18; ++at, ++digits) {
+      generation = generation * 10 + (doc[at] - '0');
+    }
+    if (digits > 0 && at < doc.size() && doc[at] == ',' && doc.back() == '}') return generation;
+  }
+  return Status::InvalidArgument("publish: checkpoint of workflow '" + workflow_id + "' task '" +
+                                 task_id + "': no generation in its envelope");
 }
 
 }  // namespace
@@ -458,9 +508,7 @@ Result<std::vector<LiveCache::ReplyPtr>> LiveCache::Run(const std::vector<Comman
 
 Status LiveCache::LoadScripts() {
   const std::string sources[kScriptCount] = {
-      std::string(kSetIfNewerVersionLua),
-      std::string(kEnvelopeLua) + std::string(kSetIfNewerGenerationLua),
-      std::string(kEnvelopeLua) + std::string(kOwnTaskKeysLua)};
+      std::string(kPublishIfNewerLua), std::string(kEnvelopeLua) + std::string(kOwnTaskKeysLua)};
   std::vector<Command> commands;
   for (const std::string& source : sources) commands.push_back({"SCRIPT", "LOAD", source});
   Result<std::vector<ReplyPtr>> replies = Run(commands);
@@ -543,32 +591,43 @@ Status LiveCache::Track(Status status) {
 
 Status LiveCache::Publish(const WorkflowState& state,
                           const std::map<std::string, std::string>& task_checkpoints,
-                          const std::string& workflow_checkpoint_doc) {
-  // Keys and generations live here for the call; documents stay the caller's.
+                          const std::string& workflow_checkpoint_doc, PublishCheck check) {
+  // Keys, counts and generations live here for the call; documents stay the
+  // caller's.
   std::deque<std::string> owned;
   std::vector<ScriptCall> calls;
-  calls.reserve(task_checkpoints.size() + 2);
+  calls.reserve(task_checkpoints.size() / kPublishKeysPerCall + 1);
   const auto add_checkpoint = [&](const std::string& task_id, const std::string& document,
                                   std::string key) -> Status {
-    Result<int64_t> generation = PublishableGeneration(document, state.workflow_id, task_id);
+    Result<int64_t> generation = check == PublishCheck::kVerify
+                                     ? PublishableGeneration(document, state.workflow_id, task_id)
+                                     : StoredGeneration(document, state.workflow_id, task_id);
     if (!generation.ok()) return generation.status();
-    calls.push_back(ScriptCall{kSetIfNewerGeneration,
-                               {std::move(key)},
-                               {document, owned.emplace_back(std::to_string(*generation))}});
+    if (calls.empty() || calls.back().keys.size() == kPublishKeysPerCall) {
+      // ARGV[1], the number of checkpoint keys, is set below.
+      calls.push_back(ScriptCall{kPublishIfNewer, {}, std::vector<std::string_view>(1)});
+    }
+    calls.back().keys.push_back(std::move(key));
+    calls.back().args.push_back(document);
+    calls.back().args.push_back(owned.emplace_back(std::to_string(*generation)));
     return Status::OK();
   };
-  // Checkpoints first and the state last, so that a reader who sees a new
-  // version finds the checkpoints it counts already there.
+  // Checkpoints first and the state last (in the last call, after the summary
+  // checkpoint), so that a reader who sees a new version finds the checkpoints
+  // it counts already there: a pipeline's calls run in order.
   for (const auto& [task_id, document] : task_checkpoints) {
     TM_RETURN_IF_ERROR(
         add_checkpoint(task_id, document, TaskCheckpointKey(state.workflow_id, task_id)));
   }
   TM_RETURN_IF_ERROR(add_checkpoint(kWorkflowCheckpointTaskId, workflow_checkpoint_doc,
                                     WorkflowCheckpointKey(state.workflow_id)));
-  calls.push_back(ScriptCall{kSetIfNewerVersion,
-                             {WorkflowStateKey(state.workflow_id)},
-                             {owned.emplace_back(WorkflowStateToJson(state)),
-                              owned.emplace_back(std::to_string(state.version))}});
+  for (ScriptCall& call : calls) {
+    call.args[0] = owned.emplace_back(std::to_string(call.keys.size()));
+  }
+  ScriptCall& last = calls.back();
+  last.keys.push_back(WorkflowStateKey(state.workflow_id));
+  last.args.push_back(owned.emplace_back(WorkflowStateToJson(state)));
+  last.args.push_back(owned.emplace_back(std::to_string(state.version)));
   return Track(RunScripts(calls).status());
 }
 

@@ -19,6 +19,8 @@
 // move a key backwards: the state only to a greater `version`, a checkpoint only
 // to a greater `generation`; a stored value that does not parse is overwritten.
 // So every operation is idempotent, which is what allows sending a call again.
+// Publish sends one script call per chunk of up to kPublishKeysPerCall keys, not
+// one per key; the script compares each key on its own.
 //
 // Connection (the hiredis model): one redisContext, made on first use. A
 // transport error drops it and the next call connects again. When a connection
@@ -96,6 +98,22 @@ std::string TaskCheckpointKey(std::string_view workflow_id, std::string_view tas
 Result<std::string> WorkflowCheckpointDocument(const WorkflowState& state, int64_t fence,
                                                int64_t seq, int64_t now_ms);
 
+// How Publish checks the documents it is given.
+enum class PublishCheck {
+  // Each document must verify (checksum, envelope) and name this workflow and
+  // its task (or "*"); else InvalidArgument and nothing is sent.
+  kVerify,
+  // The documents come from the StateStore (ApplyResult::checkpoints, which
+  // the sidecar verified on their way in) and from WorkflowCheckpointDocument:
+  // only their generation is read from the envelope, without a checksum or a
+  // full parse. A document whose generation cannot be read is still refused.
+  kFromStore,
+};
+
+// Keys per script call in Publish: a bound on how long one call holds Redis
+// (a refill publishes every checkpoint of a workflow).
+inline constexpr size_t kPublishKeysPerCall = 512;
+
 class LiveCache {
  public:
   // Does not connect: the first operation does, so a sidecar starts (and
@@ -109,10 +127,12 @@ class LiveCache {
   // Redis holds (see the file comment), in one pipeline. `task_checkpoints` maps
   // task ID to its current checkpoint document and `workflow_checkpoint_doc` is
   // WorkflowCheckpointDocument(state, ...): each must verify and name this
-  // workflow (and that task, or "*"), else InvalidArgument and nothing is sent.
+  // workflow (and that task, or "*"), else InvalidArgument and nothing is sent
+  // (with PublishCheck::kFromStore only the generation is read; see there).
   Status Publish(const WorkflowState& state,
                  const std::map<std::string, std::string>& task_checkpoints,
-                 const std::string& workflow_checkpoint_doc);
+                 const std::string& workflow_checkpoint_doc,
+                 PublishCheck check = PublishCheck::kVerify);
 
   // Sets a TTL of ttl_seconds (> 0) on the workflow's keys: its state, its
   // summary checkpoint and every task checkpoint. Task keys are found with SCAN
@@ -142,7 +162,7 @@ class LiveCache {
   // One command's argv. The views point at strings that outlive the exchange.
   using Command = std::vector<std::string_view>;
 
-  enum Script { kSetIfNewerVersion, kSetIfNewerGeneration, kOwnTaskKeys, kScriptCount };
+  enum Script { kPublishIfNewer, kOwnTaskKeys, kScriptCount };
   struct ScriptCall {
     Script script;
     std::vector<std::string> keys;

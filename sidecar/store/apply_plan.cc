@@ -139,4 +139,30 @@ std::string StorableText(std::string_view text) {
   return out;
 }
 
+std::vector<int64_t> CountedOrdinals(const ApplyPlan& plan) {
+  std::vector<int64_t> ordinals;
+  ordinals.reserve(plan.task_list.size() + plan.starts.size() + plan.ends.size());
+  for (const TaskListEntry& t : plan.task_list) ordinals.push_back(t.ordinal);
+  for (const protocol::TaskStartRecord* r : plan.starts) ordinals.push_back(r->ordinal);
+  for (const protocol::TaskEndRecord* r : plan.ends) ordinals.push_back(r->ordinal);
+  return ordinals;
+}
+
+std::vector<ShardRun> ShardRuns(const std::vector<int64_t>& ordinals, int64_t shard_size) {
+  std::vector<int64_t> shards;
+  shards.reserve(ordinals.size());
+  for (int64_t ordinal : ordinals) shards.push_back(ordinal / shard_size);
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  std::vector<ShardRun> runs;
+  for (int64_t shard : shards) {
+    if (!runs.empty() && runs.back().last + 1 == shard) {
+      runs.back().last = shard;
+    } else {
+      runs.push_back(ShardRun{shard, shard});
+    }
+  }
+  return runs;
+}
+
 }  // namespace taskmaster::sidecar

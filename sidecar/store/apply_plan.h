@@ -61,6 +61,20 @@ struct ApplyPlan {
 };
 ApplyPlan PlanBatch(const Batch& batch, int64_t watermark);
 
+// The ordinals whose rows a plan changes in what counts read (status, final,
+// attempts): listed, started and ended tasks. Checkpoints, progress and notes
+// change none of those.
+std::vector<int64_t> CountedOrdinals(const ApplyPlan& plan);
+
+// Consecutive shards [first, last] (shard = ordinal / shard_size).
+struct ShardRun {
+  int64_t first = 0;
+  int64_t last = 0;
+};
+// The shards of `ordinals` as runs of consecutive shards, ascending; what a
+// store recounts into shard_counts after a batch (shard_size >= 1).
+std::vector<ShardRun> ShardRuns(const std::vector<int64_t>& ordinals, int64_t shard_size);
+
 // Free text (errors, notes) as both stores keep it: PostgreSQL text holds
 // neither NUL nor invalid UTF-8, and a record it refuses would wedge its
 // sidecar, so both are replaced by U+FFFD, in both stores alike.

@@ -95,6 +95,26 @@ CREATE TABLE fences (
   PRIMARY KEY (workflow_id, role, shard)
 );
 )sql"},
+    // Per-shard task counts, so a batch recounts its own shard rather than the
+    // whole workflow. Filled from the task rows; the lock keeps writers of
+    // the previous version from changing task rows while they are counted.
+    {2, "per-shard task counts", R"sql(
+LOCK TABLE task_states IN SHARE MODE;
+CREATE TABLE shard_counts (
+  workflow_id text NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  shard bigint NOT NULL,
+  status text NOT NULL,
+  final boolean NOT NULL,
+  tasks bigint NOT NULL,
+  started boolean NOT NULL,
+  PRIMARY KEY (workflow_id, shard, status, final)
+);
+INSERT INTO shard_counts (workflow_id, shard, status, final, tasks, started)
+SELECT t.workflow_id, t.ordinal / greatest(w.effective_batch_size, 1), t.status, t.final,
+       count(*), bool_or(t.attempts > 0)
+FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
+GROUP BY 1, 2, 3, 4;
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -203,12 +223,25 @@ constexpr const char* kFinishWorkflow =
 // must count after the previous one committed, or its total would miss theirs.
 // (In READ COMMITTED the next statement's snapshot sees what committed while it
 // waited.) NO KEY UPDATE does not conflict with the key-share locks that
-// inserting task rows takes on their workflow row.
+// inserting task rows (and shard_counts rows) takes on their workflow row.
 constexpr const char* kLockWorkflow =
-    "SELECT status, finished_at IS NOT NULL FROM workflow_states WHERE workflow_id = $1 "
-    "FOR NO KEY UPDATE";
+    "SELECT status, finished_at IS NOT NULL, effective_batch_size FROM workflow_states "
+    "WHERE workflow_id = $1 FOR NO KEY UPDATE";
 constexpr const char* kTaskGroups =
     "SELECT status, final, count(*), bool_or(attempts > 0) FROM task_states "
+    "WHERE workflow_id = $1 GROUP BY status, final";
+// A batch recounts the shards [$2, $3] whose task rows it changed: a range scan
+// of the primary key over their ordinals [$2 * $4, ($3 + 1) * $4), never
+// incremented. The workflow's counts are then the sum over its shard rows.
+constexpr const char* kDeleteShardCounts =
+    "DELETE FROM shard_counts WHERE workflow_id = $1 AND shard >= $2 AND shard <= $3";
+constexpr const char* kRecountShards =
+    "INSERT INTO shard_counts (workflow_id, shard, status, final, tasks, started) "
+    "SELECT workflow_id, ordinal / $4::bigint, status, final, count(*), bool_or(attempts > 0) "
+    "FROM task_states WHERE workflow_id = $1 AND ordinal >= $2::bigint * $4::bigint "
+    "AND ordinal < ($3::bigint + 1) * $4::bigint GROUP BY 1, 2, 3, 4";
+constexpr const char* kShardGroups =
+    "SELECT status, final, sum(tasks), bool_or(started) FROM shard_counts "
     "WHERE workflow_id = $1 GROUP BY status, final";
 constexpr const char* kStoreCounts =
     "UPDATE workflow_states SET status = $2, total = $3, succeeded = $4, failed = $5, "
@@ -783,8 +816,11 @@ class PostgresStore final : public StateStore {
     return std::optional<WorkflowState>(std::move(state));
   }
 
-  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started) {
-    Result<Rows> groups = Exec(kTaskGroups, Params().Text(workflow_id));
+  // The workflow's counts from `sql`: kTaskGroups (its task rows) or
+  // kShardGroups (the sum of its shard rows), both (status, final, n, started).
+  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started,
+                    const char* sql = kTaskGroups) {
+    Result<Rows> groups = Exec(sql, Params().Text(workflow_id));
     if (!groups.ok()) return groups.status();
     for (int i = 0; i < groups->size(); ++i) {
       Result<TaskStatus> status = ParseStored(ParseTaskStatus(groups->Text(i, 0)), "task status");
@@ -886,7 +922,7 @@ class PostgresStore final : public StateStore {
                                        "' to finalize was never initialized");
       }
     }
-    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id));
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, CountedOrdinals(plan)));
     Params fence = WriterParams(batch.writer);
     fence.Int(batch.fence).Int(plan.max_seq);
     TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());
@@ -910,9 +946,10 @@ class PostgresStore final : public StateStore {
     return Status::OK();
   }
 
-  // Recounts the workflow's tasks into its row and bumps its version; nothing
-  // when the workflow has no row (a batch of only a commit record before init).
-  Status UpdateWorkflowRow(const std::string& workflow_id) {
+  // Recounts the shards of `changed` into shard_counts, sums the workflow's
+  // shard rows into its row and bumps its version; nothing when the workflow
+  // has no row (a batch of only a commit record before init).
+  Status UpdateWorkflowRow(const std::string& workflow_id, const std::vector<int64_t>& changed) {
     Result<Rows> row = Exec(kLockWorkflow, Params().Text(workflow_id));
     if (!row.ok()) return row.status();
     if (row->size() == 0) return Status::OK();
@@ -923,9 +960,15 @@ class PostgresStore final : public StateStore {
       if (!status.ok()) return status.status();
       finalized = *status;
     }
+    const int64_t shard_size = std::max<int64_t>(row->Int(0, 2), 1);
+    for (const ShardRun& run : ShardRuns(changed, shard_size)) {
+      Params params = Params().Text(workflow_id).Int(run.first).Int(run.last);
+      TM_RETURN_IF_ERROR(Exec(kDeleteShardCounts, params).status());
+      TM_RETURN_IF_ERROR(Exec(kRecountShards, params.Int(shard_size)).status());
+    }
     TaskCounts counts;
     bool any_started = false;
-    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started));
+    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started, kShardGroups));
     const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
     return Exec(kStoreCounts, Params()
                                   .Text(workflow_id)

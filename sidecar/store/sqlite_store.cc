@@ -3,12 +3,14 @@
 #include <sqlite3.h>
 #include <sys/vfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <iterator>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "store/apply_plan.h"
 #include "store/derived_state.h"
@@ -98,6 +100,24 @@ CREATE TABLE fences (
   PRIMARY KEY (workflow_id, role, shard)
 );
 )sql"},
+    // Per-shard task counts, so a batch recounts its own shard rather than the
+    // whole workflow. Filled from the task rows (Migrate holds the write lock).
+    {2, "per-shard task counts", R"sql(
+CREATE TABLE shard_counts (
+  workflow_id TEXT NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  shard INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  final INTEGER NOT NULL,
+  tasks INTEGER NOT NULL,
+  started INTEGER NOT NULL,
+  PRIMARY KEY (workflow_id, shard, status, final)
+);
+INSERT INTO shard_counts (workflow_id, shard, status, final, tasks, started)
+SELECT t.workflow_id, t.ordinal / max(w.effective_batch_size, 1), t.status, t.final,
+       count(*), max(t.attempts > 0)
+FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
+GROUP BY 1, 2, 3, 4;
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -174,9 +194,23 @@ constexpr const char* kEndTask =
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
 constexpr const char* kWorkflowFinish =
-    "SELECT status, finished_at IS NOT NULL FROM workflow_states WHERE workflow_id = ?";
+    "SELECT status, finished_at IS NOT NULL, effective_batch_size FROM workflow_states "
+    "WHERE workflow_id = ?";
 constexpr const char* kTaskGroups =
     "SELECT status, final, count(*), max(attempts > 0) FROM task_states WHERE workflow_id = ? "
+    "GROUP BY status, final";
+// A batch recounts the shards [first, last] whose task rows it changed: a range
+// scan of the primary key over their ordinals, never incremented. The
+// workflow's counts are then the sum over its shard rows.
+constexpr const char* kDeleteShardCounts =
+    "DELETE FROM shard_counts WHERE workflow_id = ?1 AND shard >= ?2 AND shard <= ?3";
+constexpr const char* kRecountShards =
+    "INSERT INTO shard_counts (workflow_id, shard, status, final, tasks, started) "
+    "SELECT workflow_id, ordinal / ?4, status, final, count(*), max(attempts > 0) "
+    "FROM task_states WHERE workflow_id = ?1 AND ordinal >= ?2 * ?4 AND ordinal < (?3 + 1) * ?4 "
+    "GROUP BY 1, 2, 3, 4";
+constexpr const char* kShardGroups =
+    "SELECT status, final, sum(tasks), max(started) FROM shard_counts WHERE workflow_id = ? "
     "GROUP BY status, final";
 constexpr const char* kStoreCounts =
     "UPDATE workflow_states SET status = ?, total = ?, succeeded = ?, failed = ?, running = ?, "
@@ -683,8 +717,11 @@ class SqliteStore final : public StateStore {
     return std::optional<WorkflowState>(std::move(state));
   }
 
-  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started) {
-    Query groups(db_.get(), &statements_, kTaskGroups);
+  // The workflow's counts from `sql`: kTaskGroups (its task rows) or
+  // kShardGroups (the sum of its shard rows), both (status, final, n, started).
+  Status CountTasks(const std::string& workflow_id, TaskCounts* counts, bool* any_started,
+                    const char* sql = kTaskGroups) {
+    Query groups(db_.get(), &statements_, sql);
     groups.Text(workflow_id);
     for (;;) {
       Result<bool> row = groups.Step();
@@ -793,7 +830,7 @@ class SqliteStore final : public StateStore {
                                        "' to finalize was never initialized");
       }
     }
-    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, now));
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, CountedOrdinals(plan), now));
     {
       Query q(db_.get(), &statements_, kStoreFence);
       q.Text(id).Text(role).Int(w.shard).Int(batch.fence).Int(plan.max_seq);
@@ -802,10 +839,14 @@ class SqliteStore final : public StateStore {
     return FillState(id, result);
   }
 
-  // Recounts the workflow's tasks into its row and bumps its version; nothing
-  // when the workflow has no row (a batch of only a commit record before init).
-  Status UpdateWorkflowRow(const std::string& workflow_id, int64_t now) {
+  // Recounts the shards of `changed` into shard_counts, sums the workflow's
+  // shard rows into its row and bumps its version; nothing when the workflow
+  // has no row (a batch of only a commit record before init). The write lock
+  // (BEGIN IMMEDIATE) is held throughout.
+  Status UpdateWorkflowRow(const std::string& workflow_id, const std::vector<int64_t>& changed,
+                           int64_t now) {
     std::optional<WorkflowStatus> finalized;
+    int64_t shard_size = 1;
     {
       Query q(db_.get(), &statements_, kWorkflowFinish);
       q.Text(workflow_id);
@@ -818,10 +859,19 @@ class SqliteStore final : public StateStore {
         if (!status.ok()) return status.status();
         finalized = *status;
       }
+      shard_size = std::max<int64_t>(q.ColumnInt(2), 1);
+    }
+    for (const ShardRun& run : ShardRuns(changed, shard_size)) {
+      Query del(db_.get(), &statements_, kDeleteShardCounts);
+      del.Text(workflow_id).Int(run.first).Int(run.last);
+      TM_RETURN_IF_ERROR(del.Run());
+      Query recount(db_.get(), &statements_, kRecountShards);
+      recount.Text(workflow_id).Int(run.first).Int(run.last).Int(shard_size);
+      TM_RETURN_IF_ERROR(recount.Run());
     }
     TaskCounts counts;
     bool any_started = false;
-    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started));
+    TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started, kShardGroups));
     const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
     Query q(db_.get(), &statements_, kStoreCounts);
     q.Text(ToString(status)).Int(counts.total).Int(counts.succeeded).Int(counts.failed);

@@ -267,6 +267,38 @@ BOOST_AUTO_TEST_CASE(older_or_equal_versions_and_generations_do_not_overwrite) {
   BOOST_TEST(Shown(MustGet(&cache, WorkflowCheckpointKey(id))) == WorkflowDoc(v6));
 }
 
+BOOST_AUTO_TEST_CASE(documents_from_the_store_span_several_script_calls_and_never_go_back) {
+  LiveCache cache(TestRedisConfig());
+  const std::string id = UniqueId("from-store");
+  // More tasks than one script call takes, so the state goes in a later call.
+  const size_t n = kPublishKeysPerCall + 100;
+  std::map<std::string, std::string> gen2;
+  std::map<std::string, std::string> gen1;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string task = "t" + std::to_string(i);
+    gen2[task] = TaskDoc(id, task, 2);
+    gen1[task] = TaskDoc(id, task, 1);
+  }
+  const WorkflowState v2 = MakeState(id, 2);
+  Status status = cache.Publish(v2, gen2, WorkflowDoc(v2), PublishCheck::kFromStore);
+  BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
+  const WorkflowState v1 = MakeState(id, 1);
+  status = cache.Publish(v1, gen1, WorkflowDoc(v1), PublishCheck::kFromStore);
+  BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
+  for (const std::string task : {"t0", "t511", "t512", "t611"}) {
+    BOOST_TEST(Shown(MustGet(&cache, TaskCheckpointKey(id, task))) == gen2.at(task));
+  }
+  BOOST_TEST(Shown(MustGet(&cache, WorkflowStateKey(id))) == WorkflowStateToJson(v2));
+  BOOST_TEST(Shown(MustGet(&cache, WorkflowCheckpointKey(id))) == WorkflowDoc(v2));
+
+  // Without verification, a document whose generation cannot be read is still
+  // refused, and nothing is sent.
+  const WorkflowState v3 = MakeState(id, 3);
+  status = cache.Publish(v3, {{"t0", "not a document"}}, WorkflowDoc(v3), PublishCheck::kFromStore);
+  BOOST_TEST(status.IsInvalidArgument(), status.ToString());
+  BOOST_TEST(Shown(MustGet(&cache, WorkflowStateKey(id))) == WorkflowStateToJson(v2));
+}
+
 BOOST_AUTO_TEST_CASE(stored_values_that_do_not_parse_are_overwritten) {
   const RedisConfig config = TestRedisConfig();
   LiveCache cache(config);

@@ -256,7 +256,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status unmigrated = fresh->CheckSchema();
   BOOST_TEST(unmigrated.IsInvalidArgument(), unmigrated.ToString());
   BOOST_TEST(Contains(unmigrated.message(), "version 0"), unmigrated.message());
-  BOOST_TEST(Contains(unmigrated.message(), "version 1"), unmigrated.message());
+  BOOST_TEST(Contains(unmigrated.message(), "version 2"), unmigrated.message());
   BOOST_TEST(Contains(unmigrated.message(), "tm-sidecar migrate"), unmigrated.message());
   BOOST_REQUIRE_MESSAGE(fresh->Migrate().ok(), "first Migrate");
   const Status again = fresh->Migrate();
@@ -270,7 +270,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status newer = h.store().CheckSchema();
   BOOST_TEST(newer.IsInvalidArgument(), newer.ToString());
   BOOST_TEST(Contains(newer.message(), "version 99"), newer.message());
-  BOOST_TEST(Contains(newer.message(), "version 1 "), newer.message());
+  BOOST_TEST(Contains(newer.message(), "version 2 "), newer.message());
   const Status migrate_newer = h.store().Migrate();
   BOOST_TEST(migrate_newer.IsInvalidArgument(), migrate_newer.ToString());
   BOOST_TEST(Contains(migrate_newer.message(), "version 99"), migrate_newer.message());
@@ -595,6 +595,73 @@ inline void CountsAreDerived(StoreHarness& h) {
   BOOST_TEST(summary.failed_total == 1);
 }
 
+// The counts a batch writes come from per-shard rows that it recounts for the
+// shards it touched: they must match a recount of every task row (LoadSummary)
+// whichever shards the batches touched, however many shards there are.
+inline void ShardCountsMatchTheTaskRows(StoreHarness& h) {
+  StateStore& s = h.store();
+  const std::string wf = "wf-shard-counts";
+  const std::vector<std::string> ids = TaskIds(10);
+  ApplyResult r = InitWorkflow(s, wf, ids, 3);  // shards [0,3) [3,6) [6,9) [9,10)
+  CheckCounts(r.state.counts, Counts(0, 0, 0, 10, 0));
+  TestWriter w1(s, wf, pr::Role::kShard, 1);
+  Batch b = w1.NewBatch();
+  for (int64_t i = 3; i < 6; ++i) w1.Start(&b, i, ids[i]);
+  w1.End(&b, 3, ids[3], TaskStatus::kSucceeded);
+  w1.End(&b, 4, ids[4], TaskStatus::kFailed, /*final=*/true, 1, "no");
+  r = MustApply(s, b);
+  CheckCounts(r.state.counts, Counts(1, 1, 1, 7, 0));
+  TestWriter w3(s, wf, pr::Role::kShard, 3);
+  b = w3.NewBatch();
+  w3.Start(&b, 9, ids[9]);
+  w3.End(&b, 9, ids[9], TaskStatus::kCancelled, false, std::nullopt, "max failures reached");
+  r = MustApply(s, b);
+  CheckCounts(r.state.counts, Counts(1, 1, 1, 6, 1));
+  // A batch that changes no count (a checkpoint) keeps them.
+  TestWriter w0(s, wf, pr::Role::kShard, 0);
+  b = w0.NewBatch();
+  w0.Checkpoint(&b, 0, ids[0], 1);
+  r = MustApply(s, b);
+  CheckCounts(r.state.counts, Counts(1, 1, 1, 6, 1));
+  BOOST_TEST(ToString(r.state.status) == std::string("running"));
+  CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
+}
+
+// A database at schema version 1 (no shard_counts) is refused by CheckSchema
+// and upgraded by Migrate, which fills the shard counts from the task rows.
+inline void MigrateUpgradesVersion1(StoreHarness& h) {
+  StateStore& s = h.store();
+  const std::string wf = "wf-upgrade";
+  const std::vector<std::string> ids = TaskIds(5);
+  InitWorkflow(s, wf, ids, 2);
+  TestWriter w(s, wf, pr::Role::kShard, 0);
+  Batch b = w.NewBatch();
+  w.Start(&b, 0, ids[0]);
+  w.End(&b, 0, ids[0], TaskStatus::kSucceeded);
+  w.Start(&b, 1, ids[1]);
+  MustApply(s, b);
+
+  h.Exec("DROP TABLE shard_counts");
+  h.Exec("DELETE FROM schema_migrations WHERE version = 2");
+  const Status old = s.CheckSchema();
+  BOOST_TEST(old.IsInvalidArgument(), old.ToString());
+  BOOST_TEST(Contains(old.message(), "version 1"), old.message());
+  BOOST_TEST(Contains(old.message(), "version 2"), old.message());
+  BOOST_TEST(Contains(old.message(), "tm-sidecar migrate"), old.message());
+  BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 1");
+  BOOST_TEST(s.CheckSchema().ok());
+  BOOST_TEST(h.QueryOne("SELECT sum(tasks) FROM shard_counts").value_or("") == "5");
+
+  // A batch on shard 2 sums the other shards' rows the migration filled.
+  TestWriter w2(s, wf, pr::Role::kShard, 2);
+  b = w2.NewBatch();
+  w2.Start(&b, 4, ids[4]);
+  w2.End(&b, 4, ids[4], TaskStatus::kSucceeded);
+  ApplyResult r = MustApply(s, b);
+  CheckCounts(r.state.counts, Counts(2, 0, 1, 2, 0));
+  CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
+}
+
 inline void SummaryListsTheFirstHundredFinalFailures(StoreHarness& h) {
   StateStore& s = h.store();
   const std::string wf = "wf-summary";
@@ -754,6 +821,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(backup_rotates_only_when_generation_grows,                           \
                             BackupRotatesOnlyWhenGenerationGrows)                                \
   TM_STORE_CONFORMANCE_CASE(counts_are_derived, CountsAreDerived)                                \
+  TM_STORE_CONFORMANCE_CASE(shard_counts_match_the_task_rows, ShardCountsMatchTheTaskRows)       \
+  TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_1, MigrateUpgradesVersion1)                 \
   TM_STORE_CONFORMANCE_CASE(summary_lists_the_first_100_final_failures,                          \
                             SummaryListsTheFirstHundredFinalFailures)                            \
   TM_STORE_CONFORMANCE_CASE(finalize_sets_the_status_and_gc_deletes_finished,                    \
