@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/taskmaster-ccache
 # Paths relative to the checkout, so a fresh clone elsewhere hits the same cache.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build asan test run bench format clean
+.PHONY: all bootstrap build asan test run bench images lint format clean
 
 all: build
 
@@ -25,11 +25,25 @@ asan: bootstrap
 	@cmake -S . -B $(ASAN_BUILD) -DTM_WERROR=ON -DTM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target common_test
 
+# The pod tests (tests/pods/) run the workflow's pods under podman
+# (TM_SKIP_CONTAINER_TESTS=1 skips them on a machine that cannot run containers).
 test: build asan
+	@[ "$$TM_SKIP_CONTAINER_TESTS" = 1 ] || scripts/bootstrap-containers.sh
 	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) scripts/run-tests.sh
 
 run: build
 	@BUILD=$(BUILD) scripts/run-example.sh
+
+# Both container images (images/), multi-stage from the sources: docker where
+# `docker info` succeeds, else podman/buildah (then saved under build/images/).
+images:
+	@scripts/bootstrap-containers.sh
+	@scripts/build-images.sh
+
+# Offline lint of workflows/ against Argo's JSON schema: ARGO_SCHEMA=PATH to the
+# api/jsonschema/schema.json of your Argo release (docs/argo.md).
+lint: bootstrap
+	@scripts/lint-workflows.py workflows
 
 bench: build
 	@BUILD=$(BUILD) scripts/run-benchmarks.sh
