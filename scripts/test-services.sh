@@ -40,12 +40,22 @@ wait_for() {
   die "$what did not come up; see $TM_SERVICES_DIR"
 }
 
+# Whether the Redis answering on the port is the one this script started (its pid
+# file names it). Another instance may have taken the port while ours was down
+# (another checkout's services on this machine, during restart-redis): a test
+# must never talk to it, let alone flush it.
+redis_is_ours() {
+  local pid
+  pid=$(cat "$TM_SERVICES_DIR/redis/redis.pid" 2>/dev/null) || return 1
+  [[ "$(redis-cli -h 127.0.0.1 -p "$1" INFO server | tr -d '\r' | sed -n 's/^process_id://p')" == "$pid" ]]
+}
+
 start_redis() {
   local port=$1
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
     --dir "$TM_SERVICES_DIR/redis" --pidfile "$TM_SERVICES_DIR/redis/redis.pid" \
     --logfile "$TM_SERVICES_DIR/redis/redis.log" >/dev/null
-  wait_for "redis-server on port $port" redis-cli -h 127.0.0.1 -p "$port" ping
+  wait_for "redis-server on port $port" redis_is_ours "$port"
 }
 
 stop_redis() {

@@ -108,8 +108,8 @@ Result<std::unique_ptr<StateStore>> OpenStoreWaiting(Env* env, const StoreConfig
     metrics->Inc("store_errors_total", {options.store_name, "unavailable"});
     metrics->Set("store_up", {options.store_name}, 0);
     struct signalfd_siginfo info;
-    const bool stopped =
-        signal_fd >= 0 && ::read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info));
+    const bool stopped = signal_fd >= 0 && ::read(signal_fd, &info, sizeof(info)) ==
+                                               static_cast<ssize_t>(sizeof(info));
     if (stopped || env->MonotonicNanos() >= give_up) return store;
     spdlog::warn("store not reachable yet ({}); retrying", store.status().message());
     const int64_t left_us = (give_up - env->MonotonicNanos()) / 1000;
@@ -146,7 +146,9 @@ int RunSidecar(Env* env, const StoreFlags& flags, SidecarOptions options, const 
   }
   auto store = OpenStoreWaiting(env, *config, options, signal_fd, &metrics);
   if (!store.ok()) {
-    spdlog::error("store unreachable at start: {}", store.status().message());
+    spdlog::error("{}: {}",
+                  IsTransient(store.status()) ? "store unreachable at start" : "cannot open the store",
+                  store.status().message());
     return store.status().IsInvalidArgument() ? pr::kExitUsage : pr::kExitNotDurable;
   }
   Sidecar sidecar(env, std::move(options), store->get(), cache->get(), &metrics, &health);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
@@ -75,37 +76,51 @@ void Sidecar::RequestStop() {
 }
 
 int Sidecar::Start() {
-  // The store may still be starting: wait for it with backoff, then give up with 75.
+  // The store may still be starting, or held by a frozen earlier attempt (its
+  // fence row locked until PostgreSQL ends that transaction): retry transient
+  // failures with backoff until --store-wait runs out, then give up with 75.
   const int64_t give_up = env_->MonotonicNanos() +
                           static_cast<int64_t>(options_.store_wait_seconds * kSecond);
-  while (true) {
-    Status s = options_.role == pr::Role::kInit ? store_->Migrate() : store_->CheckSchema();
-    if (s.ok()) break;
-    metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(s)});
-    metrics_->Set("store_up", {options_.store_name}, 0);
-    if (!IsTransient(s)) {
-      spdlog::error("store: {}", s.ToString());
-      return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
+  auto with_retries = [&](const char* what, const std::function<Status()>& op) -> Status {
+    while (true) {
+      Status s = op();
+      if (s.ok()) return s;
+      metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(s)});
+      metrics_->Set("store_up", {options_.store_name}, 0);
+      if (!IsTransient(s) || env_->MonotonicNanos() >= give_up || stop_requested_) return s;
+      spdlog::warn("{}: store not available yet ({}); retrying", what, s.message());
+      const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
+      env_->SleepForMicros(std::clamp<int64_t>(backoff_.NextDelay().count() * 1000, 0, left_us));
     }
-    if (env_->MonotonicNanos() >= give_up || stop_requested_) {
+  };
+
+  Status s = with_retries("schema", [&] {
+    return options_.role == pr::Role::kInit ? store_->Migrate() : store_->CheckSchema();
+  });
+  if (!s.ok()) {
+    if (IsTransient(s)) {
       spdlog::error("store unreachable at start: {}", s.ToString());
       return pr::kExitNotDurable;
     }
-    spdlog::warn("store not reachable yet ({}); retrying", s.message());
-    const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
-    env_->SleepForMicros(std::clamp<int64_t>(backoff_.NextDelay().count() * 1000, 0, left_us));
+    // Only init migrates: a shard or finalize pod on an unmigrated store came too early.
+    spdlog::error("store: {}{}", s.ToString(),
+                  s.IsInvalidArgument() && options_.role != pr::Role::kInit
+                      ? "; the init step migrates the schema: run init first"
+                      : "");
+    return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
   }
   backoff_.Reset();
   metrics_->Set("store_up", {options_.store_name}, 1);
   health_->store_up = true;
 
   const bool adopt = env_->FileExists(JoinPath(options_.work_dir, pr::kReadyFile));
-  Status s = adopt ? Adopt() : Restore();
+  s = with_retries(adopt ? "adopt" : "restore", [&] { return adopt ? Adopt() : Restore(); });
   if (!s.ok()) {
     spdlog::error("{}: {}", adopt ? "cannot adopt the work dir" : "restore failed", s.ToString());
     if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
+  backoff_.Reset();
   auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
   if (!reader.ok()) {
     spdlog::error("cannot open the journal: {}", reader.status().ToString());
@@ -358,17 +373,11 @@ bool Sidecar::Flush() {
     metrics_->Inc("checkpoint_operations_total", {"save", "ok"},
                   static_cast<double>(batch_.checkpoints.size()));
   }
+  // Everything Argo and a scrape read — the outputs, the progress, the metrics —
+  // is in place before the ack: the step may exit the moment it sees it.
   if (batch_.commit) {
-    // The outputs exist before the step hears that its commit is durable.
     Status s = pr::WriteOutputs(env_, options_.work_dir, *batch_.commit, /*durable=*/true);
     if (!s.ok()) spdlog::error("cannot write the outputs: {}", s.ToString());
-  }
-  ack_.seq = batch_.max_seq;
-  ack_.offset = batch_end_offset_;
-  Status acked = WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile),
-                                 pr::Encode(ack_) + "\n", options_.sync);
-  if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
-  if (batch_.commit) {
     commit_durable_ = true;
     health_->done = true;
     const double seconds = static_cast<double>(env_->MonotonicNanos() - started_ns_) / kSecond;
@@ -377,6 +386,12 @@ bool Sidecar::Flush() {
                       seconds);
   }
   if (!batch_.ends.empty()) WriteProgress();
+  ack_.seq = batch_.max_seq;
+  ack_.offset = batch_end_offset_;
+  UpdateJournalLag();
+  Status acked = WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile),
+                                 pr::Encode(ack_) + "\n", options_.sync);
+  if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
   PublishToCache(*result);
   ResetBatch();
   return true;
@@ -400,7 +415,10 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     return;
   }
   auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
-  Status s = doc.ok() ? cache_->Publish(result.state, result.checkpoints, *doc) : doc.status();
+  // The documents came back from the store, verified on their way in.
+  Status s = doc.ok() ? cache_->Publish(result.state, result.checkpoints, *doc,
+                                        PublishCheck::kFromStore)
+                       : doc.status();
   if (!s.ok()) {
     CacheFailed(s);
     return;
@@ -446,6 +464,14 @@ void Sidecar::RefillCache() {
   cache_backoff_.Reset();
   metrics_->Set("store_up", {"redis"}, 1);
   spdlog::info("redis refilled for workflow {}", options_.state_key);
+}
+
+void Sidecar::UpdateJournalLag() {
+  auto size = env_->FileSize(JoinPath(options_.work_dir, pr::kJournalFile));
+  if (size.ok()) {
+    metrics_->Set("journal_lag_bytes", {},
+                  static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
+  }
 }
 
 void Sidecar::WriteProgress() {
@@ -514,13 +540,7 @@ int Sidecar::Run(int signal_fd) {
     if (cache_dirty_ && cache_ != nullptr && now >= retry_at && now >= cache_retry_at_ns_) {
       RefillCache();
     }
-    if (reader_ && !corrupt) {
-      auto size = env_->FileSize(JoinPath(options_.work_dir, pr::kJournalFile));
-      if (size.ok()) {
-        metrics_->Set("journal_lag_bytes", {},
-                      static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
-      }
-    }
+    if (reader_ && !corrupt) UpdateJournalLag();
     if (flushed && full) continue;  // more records may be waiting already
 
     // Sleep until the journal grows, a signal, the batch is due, or 100 ms.

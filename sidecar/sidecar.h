@@ -73,6 +73,7 @@ class Sidecar {
   void CacheFailed(const Status& s);
   void RefillCache();
   void WriteProgress();
+  void UpdateJournalLag();
   void ResetBatch();
 
   Env* env_;

@@ -1,0 +1,495 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "taskmaster/env.h"
+#include "taskmaster/journal.h"
+#include "taskmaster/protocol.h"
+
+extern char** environ;
+
+namespace taskmaster::e2e {
+
+namespace pr = protocol;
+
+namespace {
+
+bool StartsWith(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/tm-e2e-XXXXXX";
+  BOOST_REQUIRE_MESSAGE(::mkdtemp(templ.data()) != nullptr,
+                        "mkdtemp " << templ << ": " << std::strerror(errno));
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return true;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
+}
+
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string UniqueKey(const std::string& prefix) {
+  static int counter = 0;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return "e2e-" + prefix + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::duration_cast<milliseconds>(now).count()) + "-" +
+         std::to_string(++counter);
+}
+
+std::string RequireEnv(const char* name) {
+  const char* value = std::getenv(name);
+  BOOST_REQUIRE_MESSAGE(value != nullptr && *value != '\0',
+                        name << " is not set: start the services with "
+                                "eval \"$(scripts/test-services.sh start)\" (make test does)");
+  return value;
+}
+
+std::string PostgresDsn() {
+  return RequireEnv("TM_TEST_POSTGRES_DSN");
+}
+std::string RedisUrl() {
+  return RequireEnv("TM_TEST_REDIS_URL");
+}
+
+// ---- Process ------------------------------------------------------------------
+
+Process::Process(const std::string& binary, const std::vector<std::string>& args,
+                 const EnvVars& env, const std::string& log_prefix)
+    : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry = *e;
+    const std::string key = entry.substr(0, entry.find('='));
+    if (StartsWith(entry, "TM_") || StartsWith(entry, "ARGO_") || env.count(key)) continue;
+    env_strings.push_back(std::move(entry));
+  }
+  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = {binary};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, out_path_.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, err_path_.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addclosefrom_np(&files, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // A clean start, as in a container: no blocked or ignored signals inherited.
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  const int err = posix_spawn(&pid_, binary.c_str(), &files, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&files);
+  BOOST_REQUIRE_MESSAGE(err == 0, "posix_spawn " << binary << ": " << std::strerror(err));
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  BOOST_REQUIRE_MESSAGE(pidfd_ >= 0, "pidfd_open: " << std::strerror(errno));
+}
+
+Process::~Process() {
+  if (!exit_code_ && pid_ > 0) {
+    ::kill(pid_, SIGCONT);
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    Wait(milliseconds(5000));
+  }
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+std::optional<int> Process::Wait(milliseconds timeout) {
+  if (exit_code_) return exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    // The pidfd becomes readable when the process exits: no sleeping in steps.
+    struct pollfd fd = {pidfd_, POLLIN, 0};
+    ::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+  }
+}
+
+bool Process::Exited() {
+  return Wait(milliseconds(0)).has_value();
+}
+
+void Process::Signal(int sig) {
+  if (!exit_code_) ::kill(pid_, sig);
+}
+
+std::string Process::out() const {
+  return ReadFile(out_path_);
+}
+std::string Process::err() const {
+  return ReadFile(err_path_);
+}
+
+// ---- Shell, HTTP ----------------------------------------------------------------
+
+ShellResult Shell(const std::string& command_line, bool keep_stderr_apart) {
+  const std::string full =
+      "bash -o pipefail -c " + ShellQuote(command_line) + (keep_stderr_apart ? "" : " 2>&1");
+  ShellResult result;
+  FILE* pipe = ::popen(full.c_str(), "r");
+  BOOST_REQUIRE_MESSAGE(pipe != nullptr, "popen: " << std::strerror(errno));
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) result.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path, milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  struct timeval tv;
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = (timeout.count() % 1000) * 1000;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::optional<HttpResponse> response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      std::string raw;
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+      const size_t head_end = raw.find("\r\n\r\n");
+      // "HTTP/1.x NNN reason"
+      if (n == 0 && head_end != std::string::npos && raw.size() > 12 &&
+          StartsWith(raw, "HTTP/1.")) {
+        response = HttpResponse{std::atoi(raw.substr(9, 3).c_str()), raw.substr(head_end + 4)};
+      }
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+std::optional<double> MetricValue(const std::string& metrics, const std::string& series) {
+  std::istringstream lines(metrics);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > series.size() && StartsWith(line, series.c_str()) &&
+        line[series.size()] == ' ') {
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    }
+  }
+  return std::nullopt;
+}
+
+double MetricSum(const std::string& metrics, const std::string& prefix) {
+  std::istringstream lines(metrics);
+  std::string line;
+  double sum = 0;
+  while (std::getline(lines, line)) {
+    const size_t space = line.rfind(' ');
+    if (StartsWith(line, prefix.c_str()) && space != std::string::npos) {
+      sum += std::strtod(line.c_str() + space + 1, nullptr);
+    }
+  }
+  return sum;
+}
+
+// ---- Stores ---------------------------------------------------------------------
+
+StoreSpec SqliteStore(const std::string& path) {
+  return StoreSpec{{"--store", "sqlite:" + path}};
+}
+
+StoreSpec PostgresStore(bool with_redis) {
+  StoreSpec spec{{"--postgres", PostgresDsn()}};
+  if (with_redis) {
+    spec.flags.push_back("--redis");
+    spec.flags.push_back(RedisUrl());
+  }
+  return spec;
+}
+
+std::string Sqlite(const std::string& db, const std::string& sql) {
+  ShellResult r = Shell("sqlite3 -batch -noheader " + ShellQuote(db) + " " + ShellQuote(sql), true);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "sqlite3 failed (" << r.exit_code << ") on: " << sql);
+  return r.out;
+}
+
+std::string Psql(const std::string& sql) {
+  ShellResult r = Shell(
+      "psql -AtX -v ON_ERROR_STOP=1 " + ShellQuote(PostgresDsn()) + " -c " + ShellQuote(sql), true);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "psql failed (" << r.exit_code << ") on: " << sql);
+  return r.out;
+}
+
+std::string RedisCli(const std::string& args) {
+  ShellResult r = Shell("redis-cli -u " + ShellQuote(RedisUrl()) + " " + args, true);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "redis-cli failed (" << r.exit_code << ") on: " << args);
+  return r.out;
+}
+
+JournalSummary ReadJournal(const std::string& path) {
+  JournalSummary summary;
+  if (!FileExists(path)) return summary;  // before the sidecar created it
+  auto reader = JournalReader::Open(Env::Default(), path, 0);
+  BOOST_REQUIRE_MESSAGE(reader.ok(), "cannot open " << path << ": " << reader.status().ToString());
+  JournalRecord record;
+  while ((*reader)->Next(&record) == JournalReader::Outcome::kRecord) {
+    ++summary.records;
+    summary.max_seq = std::max<int64_t>(summary.max_seq, static_cast<int64_t>(record.seq));
+    if (record.type == static_cast<uint16_t>(pr::RecordType::kCommit)) {
+      summary.commit_seq = static_cast<int64_t>(record.seq);
+    }
+  }
+  return summary;
+}
+
+// ---- Pods -----------------------------------------------------------------------
+
+Pod::Pod(std::string dir, PodSpec spec) : dir_(std::move(dir)), spec_(std::move(spec)) {
+  std::filesystem::create_directories(dir_);
+}
+
+Pod::~Pod() = default;
+
+void Pod::StartSidecar() {
+  std::vector<std::string> args = {
+      "--role",      spec_.role,      "--shard",     std::to_string(spec_.shard),
+      "--state-key", spec_.state_key, "--work-dir",  work_dir(),
+      "--listen",    "127.0.0.1:0",   "--port-file", dir_ + "/port"};
+  if (spec_.local) args.push_back("--local");
+  args.insert(args.end(), spec_.store.flags.begin(), spec_.store.flags.end());
+  EnvVars env = spec_.env;
+  env["ARGO_PROGRESS_FILE"] = progress_file();
+  ::unlink((dir_ + "/port").c_str());
+  // A restarted sidecar is a new process: the old one is reaped first.
+  if (sidecar_) BOOST_REQUIRE_MESSAGE(sidecar_->Exited(), "the previous sidecar still runs");
+  sidecar_ = std::make_unique<Process>(kSidecarBinary, args, env,
+                                       dir_ + "/sidecar" + std::to_string(++sidecar_starts_));
+}
+
+void Pod::WaitReady(milliseconds timeout) {
+  const bool ready = WaitUntil(
+      [&] { return FileExists(work(pr::kReadyFile)) || (sidecar_ && sidecar_->Exited()); },
+      timeout);
+  BOOST_REQUIRE_MESSAGE(ready && FileExists(work(pr::kReadyFile)),
+                        "the sidecar never wrote ready in " << dir_ << "\n"
+                                                            << Logs());
+}
+
+void Pod::StartStep(const std::vector<std::string>& args, const std::vector<std::string>& command) {
+  BOOST_REQUIRE(!args.empty());
+  std::vector<std::string> full = {args[0], "--work-dir", work_dir(), "--state-key",
+                                   spec_.state_key};
+  if (args[0] == "run") {
+    full.push_back("--shard");
+    full.push_back(std::to_string(spec_.shard));
+  }
+  full.insert(full.end(), args.begin() + 1, args.end());
+  if (!command.empty()) {
+    full.push_back("--");
+    full.insert(full.end(), command.begin(), command.end());
+  }
+  EnvVars env = spec_.env;
+  // A sidecar that fails must not keep the step waiting for five minutes.
+  if (!env.count("TM_READY_TIMEOUT")) env["TM_READY_TIMEOUT"] = "20";
+  step_ = std::make_unique<Process>(kStepBinary, full, env, dir_ + "/step");
+}
+
+uint16_t Pod::Port(milliseconds timeout) {
+  const std::string path = dir_ + "/port";
+  BOOST_REQUIRE_MESSAGE(WaitUntil([&] { return FileExists(path); }, timeout),
+                        "the sidecar never wrote its port file\n"
+                            << Logs());
+  return static_cast<uint16_t>(std::stoi(ReadFile(path)));
+}
+
+int64_t Pod::AckedSeq() const {
+  const std::string text = ReadFile(work(pr::kAckFile));
+  if (text.empty()) return 0;
+  auto ack = pr::DecodeAck(text);
+  return ack.ok() ? ack->seq : 0;
+}
+
+int Pod::WaitStep(milliseconds timeout) {
+  BOOST_REQUIRE(step_ != nullptr);
+  auto code = step_->Wait(timeout);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "tm-step still runs after " << timeout.count() << " ms\n"
+                                                                      << Logs());
+  return *code;
+}
+
+int Pod::StopSidecar(milliseconds timeout) {
+  BOOST_REQUIRE(sidecar_ != nullptr);
+  sidecar_->Signal(SIGTERM);
+  auto code = sidecar_->Wait(timeout);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "tm-sidecar still runs " << timeout.count()
+                                                                   << " ms after SIGTERM\n"
+                                                                   << Logs());
+  return *code;
+}
+
+std::string Pod::Logs() const {
+  std::string logs;
+  for (int i = 1; i <= sidecar_starts_; ++i) {
+    logs += "--- " + dir_ + "/sidecar" + std::to_string(i) + ".err\n" +
+            ReadFile(dir_ + "/sidecar" + std::to_string(i) + ".err");
+  }
+  if (step_) logs += "--- " + dir_ + "/step.err\n" + step_->err();
+  return logs;
+}
+
+PodResult RunPod(const std::string& dir, const PodSpec& spec,
+                 const std::vector<std::string>& step_args,
+                 const std::vector<std::string>& command) {
+  Pod pod(dir, spec);
+  pod.StartSidecar();
+  pod.StartStep(step_args, command);
+  PodResult result;
+  result.step = pod.WaitStep();
+  result.sidecar = pod.StopSidecar();
+  result.logs = pod.Logs();
+  return result;
+}
+
+// ---- Workflows ------------------------------------------------------------------
+
+Workflow::Workflow(std::string root, std::string state_key, StoreSpec store)
+    : root_(std::move(root)), key_(std::move(state_key)), store_(std::move(store)) {}
+
+PodSpec Workflow::Spec(const std::string& role, int64_t shard) const {
+  PodSpec spec;
+  spec.role = role;
+  spec.shard = shard;
+  spec.state_key = key_;
+  spec.store = store_;
+  return spec;
+}
+
+std::string Workflow::NewPodDir(const std::string& role, int64_t shard) {
+  return root_ + "/" + std::to_string(++pods_) + "-" + role + "-" + std::to_string(shard);
+}
+
+PodResult Workflow::Init(const std::vector<std::string>& task_ids, int64_t batch_size) {
+  return RunPod(
+      NewPodDir("init"), Spec("init"),
+      {"init", "--task-list", TaskListJson(task_ids), "--batch-size", std::to_string(batch_size)});
+}
+
+PodResult Workflow::Shard(int64_t shard, const std::vector<std::string>& command,
+                          const EnvVars& env) {
+  PodSpec spec = Spec("shard", shard);
+  spec.env = env;
+  return RunPod(NewPodDir("shard", shard), spec, {"run"}, command);
+}
+
+PodResult Workflow::Finalize() {
+  return RunPod(NewPodDir("finalize"), Spec("finalize"), {"finalize"});
+}
+
+std::vector<std::string> Sh(const std::string& script) {
+  return {"/bin/sh", "-c", script};
+}
+
+std::string TaskListJson(const std::vector<std::string>& ids) {
+  std::string json = "[";
+  for (size_t i = 0; i < ids.size(); ++i) json += (i ? ",\"" : "\"") + ids[i] + "\"";
+  return json + "]";
+}
+
+std::vector<std::string> TaskIds(const std::string& prefix, int n) {
+  std::vector<std::string> ids;
+  for (int i = 1; i <= n; ++i) ids.push_back(prefix + "-" + std::to_string(i));
+  return ids;
+}
+
+}  // namespace taskmaster::e2e
