@@ -13,22 +13,7 @@ packages=(
   prometheus
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-  [[ "$status" == ii* ]] || missing+=("$p")
-done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "bootstrap: missing packages: ${missing[*]}" >&2
-  echo "bootstrap: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
-fi
-echo "bootstrap: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/apt-ensure.sh" bootstrap "${packages[@]}"
 # Debian starts the packaged servers on their default ports; the tests start their own
 # (prometheus is here for promtool, which checks the sidecar's /metrics).
 for svc in redis-server postgresql prometheus; do
