@@ -9,7 +9,7 @@ packages=(
   rapidjson-dev libspdlog-dev libfmt-dev libxxhash-dev libcli11-dev
   libboost-test-dev libbenchmark-dev
   redis-server redis-tools postgresql postgresql-client
-  python3 python3-jsonschema python3-yaml jq
+  python3 python3-jsonschema python3-yaml jq curl
   prometheus
 )
 

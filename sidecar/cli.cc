@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -8,10 +9,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
+#include "api.h"
 #include "cache/backoff.h"
 #include "cache/live_cache.h"
 #include "http_server.h"
@@ -155,6 +159,54 @@ int RunSidecar(Env* env, const StoreFlags& flags, SidecarOptions options, const 
   return sidecar.Run(signal_fd);
 }
 
+// `tm-sidecar api`: migrates the store, then serves the API (and /healthz,
+// /readyz, /metrics) until SIGTERM or SIGINT.
+int RunApi(Env* env, const StoreFlags& flags, SidecarOptions options, const std::string& listen,
+           const std::string& port_file) {
+  auto config = ConfiguredStore(flags, &options.store_name);
+  if (!config.ok()) return Usage(config.status());
+  auto cache = OpenConfiguredCache(flags);
+  if (!cache.ok()) return Usage(cache.status());
+  const int signal_fd = BlockStopSignals(false);
+  if (signal_fd < 0) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return pr::kExitFailed;
+  }
+  Metrics metrics;
+  Health health;
+  auto store = OpenStoreWaiting(env, *config, options, signal_fd, &metrics);
+  if (!store.ok()) {
+    spdlog::error("{}: {}", IsTransient(store.status()) ? "store unreachable at start" : "store",
+                  store.status().message());
+    return store.status().IsInvalidArgument() ? pr::kExitUsage : pr::kExitNotDurable;
+  }
+  if (Status s = (*store)->Migrate(); !s.ok()) {
+    spdlog::error("migrate: {}", s.ToString());
+    if (s.IsInvalidArgument()) return pr::kExitUsage;
+    return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
+  }
+  metrics.Set("store_up", {options.store_name}, 1);
+  health.store_up = true;
+  health.restored = true;
+  Api api(env, store->get(), cache->get(), &metrics, options.store_name);
+  auto http = HttpServer::Start(listen, &metrics, &health, &api);
+  if (!http.ok()) {
+    spdlog::error("{}", http.status().message());
+    return http.status().IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
+  }
+  spdlog::info("serving /api/workflows/... on port {} ({}{})", (*http)->port(), options.store_name,
+               *cache ? " + redis" : "");
+  if (!port_file.empty()) {
+    Status s = WriteFileAtomic(env, port_file, std::to_string((*http)->port()) + "\n", false);
+    if (!s.ok()) spdlog::warn("cannot write {}: {}", port_file, s.message());
+  }
+  struct pollfd stop = {signal_fd, POLLIN, 0};
+  while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
+  }
+  spdlog::info("stopping the API");
+  return pr::kExitOk;
+}
+
 }  // namespace
 
 Result<int64_t> ParseDurationSeconds(const std::string& text) {
@@ -235,6 +287,14 @@ int Main(Env* env, int argc, char** argv) {
   expire->add_option("--ttl", ttl, "Seconds")->envname("TM_TTL")->check(CLI::PositiveNumber)
       ->capture_default_str();
 
+  std::string api_listen = "127.0.0.1:8080";
+  auto* api = app.add_subcommand("api", "Serve the HTTP API (/api/workflows/...)");
+  AddStoreFlags(api, &flags);
+  api->add_option("--listen", api_listen, "Address for the API, /healthz, /readyz, /metrics")
+      ->envname("TM_LISTEN")
+      ->capture_default_str();
+  api->add_option("--port-file", port_file, "Write the bound HTTP port here");
+
   auto* status = app.add_subcommand("status", "Print KEY's progress as JSON");
   AddStoreFlags(status, &flags);
   status->add_option("key", key, "State key")->required();
@@ -245,11 +305,13 @@ int Main(Env* env, int argc, char** argv) {
     int code = app.exit(e);
     if (code == 0) return pr::kExitOk;
     std::cerr << "usage: tm-sidecar [store flags] [--work-dir DIR] [--listen ADDR] | migrate | "
-                 "rebuild-cache KEY | gc --older-than D | expire KEY | status KEY\n";
+                 "rebuild-cache KEY | gc --older-than D | expire KEY | status KEY | "
+                 "api [--listen ADDR]\n";
     return pr::kExitUsage;
   }
   SetUpLogging("tm-sidecar");
 
+  if (api->parsed()) return RunApi(env, flags, options, api_listen, port_file);
   if (migrate->parsed()) {
     auto store = OpenConfiguredStore(flags, nullptr);
     if (!store.ok()) return Usage(store.status());

@@ -1,6 +1,8 @@
 // The sidecar's HTTP endpoints (Poco): /healthz, /readyz and /metrics (DESIGN.md
-// §7). Only GET; requests are small and bounded; errors are JSON with a status.
-// Binds loopback unless told otherwise. Owns its threads; Stop() joins them.
+// §7), and, when given an Api (`tm-sidecar api`), everything under /api/ (api.h).
+// Request bodies are bounded (kMaxApiBodyBytes, Content-Length required); errors
+// are JSON with a status. Binds loopback unless told otherwise. Owns its
+// threads; the destructor joins them.
 #ifndef TASKMASTER_SIDECAR_HTTP_SERVER_H_
 #define TASKMASTER_SIDECAR_HTTP_SERVER_H_
 
@@ -8,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "api.h"
 #include "metrics.h"
 #include "sidecar.h"
 #include "taskmaster/status.h"
@@ -21,9 +24,10 @@ namespace taskmaster::sidecar {
 class HttpServer {
  public:
   // listen is "host:port" (port 0 picks a free one). InvalidArgument for a bad
-  // address, IOError when it cannot bind.
+  // address, IOError when it cannot bind. api may be null (no /api/ routes);
+  // it must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Start(const std::string& listen, Metrics* metrics,
-                                                   Health* health);
+                                                   Health* health, Api* api = nullptr);
   ~HttpServer();
   uint16_t port() const { return port_; }
 

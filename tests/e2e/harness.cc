@@ -225,7 +225,8 @@ ShellResult Shell(const std::string& command_line, bool keep_stderr_apart) {
   return result;
 }
 
-std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path, milliseconds timeout) {
+std::optional<HttpResponse> HttpExchange(uint16_t port, const std::string& request,
+                                         milliseconds timeout) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   struct timeval tv;
@@ -239,7 +240,6 @@ std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path, mill
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::optional<HttpResponse> response;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       std::string raw;
@@ -256,6 +256,10 @@ std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path, mill
   }
   ::close(fd);
   return response;
+}
+
+std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path, milliseconds timeout) {
+  return HttpExchange(port, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout);
 }
 
 std::optional<double> MetricValue(const std::string& metrics, const std::string& series) {

@@ -106,6 +106,10 @@ struct HttpResponse {
 };
 std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path,
                                     milliseconds timeout = milliseconds(2000));
+// Sends `request` (a whole HTTP request, as bytes) to 127.0.0.1 and reads the
+// response until the server closes; nullopt when nothing answered in time.
+std::optional<HttpResponse> HttpExchange(uint16_t port, const std::string& request,
+                                         milliseconds timeout = milliseconds(2000));
 // The value of one sample line ("name{labels} value") of a /metrics body;
 // nullopt when absent. `series` is the name with its labels as rendered.
 std::optional<double> MetricValue(const std::string& metrics, const std::string& series);

@@ -1,0 +1,466 @@
+#include "api.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "cache/backoff.h"
+#include "taskmaster/json.h"
+#include "taskmaster/protocol.h"
+#include "taskmaster/task_list.h"
+
+namespace taskmaster::sidecar {
+
+namespace pr = protocol;
+
+namespace {
+
+constexpr const char* kWorkflowsPrefix = "/api/workflows/";
+constexpr const char* kSubmitPath = "/api/workflows/multi-task";
+// A Redis that failed is skipped for this long, so that requests do not each
+// wait out its connect timeout.
+constexpr int64_t kCacheRetryNanos = int64_t{2} * 1000 * 1000 * 1000;
+
+const char* StatusKind(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kUnavailable:
+      return "unavailable";
+    case Status::Code::kTimeout:
+      return "timeout";
+    case Status::Code::kCorruption:
+      return "corruption";
+    case Status::Code::kInvalidArgument:
+      return "invalid";
+    default:
+      return "other";
+  }
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// %XX decoding of a path segment; InvalidArgument on a malformed escape.
+Result<std::string> PercentDecode(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
+    const int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return Status::InvalidArgument("malformed percent-encoding in the path at byte " +
+                                     std::to_string(i));
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// 'text' for sh when it holds anything but plainly safe characters.
+std::string ShellWord(const std::string& text) {
+  bool plain = !text.empty();
+  for (char c : text) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+          (c != '\0' && std::strchr("._-:@%+=,/", c) != nullptr))) {
+      plain = false;
+    }
+  }
+  if (plain) return text;
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A path segment with everything but unreserved characters as %XX.
+std::string PercentEncode(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) ||
+        (c != '\0' && std::strchr("-._~", c) != nullptr)) {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    }
+  }
+  return out;
+}
+
+ApiResponse Json(int status, std::string body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+ApiResponse MethodNotAllowed(const std::string& method, const std::string& allow) {
+  ApiResponse r = ApiError(405, "method " + method + " not allowed here; allowed: " + allow);
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+bool IsTerminal(WorkflowStatus s) {
+  return s == WorkflowStatus::kSucceeded || s == WorkflowStatus::kFailed;
+}
+
+rapidjson::Value Rounded(double value, double scale) {
+  return rapidjson::Value(std::round(value * scale) / scale);
+}
+
+std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char* source) {
+  const TaskCounts& c = state.counts;
+  const int64_t done = c.succeeded + c.failed + c.cancelled;
+  const double percent =
+      c.total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(c.total) : 0;
+  // A finished workflow's rate stops at its last update rather than decaying.
+  const int64_t end_ms = IsTerminal(state.status) ? state.updated_at_ms : now_ms;
+  const double elapsed = static_cast<double>(end_ms - state.created_at_ms) / 1000.0;
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  const int64_t remaining = c.total - done;
+  std::optional<int> eta;
+  if (remaining <= 0) {
+    eta = 0;
+  } else if (!IsTerminal(state.status) && rate > 0) {
+    eta = static_cast<int>(std::min<double>(std::ceil(static_cast<double>(remaining) / rate), 1e9));
+  }
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(state.workflow_id);
+  w.Key("status").String(ToString(state.status));
+  WriteTaskCounts(c, &w);
+  w.Key("done").Int64(done);
+  w.Key("percent").Value(Rounded(percent, 10));
+  w.Key("rate").Value(Rounded(rate, 1000));
+  w.Key("eta_seconds").OptionalInt(eta);
+  w.Key("created_at").Time(state.created_at_ms);
+  w.Key("updated_at").Time(state.updated_at_ms);
+  w.Key("source").String(source);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string SubmitJson(const std::string& id, WorkflowStatus status, int64_t total,
+                       int64_t batch_size) {
+  std::string submit =
+      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellWord(id) +
+      " -p task-list=\"$(cat tasks.json)\"";
+  // init refuses a resume with another batch size than the one recorded.
+  if (batch_size != 1) submit += " -p batch-size=" + std::to_string(batch_size);
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(id);
+  w.Key("status").String(ToString(status));
+  w.Key("total").Int64(total);
+  w.Key("batch_size").Int64(batch_size);
+  w.Key("submit").String(submit);
+  w.EndObject();
+  return w.Take();
+}
+
+// The submit request's fields, validated.
+struct SubmitRequest {
+  std::vector<std::string> ids;
+  int64_t batch_size = 1;
+  std::string state_key;  // empty: generate one
+};
+
+Result<SubmitRequest> ParseSubmitRequest(const std::string& body) {
+  rapidjson::Document doc;
+  Status parsed = ParseJson(body, "request body", &doc);
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.message());
+  if (!doc.IsObject()) {
+    return Status::InvalidArgument("request body: expected a JSON object with \"task_list\"");
+  }
+  SubmitRequest request;
+  bool have_list = false;
+  for (const auto& member : doc.GetObject()) {
+    const std::string name(member.name.GetString(), member.name.GetStringLength());
+    if (name == "task_list") {
+      // Re-serialized and parsed as tm-step parses --task-list: same rules, same messages.
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      member.value.Accept(writer);
+      auto ids = ParseTaskList(std::string_view(buffer.GetString(), buffer.GetSize()));
+      if (!ids.ok()) return ids.status();
+      request.ids = std::move(ids).value();
+      have_list = true;
+    } else if (name == "batch_size") {
+      if (!member.value.IsInt64() || member.value.GetInt64() < 1) {
+        return Status::InvalidArgument("batch_size must be an integer of at least 1");
+      }
+      request.batch_size = member.value.GetInt64();
+    } else if (name == "state_key") {
+      if (!member.value.IsString()) return Status::InvalidArgument("state_key must be a string");
+      request.state_key.assign(member.value.GetString(), member.value.GetStringLength());
+      TM_RETURN_IF_ERROR(ValidateId(request.state_key, "state key"));
+    } else {
+      return Status::InvalidArgument("request body: unknown field '" + name +
+                                     "' (expected task_list, batch_size, state_key)");
+    }
+  }
+  if (!have_list) return Status::InvalidArgument("request body: field 'task_list' is required");
+  return request;
+}
+
+}  // namespace
+
+ApiResponse ApiError(int status, const std::string& message) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("error").String(message);
+  w.Key("status").Int(status);
+  w.EndObject();
+  return Json(status, w.Take());
+}
+
+Result<std::string> NewUuidV4() {
+  unsigned char b[16];
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(std::string("/dev/urandom: ") + std::strerror(errno));
+  size_t got = 0;
+  while (got < sizeof(b)) {
+    const ssize_t n = ::read(fd, b + got, sizeof(b) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return Status::IOError(std::string("/dev/urandom: ") + std::strerror(err));
+    }
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += fmt::format("{:02x}", b[i]);
+  }
+  return out;
+}
+
+Api::Api(Env* env, StateStore* store, LiveCache* cache, Metrics* metrics, std::string store_name,
+         KeySource new_key)
+    : env_(env),
+      store_(store),
+      cache_(cache),
+      metrics_(metrics),
+      store_name_(std::move(store_name)),
+      new_key_(std::move(new_key)) {}
+
+ApiResponse Api::Handle(const std::string& method, const std::string& target,
+                        const std::string& body) {
+  const std::string path = target.substr(0, target.find('?'));
+  const bool get = method == "GET" || method == "HEAD";
+  if (path == kSubmitPath && method == "POST") return Submit(body);
+  if (path.rfind(kWorkflowsPrefix, 0) != 0 || path.size() == std::strlen(kWorkflowsPrefix)) {
+    return ApiError(404, "no such endpoint: " + path);
+  }
+  std::string rest = path.substr(std::strlen(kWorkflowsPrefix));
+  enum class View { kState, kProgress, kFailed } view = View::kState;
+  for (const auto& [suffix, v] :
+       {std::pair{"/progress", View::kProgress}, {"/failed", View::kFailed}}) {
+    if (EndsWith(rest, suffix)) {
+      rest.resize(rest.size() - std::strlen(suffix));
+      view = v;
+      break;
+    }
+  }
+  auto id = PercentDecode(rest);
+  if (!id.ok()) return ApiError(400, id.status().message());
+  if (Status s = ValidateId(*id, "workflow ID"); !s.ok()) return ApiError(400, s.message());
+  if (!get) {
+    // The submit path is also the state of a workflow called "multi-task".
+    return MethodNotAllowed(method, path == kSubmitPath ? "GET, HEAD, POST" : "GET, HEAD");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (view) {
+    case View::kProgress:
+      return Progress(*id);
+    case View::kFailed:
+      return Failed(*id);
+    case View::kState:
+      break;
+  }
+  return Workflow(*id);
+}
+
+std::optional<WorkflowState> Api::LiveState(const std::string& id) {
+  if (cache_ == nullptr || env_->MonotonicNanos() < cache_retry_at_ns_) return std::nullopt;
+  auto held = cache_->Get(WorkflowStateKey(id));
+  if (!held.ok()) {
+    // Degraded, not failed: the store answers instead.
+    if (!cache_degraded_) {
+      spdlog::warn("redis read failed ({}); serving progress from the store",
+                   held.status().message());
+    }
+    cache_degraded_ = true;
+    cache_retry_at_ns_ = env_->MonotonicNanos() + kCacheRetryNanos;
+    metrics_->Inc("store_errors_total", {"redis", StatusKind(held.status())});
+    metrics_->Set("store_up", {"redis"}, 0);
+    return std::nullopt;
+  }
+  if (cache_degraded_) spdlog::info("redis answers again");
+  cache_degraded_ = false;
+  metrics_->Set("store_up", {"redis"}, 1);
+  if (!held->has_value()) return std::nullopt;
+  auto state = WorkflowStateFromJson(**held);
+  if (!state.ok() || state->workflow_id != id) {
+    spdlog::warn("redis {} does not hold a workflow state of {}; reading the store",
+                 WorkflowStateKey(id), id);
+    metrics_->Inc("store_errors_total", {"redis", "corruption"});
+    return std::nullopt;
+  }
+  return std::move(state).value();
+}
+
+ApiResponse Api::StoreError(const Status& status) {
+  metrics_->Inc("store_errors_total", {store_name_, StatusKind(status)});
+  if (IsTransient(status)) {
+    metrics_->Set("store_up", {store_name_}, 0);
+    return ApiError(503, "store unavailable: " + status.message());
+  }
+  spdlog::error("store: {}", status.ToString());
+  return ApiError(500, "store error: " + status.message());
+}
+
+ApiResponse Api::Progress(const std::string& id) {
+  if (auto live = LiveState(id))
+    return Json(200, ProgressJson(*live, env_->NowUnixMillis(), "redis"));
+  auto state = store_->LoadWorkflowState(id);
+  if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
+  if (!state.ok()) return StoreError(state.status());
+  metrics_->Set("store_up", {store_name_}, 1);
+  return Json(200, ProgressJson(*state, env_->NowUnixMillis(), "store"));
+}
+
+ApiResponse Api::Workflow(const std::string& id) {
+  auto state = store_->LoadWorkflowState(id);
+  if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
+  if (!state.ok()) return StoreError(state.status());
+  metrics_->Set("store_up", {store_name_}, 1);
+  return Json(200, WorkflowStateToJson(*state));
+}
+
+ApiResponse Api::Failed(const std::string& id) {
+  auto summary = store_->LoadSummary(id);
+  if (summary.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
+  if (!summary.ok()) return StoreError(summary.status());
+  metrics_->Set("store_up", {store_name_}, 1);
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(id);
+  w.Key("failed_total").Int64(summary->failed_total);
+  w.Key("failed").StartArray();
+  for (const pr::FailedTask& task : summary->failed) {
+    w.StartObject();
+    w.Key("task_id").String(task.task_id);
+    w.Key("exit_code").OptionalInt(task.exit_code);
+    w.Key("error").String(task.error);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, w.Take());
+}
+
+ApiResponse Api::Submit(const std::string& body) {
+  auto request = ParseSubmitRequest(body);
+  if (!request.ok()) return ApiError(400, request.status().message());
+  if (request->state_key.empty()) {
+    auto key = new_key_();
+    if (!key.ok()) return ApiError(500, "cannot generate a state key: " + key.status().message());
+    request->state_key = *key;
+  }
+  const std::string& key = request->state_key;
+  const std::vector<std::string>& ids = request->ids;
+  const int64_t n = static_cast<int64_t>(ids.size());
+  const std::string hash = pr::ListHash(ids);
+  const int64_t batch = pr::EffectiveBatchSize(n, request->batch_size);
+
+  std::lock_guard<std::mutex> lock(mu_);
+  // What tm-step init checks on a resume, checked here first (DESIGN.md §9).
+  auto recorded = store_->LoadInit(key);
+  if (!recorded.ok()) return StoreError(recorded.status());
+  if (recorded->exists) {
+    if (recorded->list_hash != hash || recorded->task_count != n) {
+      return ApiError(409, "state key " + key + " already holds a different task list (" +
+                               std::to_string(recorded->task_count) + " tasks, " +
+                               recorded->list_hash + "; given " + std::to_string(n) + " tasks, " +
+                               hash + "): use a new state_key");
+    }
+    if (recorded->batch_size != request->batch_size) {
+      return ApiError(409, "state key " + key + " was recorded with batch_size " +
+                               std::to_string(recorded->batch_size) + ", not " +
+                               std::to_string(request->batch_size));
+    }
+    // Recorded whole: the same request again is answered with what is there.
+    if (static_cast<int64_t>(recorded->statuses.size()) == n) {
+      auto state = store_->LoadWorkflowState(key);
+      if (!state.ok()) return StoreError(state.status());
+      return Json(200, SubmitJson(key, state->status, n, request->batch_size));
+    }
+    spdlog::warn("the task list of {} was recorded only in part; recording it again", key);
+  }
+
+  // Recorded as init records it: one workflow_init record and the list's
+  // chunks, under a fence of the init writer, in one transaction.
+  Batch batch_records;
+  batch_records.writer = Writer{key, pr::Role::kInit, 0};
+  auto fence = store_->AcquireFence(batch_records.writer);
+  if (!fence.ok()) return StoreError(fence.status());
+  batch_records.fence = *fence;
+  std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(ids);
+  int64_t seq = 1;
+  batch_records.init = pr::WorkflowInitRecord{
+      *fence, seq, key, n, request->batch_size, batch, hash, static_cast<int64_t>(chunks.size())};
+  for (pr::TaskListRecord& chunk : chunks) {
+    chunk.fence = *fence;
+    chunk.seq = ++seq;
+  }
+  batch_records.task_lists = std::move(chunks);
+  batch_records.max_seq = seq;
+  auto applied = store_->Apply(batch_records);
+  if (!applied.ok()) return StoreError(applied.status());
+  if (applied->fenced) {
+    return ApiError(409, "workflow " + key + " is being recorded by another request or init step");
+  }
+  metrics_->Set("store_up", {store_name_}, 1);
+  spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", key, n,
+               pr::ShardCount(n, batch), batch);
+
+  if (cache_ != nullptr) {
+    // The live view from the start; a failure costs freshness only (the
+    // sidecars refill it, and progress falls back to the store).
+    auto doc = WorkflowCheckpointDocument(applied->state, *fence, seq, env_->NowUnixMillis());
+    Status s = doc.ok() ? cache_->Publish(applied->state, {}, *doc, PublishCheck::kFromStore)
+                        : doc.status();
+    if (!s.ok()) {
+      spdlog::warn("redis: workflow {} not published: {}", key, s.message());
+      metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
+    }
+  }
+  ApiResponse created = Json(201, SubmitJson(key, applied->state.status, n, request->batch_size));
+  created.headers.emplace_back("Location", std::string(kWorkflowsPrefix) + PercentEncode(key));
+  return created;
+}
+
+}  // namespace taskmaster::sidecar
