@@ -11,79 +11,57 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "support/child_process.h"
+#include "support/files.h"
+#include "support/temp_dir.h"
+#include "support/wait_until.h"
 
 namespace taskmaster::local_test {
 
 using std::chrono::milliseconds;
+using test_support::EnvVars;
+using test_support::FileExists;
+using test_support::ReadFile;
+using test_support::WaitUntil;
+using test_support::WriteFile;
 
 // Set by tests/CMakeLists.txt.
 inline constexpr const char* kStepBinary = TM_STEP_BINARY;
 inline constexpr const char* kSidecarBinary = TM_SIDECAR_BINARY;
 inline constexpr const char* kExampleTask = TM_EXAMPLES_DIR "/process-records.py";
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
+// A fresh directory tm-local-test-XXXXXX under $TMPDIR (or /tmp), removed with
+// everything in it.
+class TempDir : public test_support::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : test_support::TempDir("tm-local-test") {}
 };
 
-// Checks pred every 5 ms until it holds (true) or timeout passes (false).
-bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout);
-bool FileExists(const std::string& path);
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& bytes);
 // Names in a directory (sorted); empty when it does not exist.
 std::vector<std::string> ListDir(const std::string& path);
 bool Contains(const std::string& text, const std::string& part);
 // Lines of text (without their '\n').
 std::vector<std::string> Lines(const std::string& text);
 
-using EnvVars = std::map<std::string, std::string>;
-
 // A python3 for the example task: /usr/bin/python3 when present (no shim).
 std::string Python();
 
-// One `tm-step local` run. Its environment is the test's without TM_* and
-// ARGO_* variables plus `env`; stdin is /dev/null.
-class LocalRun {
+// One `tm-step local` run (a ChildProcess: its own process group, the test's
+// environment without TM_* and ARGO_* variables plus `env`, stdin /dev/null),
+// its stdout and stderr in capture_dir/local-N.out and .err.
+class LocalRun : public test_support::ChildProcess {
  public:
   LocalRun(const std::vector<std::string>& args, const EnvVars& env,
            const std::string& capture_dir);
   // A run still going (a failed test) is killed with its whole group.
   ~LocalRun();
-  LocalRun(const LocalRun&) = delete;
-  LocalRun& operator=(const LocalRun&) = delete;
 
-  pid_t pid() const { return pid_; }
-  // The exit code (128 + signal when killed), or nullopt if it still runs after timeout.
-  std::optional<int> Wait(milliseconds timeout);
-  void SignalGroup(int sig);
   // kill -9 of the process group, then waits until every process the run
   // started is gone. Only for a test that has no other child running.
   void KillAll(milliseconds timeout);
-  std::string out() const;
-  std::string err() const;
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  std::optional<int> exit_code_;
-  std::string out_path_;
-  std::string err_path_;
 };
 
 // Reaps every child of the test process, orphaned tasks included, until there
