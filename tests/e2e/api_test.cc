@@ -28,7 +28,7 @@ class ApiServer {
                                      dir + "/port"};
     args.insert(args.end(), store.flags.begin(), store.flags.end());
     process_ = std::make_unique<Process>(kSidecarBinary, args, EnvVars{}, dir + "/api");
-    const bool up = WaitUntil([&] { return FileExists(dir + "/port") || process_->Exited(); },
+    const bool up = WaitUntil([&] { return FileExists(dir + "/port") || !process_->Running(); },
                               milliseconds(15000));
     BOOST_REQUIRE_MESSAGE(up && FileExists(dir + "/port"),
                           "tm-sidecar api never wrote its port file\n"

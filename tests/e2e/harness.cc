@@ -1,32 +1,20 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "taskmaster/env.h"
 #include "taskmaster/journal.h"
 #include "taskmaster/protocol.h"
-
-extern char** environ;
 
 namespace taskmaster::e2e {
 
@@ -39,46 +27,6 @@ bool StartsWith(const std::string& s, const char* prefix) {
 }
 
 }  // namespace
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") + "/tm-e2e-XXXXXX";
-  BOOST_REQUIRE_MESSAGE(::mkdtemp(templ.data()) != nullptr,
-                        "mkdtemp " << templ << ": " << std::strerror(errno));
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-  BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
-}
 
 std::string ShellQuote(const std::string& text) {
   std::string out = "'";
@@ -119,110 +67,28 @@ std::string RedisUrl() {
 
 Process::Process(const std::string& binary, const std::vector<std::string>& args,
                  const EnvVars& env, const std::string& log_prefix)
-    : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry = *e;
-    const std::string key = entry.substr(0, entry.find('='));
-    if (StartsWith(entry, "TM_") || StartsWith(entry, "ARGO_") || env.count(key)) continue;
-    env_strings.push_back(std::move(entry));
-  }
-  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_strings = {binary};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, out_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, err_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addclosefrom_np(&files, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // A clean start, as in a container: no blocked or ignored signals inherited.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-  const int err = posix_spawn(&pid_, binary.c_str(), &files, &attr, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&files);
-  BOOST_REQUIRE_MESSAGE(err == 0, "posix_spawn " << binary << ": " << std::strerror(err));
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  BOOST_REQUIRE_MESSAGE(pidfd_ >= 0, "pidfd_open: " << std::strerror(errno));
-}
+    : ChildProcess(binary, args, env, log_prefix, OutputMode::kAppend) {}
 
 Process::~Process() {
-  if (!exit_code_ && pid_ > 0) {
-    ::kill(pid_, SIGCONT);
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
+  // Before ~ChildProcess, which would only SIGKILL the process: a stopped one
+  // is continued, and what it started in its group dies with it.
+  if (!reaped()) {
+    Signal(SIGCONT);
+    SignalGroup(SIGKILL);
+    Signal(SIGKILL);
     Wait(milliseconds(5000));
   }
-  if (pidfd_ >= 0) ::close(pidfd_);
-}
-
-std::optional<int> Process::Wait(milliseconds timeout) {
-  if (exit_code_) return exit_code_;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return exit_code_;
-    }
-    const auto left =
-        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    // The pidfd becomes readable when the process exits: no sleeping in steps.
-    struct pollfd fd = {pidfd_, POLLIN, 0};
-    ::poll(&fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-  }
-}
-
-bool Process::Exited() {
-  return Wait(milliseconds(0)).has_value();
 }
 
 void Process::Signal(int sig) {
-  if (!exit_code_) ::kill(pid_, sig);
-}
-
-std::string Process::out() const {
-  return ReadFile(out_path_);
-}
-std::string Process::err() const {
-  return ReadFile(err_path_);
+  if (!reaped()) ::kill(pid(), sig);
 }
 
 // ---- Shell, HTTP ----------------------------------------------------------------
 
 ShellResult Shell(const std::string& command_line, bool keep_stderr_apart) {
-  const std::string full =
-      "bash -o pipefail -c " + ShellQuote(command_line) + (keep_stderr_apart ? "" : " 2>&1");
-  ShellResult result;
-  FILE* pipe = ::popen(full.c_str(), "r");
-  BOOST_REQUIRE_MESSAGE(pipe != nullptr, "popen: " << std::strerror(errno));
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) result.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return test_support::RunShell("bash -o pipefail -c " + ShellQuote(command_line) +
+                                (keep_stderr_apart ? "" : " 2>&1"));
 }
 
 std::optional<HttpResponse> HttpExchange(uint16_t port, const std::string& request,
@@ -356,14 +222,14 @@ void Pod::StartSidecar() {
   env["ARGO_PROGRESS_FILE"] = progress_file();
   ::unlink((dir_ + "/port").c_str());
   // A restarted sidecar is a new process: the old one is reaped first.
-  if (sidecar_) BOOST_REQUIRE_MESSAGE(sidecar_->Exited(), "the previous sidecar still runs");
+  if (sidecar_) BOOST_REQUIRE_MESSAGE(!sidecar_->Running(), "the previous sidecar still runs");
   sidecar_ = std::make_unique<Process>(kSidecarBinary, args, env,
                                        dir_ + "/sidecar" + std::to_string(++sidecar_starts_));
 }
 
 void Pod::WaitReady(milliseconds timeout) {
   const bool ready = WaitUntil(
-      [&] { return FileExists(work(pr::kReadyFile)) || (sidecar_ && sidecar_->Exited()); },
+      [&] { return FileExists(work(pr::kReadyFile)) || (sidecar_ && !sidecar_->Running()); },
       timeout);
   BOOST_REQUIRE_MESSAGE(ready && FileExists(work(pr::kReadyFile)),
                         "the sidecar never wrote ready in " << dir_ << "\n"

@@ -9,46 +9,40 @@
 #ifndef TASKMASTER_TESTS_E2E_HARNESS_H_
 #define TASKMASTER_TESTS_E2E_HARNESS_H_
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "support/child_process.h"
+#include "support/files.h"
+#include "support/temp_dir.h"
+#include "support/wait_until.h"
+
 namespace taskmaster::e2e {
 
 using std::chrono::milliseconds;
+using test_support::EnvVars;
+using test_support::FileExists;
+using test_support::ReadFile;
+using test_support::ShellResult;
+using test_support::WaitUntil;
+using test_support::WriteFile;
 
 // Set by tests/CMakeLists.txt.
 inline constexpr const char* kStepBinary = TM_STEP_BINARY;
 inline constexpr const char* kSidecarBinary = TM_SIDECAR_BINARY;
 inline constexpr const char* kServicesScript = TM_SERVICES_SCRIPT;
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
+// A fresh directory tm-e2e-XXXXXX under $TMPDIR (or /tmp), removed with
+// everything in it.
+class TempDir : public test_support::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : test_support::TempDir("tm-e2e") {}
 };
 
-// Checks pred every 5 ms until it holds (true) or timeout passes (false).
-bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout);
-bool FileExists(const std::string& path);
-// The file's bytes, or "" when it cannot be read.
-std::string ReadFile(const std::string& path);
-void WriteFile(const std::string& path, const std::string& bytes);
 // 'text' quoted for sh.
 std::string ShellQuote(const std::string& text);
 // A state key no other test or run uses.
@@ -60,43 +54,23 @@ std::string RequireEnv(const char* name);
 std::string PostgresDsn();  // TM_TEST_POSTGRES_DSN
 std::string RedisUrl();     // TM_TEST_REDIS_URL
 
-using EnvVars = std::map<std::string, std::string>;
-
-// One child process in its own process group. Its environment is the test's
-// without TM_* and ARGO_* variables (a developer's shell cannot change a test)
-// plus `env`; stdin is /dev/null, stdout and stderr go to files.
-class Process {
+// One tm-sidecar or tm-step process (a ChildProcess: its own process group, the
+// test's environment without TM_* and ARGO_* variables plus `env`, stdin
+// /dev/null), its stdout and stderr appended to `log_prefix`.out and .err.
+class Process : public test_support::ChildProcess {
  public:
   Process(const std::string& binary, const std::vector<std::string>& args, const EnvVars& env,
           const std::string& log_prefix);
-  // A process still running (a failed test) is killed and reaped.
+  // A process still running (a failed test) is continued if stopped, killed
+  // with its whole group, and reaped.
   ~Process();
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
 
-  pid_t pid() const { return pid_; }
-  // The exit code (128 + signal when killed by one), or nullopt when the
-  // process still runs after timeout.
-  std::optional<int> Wait(milliseconds timeout);
-  bool Exited();  // reaps it when it did
+  // Sends sig to the process alone (not its group); nothing once it was reaped.
   void Signal(int sig);
-  std::string out() const;
-  std::string err() const;
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  std::optional<int> exit_code_;
-  std::string out_path_;
-  std::string err_path_;
 };
 
 // Runs a command line with bash -o pipefail; stdout is captured, stderr is
 // captured too unless `keep_stderr_apart` (then it goes to the test's stderr).
-struct ShellResult {
-  int exit_code = -1;
-  std::string out;
-};
 ShellResult Shell(const std::string& command_line, bool keep_stderr_apart = false);
 
 // A tiny HTTP/1.0 GET on 127.0.0.1; nullopt when nothing answered in time.

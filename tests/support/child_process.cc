@@ -34,7 +34,8 @@ int ExitCodeOf(int wait_status) {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const EnvVars& env, const std::string& output_prefix)
+                           const EnvVars& env, const std::string& output_prefix,
+                           OutputMode output_mode)
     : out_path_(output_prefix + ".out"), err_path_(output_prefix + ".err") {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -53,13 +54,13 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  const int output_flags =
+      O_WRONLY | O_CREAT | (output_mode == OutputMode::kAppend ? O_APPEND : O_TRUNC);
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, out_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, err_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, out_path_.c_str(), output_flags, 0644);
+  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, err_path_.c_str(), output_flags, 0644);
   // Nothing of the test process leaks in, so a test can tell what the child
   // itself hands its own children.
   posix_spawn_file_actions_addclosefrom_np(&files, 3);

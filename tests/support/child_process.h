@@ -22,14 +22,19 @@ using EnvVars = std::map<std::string, std::string>;
 // defaults, and no file descriptor of the test process beyond 0-2. Its
 // environment is the test's without TM_* and ARGO_* variables (so a developer's
 // shell cannot change a test) plus `env`; stdin is /dev/null, stdout and stderr
-// go to the files `output_prefix`.out and `output_prefix`.err (truncated), so a
-// child that logs a lot never blocks on a pipe nobody reads. Not thread-safe.
+// go to the files `output_prefix`.out and `output_prefix`.err (truncated, or
+// appended to: see OutputMode), so a child that logs a lot never blocks on a
+// pipe nobody reads. Not thread-safe.
 class ChildProcess {
  public:
+  // How the output files are opened: kAppend keeps what an earlier child wrote
+  // to the same files (a restarted server logging on after its predecessor).
+  enum class OutputMode { kTruncate, kAppend };
+
   // Runs `binary` with `args` (argv[0] is `binary`); fails the test case when it
   // cannot start.
   ChildProcess(const std::string& binary, const std::vector<std::string>& args, const EnvVars& env,
-               const std::string& output_prefix);
+               const std::string& output_prefix, OutputMode output_mode = OutputMode::kTruncate);
   // A child not reaped yet (a failed test) is killed with SIGKILL and reaped;
   // the rest of its process group is left alone (see SignalGroup).
   ~ChildProcess();
