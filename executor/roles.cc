@@ -249,7 +249,11 @@ int RunShard(Env* env, const RunOptions& options) {
       run.attempt = common.attempt;
       run.last_attempt = common.last_attempt;
       run.generation = task.generation;
-      if (task.generation > 0) run.checkpoint_path = wd.RestorePath(pr::RestorePayloadName(task.ordinal));
+      // The sidecar writes the payload only for a checkpoint that verified; a
+      // corrupt one leaves the generation (so new checkpoints still count up
+      // past it) and no payload (so the task starts over).
+      const std::string payload = wd.RestorePath(pr::RestorePayloadName(task.ordinal));
+      if (task.generation > 0 && env->FileExists(payload)) run.checkpoint_path = payload;
       if (!options.log_dir.empty()) {
         if (Status s = env->CreateDirs(options.log_dir); !s.ok()) {
           spdlog::error("cannot create the log dir: {}", s.message());

@@ -160,13 +160,16 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
       spdlog::warn("stopping before the pod's deadline (ARGO_DEADLINE)");
       signals_->Stop(SIGTERM);
     }
-    if (!term_sent && (signals_->stopping() || !fatal.ok())) {
+    // A task that already exited keeps its own outcome: a stop during the fd-3
+    // drain only ends the drain.
+    if (!term_sent && !proc.reaped() && (signals_->stopping() || !fatal.ok())) {
       proc.SignalGroup(SIGTERM);
       term_sent = true;
       interrupted = true;
       kill_at = now + ChildStopBudgetNanos(limits_.grace_seconds);
     }
-    if (!term_sent && now >= timeout_at) {
+    if (proc.reaped() && (signals_->stopping() || !fatal.ok())) drain_until = now;
+    if (!term_sent && !proc.reaped() && now >= timeout_at) {
       proc.SignalGroup(SIGTERM);
       term_sent = true;
       timed_out = true;
@@ -195,14 +198,17 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
     struct pollfd fds[3];
     int nfds = 0;
     fds[nfds++] = {signals_->fd(), POLLIN, 0};
-    const int control_index = (proc.control_fd() >= 0 && !backpressured) ? nfds : -1;
+    // Once the task exited, what it left on fd 3 is read even over the bound.
+    const int control_index =
+        (proc.control_fd() >= 0 && (!backpressured || proc.reaped())) ? nfds : -1;
     if (control_index >= 0) fds[nfds++] = {proc.control_fd(), POLLIN, 0};
     const bool watch_acks = !pending_acks.empty() || backpressured;
     if (watch_acks && work_dir_->watcher().fd() >= 0) {
       fds[nfds++] = {work_dir_->watcher().fd(), POLLIN, 0};
     }
-    int64_t wake = std::min({timeout_at, kill_sent ? kNever : kill_at, drain_until,
-                             limits_.deadline_ns});
+    // Only deadlines still ahead: one already acted on must not wake us in a loop.
+    int64_t wake = std::min({term_sent ? kNever : timeout_at, kill_sent ? kNever : kill_at,
+                             drain_until, signals_->stopping() ? kNever : limits_.deadline_ns});
     if (watch_acks) wake = std::min(wake, now + pr::kReadyPollMillis * kMilli);
     int timeout_ms =
         wake == kNever ? -1 : static_cast<int>(std::clamp<int64_t>((wake - now + kMilli - 1) / kMilli, 0, 60000));

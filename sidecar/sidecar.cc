@@ -173,11 +173,12 @@ Status Sidecar::Restore() {
         if (doc == data->documents.end()) continue;
         auto checkpoint = VerifyCheckpoint(doc->second);
         if (!checkpoint.ok()) {
-          // Nothing corrupt reaches the step: the task starts over instead.
+          // Nothing corrupt reaches the step: no payload file, so the task starts
+          // over. Its generation stays, so its new checkpoints are numbered past
+          // the stored one and are not refused as older.
           metrics_->Inc("checkpoint_operations_total", {"restore", "corrupt"});
           spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
                         task.task_id, checkpoint.status().message());
-          task.generation = 0;
           continue;
         }
         metrics_->Inc("checkpoint_operations_total", {"restore", "ok"});

@@ -135,6 +135,30 @@ BOOST_AUTO_TEST_CASE(a_task_that_ignores_sigterm_is_killed_within_the_child_budg
   BOOST_CHECK(summary["durable"].GetBool());
 }
 
+// A stop that arrives after the task exited (here, in the 100 ms fd-3 drain a
+// background child keeps open) ends the drain; the task keeps its own outcome
+// and is not run again as interrupted.
+BOOST_AUTO_TEST_CASE(a_stop_after_the_task_exited_keeps_its_outcome) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  sidecar.WriteShardRestore(ShardFixture::Shard({"finished"}));
+  sidecar.Start(f.Ready());
+  auto step = f.StartSh(R"(
+    sleep 30 &
+    echo done > "$OUT/done"
+    exit 0
+  )");
+  BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("done"), kStepTimeout),
+                        "the task never ran; stderr:\n"
+                            << step->err());
+  BOOST_REQUIRE(::kill(step->pid(), SIGTERM) == 0);
+  Finish(*step, sidecar);
+  auto ends = sidecar.TaskEnds();
+  BOOST_REQUIRE_EQUAL(ends.size(), 1u);
+  BOOST_CHECK(ends[0].status == TaskStatus::kSucceeded);
+  BOOST_CHECK(ends[0].exit_code == std::optional<int>(0));
+}
+
 BOOST_AUTO_TEST_CASE(a_background_child_holding_fd3_cannot_hang_the_shard) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
