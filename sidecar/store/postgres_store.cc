@@ -216,6 +216,16 @@ constexpr const char* kEndTasks =
     "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint) "
     "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
     "RETURNING t.ordinal";
+// An init commit starts a run of the workflow (a resubmission resumes under its
+// state key): the workflow is no longer finished, and what did not succeed in an
+// earlier run (failed, cancelled, interrupted, left running) is pending again, so
+// the new run's attempts and failure count start afresh. Succeeded tasks and
+// every task's checkpoints stay.
+constexpr const char* kReopenWorkflow =
+    "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = $1";
+constexpr const char* kReopenTasks =
+    "UPDATE task_states SET status = 'pending', final = false WHERE workflow_id = $1 "
+    "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = $2, finished_at = now() WHERE workflow_id = $1 "
     "RETURNING 1";
@@ -922,7 +932,14 @@ class PostgresStore final : public StateStore {
                                        "' to finalize was never initialized");
       }
     }
-    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, CountedOrdinals(plan)));
+    std::vector<int64_t> counted = CountedOrdinals(plan);
+    if (plan.commit && batch.writer.role == protocol::Role::kInit) {
+      TM_RETURN_IF_ERROR(Exec(kReopenWorkflow, Params().Text(id)).status());
+      Result<Rows> reopened = Exec(kReopenTasks, Params().Text(id));
+      if (!reopened.ok()) return reopened.status();
+      for (int i = 0; i < reopened->size(); ++i) counted.push_back(reopened->Int(i, 0));
+    }
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, counted));
     Params fence = WriterParams(batch.writer);
     fence.Int(batch.fence).Int(plan.max_seq);
     TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());

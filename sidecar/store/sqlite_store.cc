@@ -191,6 +191,13 @@ constexpr const char* kTaskNote =
 constexpr const char* kEndTask =
     "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
     "duration_ms = ? WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+// An init commit starts a run of the workflow (see postgres_store.cc): the
+// workflow is no longer finished and what did not succeed is pending again.
+constexpr const char* kReopenWorkflow =
+    "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = ?";
+constexpr const char* kReopenTasks =
+    "UPDATE task_states SET status = 'pending', final = 0 WHERE workflow_id = ? "
+    "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
 constexpr const char* kWorkflowFinish =
@@ -830,7 +837,23 @@ class SqliteStore final : public StateStore {
                                        "' to finalize was never initialized");
       }
     }
-    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, CountedOrdinals(plan), now));
+    std::vector<int64_t> counted = CountedOrdinals(plan);
+    if (plan.commit && batch.writer.role == protocol::Role::kInit) {
+      {
+        Query q(db_.get(), &statements_, kReopenWorkflow);
+        q.Text(id);
+        TM_RETURN_IF_ERROR(q.Run());
+      }
+      Query q(db_.get(), &statements_, kReopenTasks);
+      q.Text(id);
+      while (true) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        counted.push_back(q.ColumnInt(0));
+      }
+    }
+    TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, counted, now));
     {
       Query q(db_.get(), &statements_, kStoreFence);
       q.Text(id).Text(role).Int(w.shard).Int(batch.fence).Int(plan.max_seq);

@@ -748,6 +748,41 @@ inline void ReinitReopensAFinishedWorkflow(StoreHarness& h) {
   BOOST_TEST(Must(s.DeleteFinishedBefore(NowMillis() + 3600 * 1000), "gc").empty());
 }
 
+// A resubmitted run starts afresh for what did not succeed: the failed,
+// cancelled and interrupted tasks of the earlier run are pending again (so the
+// new run's failure count and cancellation start from zero), succeeded tasks and
+// checkpoints stay, the workflow is no longer finished, and gc leaves it alone.
+inline void ReinitMakesUnsucceededTasksPendingAgain(StoreHarness& h) {
+  StateStore& s = h.store();
+  const std::string wf = "rerun";
+  const std::vector<std::string> ids = TaskIds(4);
+  InitWorkflow(s, wf, ids, 4);
+  TestWriter shard(s, wf, pr::Role::kShard, 0);
+  Batch b = shard.NewBatch();
+  shard.End(&b, 0, ids[0], TaskStatus::kSucceeded);
+  shard.End(&b, 1, ids[1], TaskStatus::kFailed, /*final=*/true);
+  shard.End(&b, 2, ids[2], TaskStatus::kCancelled);
+  shard.End(&b, 3, ids[3], TaskStatus::kInterrupted);
+  MustApply(s, b);
+  TestWriter finalize(s, wf, pr::Role::kFinalize, 0);
+  Batch f = finalize.NewBatch();
+  finalize.Commit(&f, WorkflowStatus::kFailed);
+  BOOST_TEST(ToString(MustApply(s, f).state.status) == std::string("failed"));
+
+  const ApplyResult r = InitWorkflow(s, wf, ids, 4);
+  // Not finished any more: the status is derived from the tasks again.
+  BOOST_TEST(ToString(r.state.status) != std::string("failed"));
+  CheckCounts(r.state.counts, Counts(1, 0, 0, 3, 0));
+  const ShardData data = Must(s.LoadShard(wf, 0), "shard");
+  BOOST_TEST(data.restore.final_failures == 0);
+  BOOST_TEST(ToString(data.restore.tasks[0].status) == std::string("succeeded"));
+  for (size_t i = 1; i < 4; ++i) {
+    BOOST_TEST(ToString(data.restore.tasks[i].status) == std::string("pending"));
+    BOOST_TEST(!data.restore.tasks[i].final);
+  }
+  BOOST_TEST(Must(s.DeleteFinishedBefore(NowMillis() + 3600 * 1000), "gc").empty());
+}
+
 inline void RecordsForUnknownTasksAreRefused(StoreHarness& h) {
   StateStore& s = h.store();
   const std::string wf = "wf-unknown";
@@ -828,6 +863,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(finalize_sets_the_status_and_gc_deletes_finished,                    \
                             FinalizeSetsTheStatusAndGcDeletesFinished)                           \
   TM_STORE_CONFORMANCE_CASE(reinit_reopens_a_finished_workflow, ReinitReopensAFinishedWorkflow)  \
+  TM_STORE_CONFORMANCE_CASE(reinit_makes_unsucceeded_tasks_pending_again,                    \
+                            ReinitMakesUnsucceededTasksPendingAgain)                            \
   TM_STORE_CONFORMANCE_CASE(records_for_unknown_tasks_are_refused,                               \
                             RecordsForUnknownTasksAreRefused)                                    \
   TM_STORE_CONFORMANCE_CASE(free_text_is_stored_safely, FreeTextIsStoredSafely)                  \
