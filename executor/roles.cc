@@ -1,5 +1,7 @@
 #include "roles.h"
 
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,9 +9,6 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-
-#include <rapidjson/document.h>
-#include <spdlog/spdlog.h>
 
 #include "signals.h"
 #include "step_work_dir.h"
@@ -32,7 +31,9 @@ int Usage(const Status& status) {
   return pr::kExitUsage;
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // ARGO_DEADLINE as Argo writes it, Go's time.RFC3339 ("2006-01-02T15:04:05Z07:00":
 // whole seconds, "Z" or a +hh:mm/-hh:mm offset), or Go's zero time when the
@@ -66,6 +67,18 @@ Result<std::optional<int64_t>> ParseArgoDeadline(std::string_view text) {
   auto utc = ParseRfc3339Millis(std::string(text.substr(0, 19)) + "." + millis + "Z");
   if (!utc.ok()) return bad();
   return std::optional<int64_t>(*utc - offset_ms);
+}
+
+// The journal could not be written: nothing more can be made durable.
+int JournalError(const Status& status) {
+  spdlog::error("cannot write the journal: {}", status.message());
+  return pr::kExitNotDurable;
+}
+
+// restore/ could not be read: the sidecar did not finish restoring.
+int RestoreError(const char* what, const Status& status) {
+  spdlog::error("cannot read the restored {}: {}", what, status.ToString());
+  return pr::kExitNotDurable;
 }
 
 // The monotonic time by which a stop must begin: ARGO_DEADLINE minus the grace period.
@@ -141,14 +154,15 @@ int CommitAndWait(StepWorkDir& wd, Signals& signals, const CommonOptions& option
   }
   Status acked = wd.WaitForAck(*seq, deadline);
   if (acked.ok()) return exit_code;
-  spdlog::error("{}; writing the outputs without durability (\"durable\": false)",
-                acked.message());
+  spdlog::error("{}; writing the outputs without durability (\"durable\": false)", acked.message());
   Status written = wd.WriteOutputsNotDurable(commit);
   if (!written.ok()) spdlog::error("cannot write the outputs: {}", written.message());
   return pr::kExitNotDurable;
 }
 
-std::string JsonString(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
+std::string JsonString(std::string_view s) {
+  return "\"" + JsonEscape(s) + "\"";
+}
 
 }  // namespace
 
@@ -183,10 +197,7 @@ int RunShard(Env* env, const RunOptions& options) {
     return *code;
   }
   auto restore = wd.ReadShardRestore();
-  if (!restore.ok()) {
-    spdlog::error("cannot read the restored shard: {}", restore.status().ToString());
-    return pr::kExitNotDurable;
-  }
+  if (!restore.ok()) return RestoreError("shard", restore.status());
 
   StepLimits limits;
   limits.task_timeout_seconds = options.task_timeout_seconds;
@@ -206,7 +217,8 @@ int RunShard(Env* env, const RunOptions& options) {
   int64_t position = 0;
   for (const pr::RestoredTask& task : restore->tasks) {
     ++position;
-    const bool done = task.status == TaskStatus::kSucceeded || task.status == TaskStatus::kCancelled ||
+    const bool done = task.status == TaskStatus::kSucceeded ||
+                      task.status == TaskStatus::kCancelled ||
                       (task.status == TaskStatus::kFailed && task.final);
     if (done) {
       ++skipped;
@@ -230,17 +242,15 @@ int RunShard(Env* env, const RunOptions& options) {
                   " tasks failed for good, over --max-failures " +
                   std::to_string(options.max_failures);
       ++cancelled;
-      spdlog::info("Cancelling task {} ({}/{}): {}", task.task_id, position, shard_tasks, end.error);
+      spdlog::info("Cancelling task {} ({}/{}): {}", task.task_id, position, shard_tasks,
+                   end.error);
     } else {
       spdlog::info("Processing task {} ({}/{})", task.task_id, position, shard_tasks);
       auto started = wd.Append(pr::RecordType::kTaskStart, 0, [&](int64_t seq) {
         return pr::Encode(pr::TaskStartRecord{wd.fence(), seq, task.ordinal, task.task_id,
                                               common.attempt, env->NowUnixMillis()});
       });
-      if (!started.ok()) {
-        spdlog::error("cannot write the journal: {}", started.status().message());
-        return pr::kExitNotDurable;
-      }
+      if (!started.ok()) return JournalError(started.status());
       TaskRun run;
       run.workflow_id = common.state_key;
       run.task_id = task.task_id;
@@ -262,10 +272,7 @@ int RunShard(Env* env, const RunOptions& options) {
         command.log_path = JoinPath(options.log_dir, std::to_string(task.ordinal) + ".log");
       }
       auto outcome = runner.Run(command, run);
-      if (!outcome.ok()) {
-        spdlog::error("cannot write the journal: {}", outcome.status().message());
-        return pr::kExitNotDurable;
-      }
+      if (!outcome.ok()) return JournalError(outcome.status());
       end.status = outcome->status;
       end.final = outcome->final;
       end.exit_code = outcome->exit_code;
@@ -294,10 +301,7 @@ int RunShard(Env* env, const RunOptions& options) {
       end.seq = seq;
       return pr::Encode(end);
     });
-    if (!ended.ok()) {
-      spdlog::error("cannot write the journal: {}", ended.status().message());
-      return pr::kExitNotDurable;
-    }
+    if (!ended.ok()) return JournalError(ended.status());
   }
 
   const int64_t duration_ms = (env->MonotonicNanos() - started_ns) / 1000000;
@@ -346,10 +350,7 @@ int RunInit(Env* env, const InitOptions& options) {
     return *code;
   }
   auto restore = wd.ReadInitRestore();
-  if (!restore.ok()) {
-    spdlog::error("cannot read the restored workflow: {}", restore.status().ToString());
-    return pr::kExitNotDurable;
-  }
+  if (!restore.ok()) return RestoreError("workflow", restore.status());
 
   std::vector<int64_t> pending;
   if (restore->exists) {
@@ -357,7 +358,8 @@ int RunInit(Env* env, const InitOptions& options) {
       return Usage(Status::InvalidArgument(
           "state key " + common.state_key + " already holds a different task list (" +
           std::to_string(restore->task_count) + " tasks, " + restore->list_hash + "; given " +
-          std::to_string(n) + " tasks, " + hash + "): resume with the same list, or use a new state-key"));
+          std::to_string(n) + " tasks, " + hash +
+          "): resume with the same list, or use a new state-key"));
     }
     if (restore->batch_size != options.batch_size) {
       return Usage(Status::InvalidArgument(
@@ -371,8 +373,9 @@ int RunInit(Env* env, const InitOptions& options) {
   // are idempotent) rather than resume a workflow with tasks missing.
   const bool complete = restore->exists && static_cast<int64_t>(restore->statuses.size()) == n;
   if (restore->exists && !complete) {
-    spdlog::warn("the task list of {} was recorded only in part ({} of {} tasks); recording it again",
-                 common.state_key, restore->statuses.size(), n);
+    spdlog::warn(
+        "the task list of {} was recorded only in part ({} of {} tasks); recording it again",
+        common.state_key, restore->statuses.size(), n);
   }
   if (complete) {
     pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
@@ -385,20 +388,14 @@ int RunInit(Env* env, const InitOptions& options) {
                                                options.batch_size, batch, hash,
                                                static_cast<int64_t>(chunks.size())});
     });
-    if (!init.ok()) {
-      spdlog::error("cannot write the journal: {}", init.status().message());
-      return pr::kExitNotDurable;
-    }
+    if (!init.ok()) return JournalError(init.status());
     for (pr::TaskListRecord& chunk : chunks) {
       auto appended = wd.Append(pr::RecordType::kTaskList, 0, [&](int64_t seq) {
         chunk.fence = wd.fence();
         chunk.seq = seq;
         return pr::Encode(chunk);
       });
-      if (!appended.ok()) {
-        spdlog::error("cannot write the journal: {}", appended.status().message());
-        return pr::kExitNotDurable;
-      }
+      if (!appended.ok()) return JournalError(appended.status());
     }
     for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
     spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
@@ -417,7 +414,8 @@ int RunInit(Env* env, const InitOptions& options) {
   commit.outputs[pr::kOutBatchSize] = std::to_string(batch);
   commit.outputs[pr::kOutTaskCount] = std::to_string(n);
   commit.outputs[pr::kOutSummary] = fmt::format(
-      "{{\"workflow_id\":{},\"task_count\":{},\"batch_size\":{},\"shards\":{},\"pending_shards\":{},"
+      "{{\"workflow_id\":{},\"task_count\":{},\"batch_size\":{},\"shards\":{},\"pending_shards\":{}"
+      ","
       "\"resumed\":{},\"list_hash\":{}}}",
       JsonString(common.state_key), n, batch, pr::ShardCount(n, batch), pending.size(),
       complete ? "true" : "false", JsonString(hash));
@@ -427,7 +425,8 @@ int RunInit(Env* env, const InitOptions& options) {
 int RunFinalize(Env* env, const FinalizeOptions& options) {
   const CommonOptions& common = options.common;
   if (Status s = ValidateId(common.state_key, "state key"); !s.ok()) return Usage(s);
-  if (options.max_failures < 0) return Usage(Status::InvalidArgument("--max-failures must be >= 0"));
+  if (options.max_failures < 0)
+    return Usage(Status::InvalidArgument("--max-failures must be >= 0"));
   Signals signals;
   StepWorkDir wd(env, common.work_dir);
   pr::Ready ready;
@@ -435,10 +434,7 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
     return *code;
   }
   auto summary = wd.ReadSummaryRestore();
-  if (!summary.ok()) {
-    spdlog::error("cannot read the restored summary: {}", summary.status().ToString());
-    return pr::kExitNotDurable;
-  }
+  if (!summary.ok()) return RestoreError("summary", summary.status());
   const TaskCounts& c = summary->counts;
   const int64_t unfinished = c.pending + c.running;
   const bool failed = summary->failed_total > options.max_failures || unfinished > 0;
@@ -448,8 +444,9 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   } else if (unfinished > 0) {
     spdlog::error("Workflow {} failed: {} tasks never finished", common.state_key, unfinished);
   } else {
-    spdlog::info("Completed multi-task workflow {} successfully: {} succeeded, {} failed, {} cancelled",
-                 common.state_key, c.succeeded, c.failed, c.cancelled);
+    spdlog::info(
+        "Completed multi-task workflow {} successfully: {} succeeded, {} failed, {} cancelled",
+        common.state_key, c.succeeded, c.failed, c.cancelled);
   }
   std::string failed_ids = "[";
   for (size_t i = 0; i < summary->failed.size(); ++i) {
@@ -493,8 +490,8 @@ int CheckpointVerify(Env* env, const std::string& path) {
   }
   const CheckpointFields& f = checkpoint->fields;
   std::cout << path << ": valid checkpoint of task " << f.task_id << " in workflow "
-            << f.workflow_id << " (generation " << f.generation << ", fence " << f.fence
-            << ", seq " << f.seq << ", " << checkpoint->payload.size() << " payload bytes, "
+            << f.workflow_id << " (generation " << f.generation << ", fence " << f.fence << ", seq "
+            << f.seq << ", " << checkpoint->payload.size() << " payload bytes, "
             << checkpoint->checksum << ")\n";
   return pr::kExitOk;
 }
