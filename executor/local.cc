@@ -213,6 +213,28 @@ bool JournalFullyAcked(Env* env, const std::string& dir) {
   return outcome == JournalReader::Outcome::kEnd || outcome == JournalReader::Outcome::kTornTail;
 }
 
+// What is wrong with a journal that is corrupt in the middle (damage followed by
+// valid records) past its ack, or nothing. No sidecar can read past such damage,
+// so its records can never be committed: the run says so instead of retrying.
+std::optional<std::string> JournalCorruption(Env* env, const std::string& dir) {
+  const std::string journal = JoinPath(dir, pr::kJournalFile);
+  if (!env->FileExists(journal)) return std::nullopt;
+  pr::Ack ack;
+  auto text = env->ReadFile(JoinPath(dir, pr::kAckFile));
+  if (text.ok()) {
+    auto decoded = pr::DecodeAck(*text);
+    if (decoded.ok()) ack = *decoded;
+  }
+  auto reader = JournalReader::Open(env, journal, ack.offset);
+  if (!reader.ok()) return std::nullopt;
+  JournalRecord record;
+  JournalReader::Outcome outcome;
+  while ((outcome = (*reader)->Next(&record)) == JournalReader::Outcome::kRecord) {
+  }
+  if (outcome != JournalReader::Outcome::kCorrupt) return std::nullopt;
+  return (*reader)->message();
+}
+
 // True for an init journal cut short between its workflow_init record and the
 // last of its task_list records (a crash mid-init). Drained, it would record a
 // workflow without its tasks, which the next init would take for finished; not
@@ -687,6 +709,7 @@ class LocalRun {
   int64_t retried_runs_ = 0;
   int64_t shard_retries_ = 0;
   int64_t kept_dirs_ = 0;
+  int64_t corrupt_dirs_ = 0;  // kept because their journal is corrupt in the middle
   std::unique_ptr<Pod> finalize_;
 };
 
@@ -877,6 +900,15 @@ void LocalRun::Settle(Pod* pod) {
   pod->kept = true;
   pod->finished = true;
   ++kept_dirs_;
+  if (auto damage = JournalCorruption(env_, pod->dir)) {
+    ++corrupt_dirs_;
+    console_.Error(fmt::format(
+        "the journal in {} is corrupt ({}): the records after the damage can never be "
+        "committed. Move the directory away to go on (mv {} {}.corrupt); the tasks it covered "
+        "then run again from their last committed checkpoint",
+        pod->dir, *damage, pod->dir, pod->dir));
+    return;
+  }
   console_.Error(fmt::format(
       "the journal in {} still holds records the store has not acknowledged (sidecar exit code "
       "{}); it is kept, and the next run drains it first. See {}",
@@ -1171,6 +1203,12 @@ int LocalRun::DrainLeftovers() {
     active_.push_back(pod.get());
   }
   while (!active_.empty()) Pump(kNever);
+  if (corrupt_dirs_ > 0) {
+    console_.Error(
+        "a journal of an earlier run is corrupt (above): nothing new starts until its "
+        "directory is moved away");
+    return pr::kExitFailed;
+  }
   if (kept_dirs_ > 0) {
     console_.Error(
         "journals of an earlier run could not be committed: nothing new starts until "

@@ -252,6 +252,52 @@ BOOST_AUTO_TEST_CASE(an_init_cut_short_by_a_crash_is_recorded_again) {
   BOOST_CHECK(Contains(Status(dir / "state", key), "\"succeeded\":3"));
 }
 
+BOOST_AUTO_TEST_CASE(a_journal_corrupt_in_the_middle_is_named_and_kept) {
+  // Damage followed by valid records in a shard's journal: no sidecar can read
+  // past it, so the run must say the journal is corrupt (not blame the store),
+  // keep the directory untouched, and start nothing new. (An init journal is
+  // different: init records the list again, see the case above.)
+  TempDir dir;
+  const std::vector<std::string> ids = {"a", "b"};
+  const EnvVars env = {{"RUNS", dir / "runs"}, {"FLAKY", ""}, {"BROKEN", "a"}};
+  const auto args = Args(dir / "state", ids, {"--retries", "0"}, kFlakyTask);
+  const Outcome first = RunToEnd(args, env, dir.path(), kRunTimeout);
+  BOOST_REQUIRE_MESSAGE(first.code == 1, "exit " << first.code << "\n" << first.err);
+  const size_t runs_before = Lines(ReadFile(dir / "runs")).size();
+
+  const Outcome validate = Shell(std::string(kStepBinary) + " validate --task-list '" +
+                                 JsonList(ids) + "' | sed 's/.*xxh3://'");
+  const std::string key = "local-" + validate.out.substr(0, 16);
+  const std::string work = dir / "state/work/shard-0";
+  const Outcome restored =
+      Shell("mkdir -p " + work + " && TM_STORE=sqlite:" + dir.path() + "/state/state.db " +
+            kSidecarBinary + " --local --role shard --shard 0 --state-key " + key +
+            " --work-dir " + work + " --listen 127.0.0.1:0 2>" + dir.path() +
+            "/sidecar.err & pid=$!; i=0; "
+            "while [ ! -e " +
+            work +
+            "/ready ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; "
+            "kill -9 $pid; wait $pid; test -e " +
+            work + "/ready");
+  BOOST_REQUIRE_MESSAGE(restored.code == 0, "tm-sidecar wrote no ready file");
+  auto ready = protocol::DecodeReady(ReadFile(work + "/ready"));
+  BOOST_REQUIRE(ready.ok());
+  const auto start = [&](int64_t seq) {
+    return EncodeJournalRecord(
+        static_cast<uint64_t>(seq), static_cast<uint16_t>(protocol::RecordType::kTaskStart), 0,
+        protocol::Encode(protocol::TaskStartRecord{ready->fence, seq, 0, "a", 0, 1767225600000}));
+  };
+  const std::string journal = start(1) + std::string(64, '\xab') + start(2);
+  WriteFile(work + "/journal", journal);
+
+  const Outcome rerun = RunToEnd(args, env, dir.path(), kRunTimeout);
+  BOOST_CHECK_EQUAL(rerun.code, 1);
+  BOOST_CHECK_MESSAGE(Contains(rerun.err + rerun.out, "is corrupt"), rerun.err);
+  BOOST_CHECK_MESSAGE(Contains(rerun.err + rerun.out, "shard-0.corrupt"), rerun.err);
+  BOOST_CHECK_EQUAL(Lines(ReadFile(dir / "runs")).size(), runs_before);  // nothing new ran
+  BOOST_CHECK_EQUAL(ReadFile(work + "/journal"), journal);               // kept as it was
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
