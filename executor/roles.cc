@@ -69,6 +69,13 @@ Result<std::optional<int64_t>> ParseArgoDeadline(std::string_view text) {
   return std::optional<int64_t>(*utc - offset_ms);
 }
 
+// How long the step waits for the sidecar to acknowledge a record: the final
+// barrier, and each sync checkpoint. min(60, grace - 5) s unless --barrier-timeout.
+double AckWaitSeconds(const CommonOptions& options) {
+  return options.barrier_timeout_seconds.value_or(
+      std::min<double>(pr::kBarrierMaxSeconds, std::max(options.grace_seconds - 5, 1)));
+}
+
 // The journal could not be written: nothing more can be made durable.
 int JournalError(const Status& status) {
   spdlog::error("cannot write the journal: {}", status.message());
@@ -148,9 +155,7 @@ int CommitAndWait(StepWorkDir& wd, Signals& signals, const CommonOptions& option
   if (signals.stopping()) {
     deadline = signals.stop_at_ns() + StopBudgetNanos(options.grace_seconds);
   } else {
-    double seconds = options.barrier_timeout_seconds.value_or(
-        std::min<double>(pr::kBarrierMaxSeconds, std::max(options.grace_seconds - 5, 1)));
-    deadline = env->MonotonicNanos() + static_cast<int64_t>(seconds * kSecond);
+    deadline = env->MonotonicNanos() + static_cast<int64_t>(AckWaitSeconds(options) * kSecond);
   }
   Status acked = wd.WaitForAck(*seq, deadline);
   if (acked.ok()) return exit_code;
@@ -203,6 +208,7 @@ int RunShard(Env* env, const RunOptions& options) {
   limits.task_timeout_seconds = options.task_timeout_seconds;
   limits.grace_seconds = common.grace_seconds;
   limits.deadline_ns = StopDeadlineNanos(env, common);
+  limits.ack_wait_seconds = AckWaitSeconds(common);
   TaskRunner runner(&wd, &signals, limits);
   TaskSpec command;
   command.argv = options.command;

@@ -90,7 +90,11 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
 
   Status fatal;
   int64_t generation = run.generation;
-  std::deque<int64_t> pending_acks;
+  struct PendingAck {
+    int64_t seq;
+    int64_t give_up_ns;  // kNever when waiting without bound
+  };
+  std::deque<PendingAck> pending_acks;
   bool backpressured = false;
   uint64_t acked_offset = 0;  // as of the last read of the ack file
 
@@ -122,7 +126,13 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
           return;
         }
         ++generation;
-        if (msg.sync) pending_acks.push_back(*appended);
+        if (msg.sync) {
+          const int64_t give_up =
+              limits_.ack_wait_seconds > 0
+                  ? env->MonotonicNanos() + static_cast<int64_t>(limits_.ack_wait_seconds * kSecond)
+                  : kNever;
+          pending_acks.push_back(PendingAck{*appended, give_up});
+        }
       }
     }
     if (msg.progress) {
@@ -188,8 +198,16 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
         NeedsBackpressure(work_dir_->journal_size(), acked_offset, pr::kBackpressureBytes)) {
       const pr::Ack ack = work_dir_->ReadAck();
       acked_offset = ack.offset;
-      while (!pending_acks.empty() && pending_acks.front() <= ack.seq) {
-        Reply(proc.control_fd(), "{\"ack\":" + std::to_string(pending_acks.front()) + "}\n");
+      while (!pending_acks.empty() && pending_acks.front().seq <= ack.seq) {
+        Reply(proc.control_fd(), "{\"ack\":" + std::to_string(pending_acks.front().seq) + "}\n");
+        pending_acks.pop_front();
+      }
+      // Acks come in order: only the oldest can be overdue first.
+      while (!pending_acks.empty() && now >= pending_acks.front().give_up_ns) {
+        spdlog::warn("task {}: sync checkpoint {} not acknowledged in time; telling the task",
+                     run.task_id, pending_acks.front().seq);
+        Reply(proc.control_fd(), "{\"error\":\"not durable in time\",\"seq\":" +
+                                     std::to_string(pending_acks.front().seq) + "}\n");
         pending_acks.pop_front();
       }
       backpressured = NeedsBackpressure(work_dir_->journal_size(), ack.offset, pr::kBackpressureBytes);
@@ -210,6 +228,7 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
     int64_t wake = std::min({term_sent ? kNever : timeout_at, kill_sent ? kNever : kill_at,
                              drain_until, signals_->stopping() ? kNever : limits_.deadline_ns});
     if (watch_acks) wake = std::min(wake, now + pr::kReadyPollMillis * kMilli);
+    if (!pending_acks.empty()) wake = std::min(wake, pending_acks.front().give_up_ns);
     int timeout_ms =
         wake == kNever ? -1 : static_cast<int>(std::clamp<int64_t>((wake - now + kMilli - 1) / kMilli, 0, 60000));
     if (::poll(fds, nfds, timeout_ms) < 0 && errno != EINTR) {

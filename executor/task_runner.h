@@ -23,6 +23,9 @@ struct StepLimits {
   int grace_seconds = 30;
   // Monotonic time by which the step must be stopping (ARGO_DEADLINE - grace).
   int64_t deadline_ns = std::numeric_limits<int64_t>::max();
+  // A sync checkpoint not acknowledged by then is answered {"error": ...}, so a
+  // dead or fenced-out sidecar cannot hang the task (0: wait without bound).
+  double ack_wait_seconds = 0;
 };
 
 // After a stop request: the task gets this long to exit before SIGKILL; the

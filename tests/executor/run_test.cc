@@ -205,6 +205,33 @@ BOOST_AUTO_TEST_CASE(sync_checkpoint_is_answered_only_after_the_ack) {
   BOOST_CHECK(ends[0].status == TaskStatus::kSucceeded);
 }
 
+// A sidecar that never acknowledges (dead, or fenced out by a newer attempt)
+// must not hang the task: after the ack wait (the barrier's timeout) the task
+// gets {"error": ...} and decides for itself.
+BOOST_AUTO_TEST_CASE(an_unacknowledged_sync_checkpoint_is_answered_with_an_error_in_time) {
+  ShardFixture f;
+  f.env[pr::kEnvBarrierTimeout] = "0.5";
+  FakeSidecar::Options options;
+  options.hold_acks = true;
+  FakeSidecar sidecar(f.work, options);
+  sidecar.WriteShardRestore(ShardFixture::Shard({"careful"}));
+  sidecar.Start(f.Ready());
+  auto step = f.StartSh(R"(
+    echo '{"checkpoint":{"charged":true},"sync":true}' >&3
+    read line <&3
+    echo "$line" > "$OUT/reply.tmp" && mv "$OUT/reply.tmp" "$OUT/reply"
+  )");
+  BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("reply"), milliseconds(5000)),
+                        "no answer to the sync checkpoint; stderr:\n"
+                            << step->err());
+  rapidjson::Document reply = ParseObject(ReadFile(f.Out("reply")));
+  BOOST_CHECK(!reply.HasMember("ack"));
+  BOOST_REQUIRE(reply.HasMember("error") && reply["error"].IsString());
+  BOOST_CHECK_EQUAL(reply["error"].GetString(), std::string("not durable in time"));
+  sidecar.ReleaseAcks();
+  BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_fd3_lines_are_ignored) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
