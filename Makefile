@@ -41,9 +41,9 @@ images:
 	@scripts/build-images.sh
 
 # Offline lint of workflows/ against Argo's JSON schema: ARGO_SCHEMA=PATH to the
-# api/jsonschema/schema.json of your Argo release (docs/argo.md).
+# api/jsonschema/schema.json of your Argo release (docs/argo.md; scripts/argo-schema.sh).
 lint: bootstrap
-	@scripts/lint-workflows.py workflows
+	@scripts/lint-workflows.py --schema "$$(scripts/argo-schema.sh)" workflows
 
 bench: build
 	@BUILD=$(BUILD) scripts/run-benchmarks.sh

@@ -2,21 +2,15 @@
 # The offline workflow lint (ctest: workflow_lint). workflows/ must pass; every
 # tests/lint/ok-*.yaml must pass; every tests/lint/ruleNN-*.yaml must be rejected
 # with only rule NN findings, at each "# expect: <json path>" the fixture lists.
-# The schema comes from ARGO_SCHEMA (default: ../shared/argo/schema.json beside the
-# repository); it is never copied into the project.
+# The schema comes from scripts/argo-schema.sh (ARGO_SCHEMA, else ../shared/argo/
+# beside the checkout or beside the one it was cloned from); never copied in.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 python=${PYTHON:-/usr/bin/python3}
 lint="$repo/scripts/lint-workflows.py"
-schema=${ARGO_SCHEMA:-$repo/../shared/argo/schema.json}
-
-if [[ ! -r $schema ]]; then
-  echo "workflow_lint: Argo's JSON schema not found at $schema" >&2
-  echo "workflow_lint: set ARGO_SCHEMA to api/jsonschema/schema.json of your Argo release" >&2
-  exit 1
-fi
+schema=$("$repo/scripts/argo-schema.sh") || exit 1
 if ! "$python" -c 'import yaml, jsonschema' 2>/dev/null; then
   echo "workflow_lint: $python lacks yaml or jsonschema: run scripts/bootstrap.sh" \
        "(python3-yaml, python3-jsonschema)" >&2
