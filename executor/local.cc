@@ -26,6 +26,7 @@
 #include <optional>
 #include <set>
 
+#include "exec_args.h"
 #include "task_process.h"
 #include "taskmaster/checksum.h"
 #include "taskmaster/dir_watcher.h"
@@ -34,8 +35,6 @@
 #include "taskmaster/log.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
-
-extern char** environ;
 
 namespace taskmaster::step {
 
@@ -386,22 +385,11 @@ struct ChildSpec {
 // Starts a child in our process group (so `kill -9 -PGID` takes everything) with
 // PR_SET_PDEATHSIG(SIGTERM): if we die, a step stops and commits, a sidecar drains.
 Result<pid_t> SpawnChild(const ChildSpec& spec) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry = *e;
-    const std::string key = entry.substr(0, entry.find('='));
+  const CStringArray envp(ChildEnvironment(spec.env, [](const std::string& key) {
     const bool ours = key.compare(0, 3, "TM_") == 0 || key.compare(0, 5, "ARGO_") == 0;
-    if (spec.env.count(key) || (ours && !kInheritedVariables.count(key))) continue;
-    env_strings.push_back(std::move(entry));
-  }
-  for (const auto& [key, value] : spec.env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_strings = spec.argv;
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+    return ours && !kInheritedVariables.count(key);
+  }));
+  const CStringArray argv(spec.argv);
 
   const int log_fd = ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return Status::FromErrno("open " + spec.log_path, errno);
@@ -433,7 +421,7 @@ Result<pid_t> SpawnChild(const ChildSpec& spec) {
     ::dup2(null_fd, STDIN_FILENO);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(argv.data()[0], argv.data(), envp.data());
     const char msg[] = "tm-step local: exec failed\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void)ignored;

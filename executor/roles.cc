@@ -486,14 +486,31 @@ int Validate(Env* env, const std::string& task_list) {
   return pr::kExitOk;
 }
 
-int CheckpointVerify(Env* env, const std::string& path) {
+namespace {
+
+// Reads and verifies a checkpoint file; on failure sets *exit_code (2 when it
+// cannot be read, 3 when it is corrupt or truncated) and says why.
+std::optional<Checkpoint> ReadCheckpoint(Env* env, const std::string& path, int* exit_code) {
   auto bytes = env->ReadFile(path);
-  if (!bytes.ok()) return Usage(bytes.status());
+  if (!bytes.ok()) {
+    *exit_code = Usage(bytes.status());
+    return std::nullopt;
+  }
   auto checkpoint = VerifyCheckpoint(*bytes);
   if (!checkpoint.ok()) {
     std::cerr << "tm-step: " << path << ": " << checkpoint.status().message() << "\n";
-    return pr::kExitCorrupt;
+    *exit_code = pr::kExitCorrupt;
+    return std::nullopt;
   }
+  return std::move(checkpoint).value();
+}
+
+}  // namespace
+
+int CheckpointVerify(Env* env, const std::string& path) {
+  int exit_code = pr::kExitOk;
+  auto checkpoint = ReadCheckpoint(env, path, &exit_code);
+  if (!checkpoint) return exit_code;
   const CheckpointFields& f = checkpoint->fields;
   std::cout << path << ": valid checkpoint of task " << f.task_id << " in workflow "
             << f.workflow_id << " (generation " << f.generation << ", fence " << f.fence << ", seq "
@@ -503,13 +520,9 @@ int CheckpointVerify(Env* env, const std::string& path) {
 }
 
 int CheckpointShow(Env* env, const std::string& path) {
-  auto bytes = env->ReadFile(path);
-  if (!bytes.ok()) return Usage(bytes.status());
-  auto checkpoint = VerifyCheckpoint(*bytes);
-  if (!checkpoint.ok()) {
-    std::cerr << "tm-step: " << path << ": " << checkpoint.status().message() << "\n";
-    return pr::kExitCorrupt;
-  }
+  int exit_code = pr::kExitOk;
+  auto checkpoint = ReadCheckpoint(env, path, &exit_code);
+  if (!checkpoint) return exit_code;
   std::cout << checkpoint->payload << "\n";
   return pr::kExitOk;
 }

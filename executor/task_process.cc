@@ -8,13 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include "exec_args.h"
 #include "taskmaster/protocol.h"
-
-extern char** environ;
 
 namespace taskmaster::step {
 
@@ -49,23 +49,10 @@ Result<std::unique_ptr<TaskProcess>> TaskProcess::Spawn(const TaskSpec& spec) {
 
   // Everything the child needs is built before fork: after it only
   // async-signal-safe calls are made.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry = *e;
-    std::string key = entry.substr(0, entry.find('='));
-    if (spec.set_env.count(key)) continue;
-    bool unset = false;
-    for (const auto& u : spec.unset_env) unset = unset || u == key;
-    if (!unset) env_strings.push_back(std::move(entry));
-  }
-  for (const auto& [key, value] : spec.set_env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_strings = spec.argv;
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  const CStringArray envp(ChildEnvironment(spec.set_env, [&](const std::string& key) {
+    return std::find(spec.unset_env.begin(), spec.unset_env.end(), key) != spec.unset_env.end();
+  }));
+  const CStringArray argv(spec.argv);
 
   int log_fd = -1;
   if (!spec.log_path.empty()) {
