@@ -40,6 +40,19 @@ std::string JsonList(const std::vector<std::string>& ids) {
 
 const std::vector<std::string> kIds = {"a", "b", "c"};
 
+// What the store holds for kIds recorded with --batch-size 2, with these statuses.
+pr::InitRestore RecordedKIds(std::vector<TaskStatus> statuses) {
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  restore.exists = true;
+  restore.list_hash = pr::ListHash(kIds);
+  restore.task_count = 3;
+  restore.batch_size = 2;
+  restore.effective_batch_size = 2;
+  restore.statuses = std::move(statuses);
+  return restore;
+}
+
 BOOST_AUTO_TEST_SUITE(roles)
 
 BOOST_AUTO_TEST_CASE(init_records_a_new_workflow) {
@@ -89,15 +102,7 @@ BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
     BOOST_TEST_CONTEXT("expecting " << c.shards) {
       ShardFixture f;
       FakeSidecar sidecar(f.work);
-      pr::InitRestore restore;
-      restore.workflow_id = kStateKey;
-      restore.exists = true;
-      restore.list_hash = pr::ListHash(kIds);
-      restore.task_count = 3;
-      restore.batch_size = 2;
-      restore.effective_batch_size = 2;
-      restore.statuses = c.statuses;
-      sidecar.WriteInitRestore(restore);
+      sidecar.WriteInitRestore(RecordedKIds(c.statuses));
       sidecar.Start(RoleReady(pr::Role::kInit));
       StepResult r =
           RunRole(f, sidecar, {"init", "--task-list", JsonList(kIds), "--batch-size", "2"});
@@ -116,15 +121,8 @@ BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
 BOOST_AUTO_TEST_CASE(init_records_a_partly_recorded_list_again) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  pr::InitRestore restore;
-  restore.workflow_id = kStateKey;
-  restore.exists = true;
-  restore.list_hash = pr::ListHash(kIds);
-  restore.task_count = 3;
-  restore.batch_size = 2;
-  restore.effective_batch_size = 2;
-  restore.statuses = {};  // the task_list record never became durable
-  sidecar.WriteInitRestore(restore);
+  // the task_list record never became durable
+  sidecar.WriteInitRestore(RecordedKIds({}));
   sidecar.Start(RoleReady(pr::Role::kInit));
   StepResult r = RunRole(f, sidecar, {"init", "--task-list", JsonList(kIds), "--batch-size", "2"});
   BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
@@ -151,15 +149,7 @@ BOOST_AUTO_TEST_CASE(init_refuses_a_resume_with_another_list_or_batch_size) {
     BOOST_TEST_CONTEXT(c.name) {
       ShardFixture f;
       FakeSidecar sidecar(f.work);
-      pr::InitRestore restore;
-      restore.workflow_id = kStateKey;
-      restore.exists = true;
-      restore.list_hash = pr::ListHash(kIds);
-      restore.task_count = 3;
-      restore.batch_size = 2;
-      restore.effective_batch_size = 2;
-      restore.statuses.assign(3, TaskStatus::kPending);
-      sidecar.WriteInitRestore(restore);
+      sidecar.WriteInitRestore(RecordedKIds(std::vector<TaskStatus>(3, TaskStatus::kPending)));
       sidecar.Start(RoleReady(pr::Role::kInit));
       StepResult r =
           RunRole(f, sidecar, {"init", "--task-list", JsonList(c.ids), "--batch-size", c.batch});
