@@ -6,16 +6,17 @@
 
 #include <cstdint>
 
+#include "taskmaster/signal_fd.h"
+
 namespace taskmaster::step {
 
 class Signals {
  public:
   Signals();
-  ~Signals();
   Signals(const Signals&) = delete;
   Signals& operator=(const Signals&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const { return signal_fd_.fd(); }
   // Reads what arrived. Returns true if a SIGCHLD was among it.
   bool Drain();
   // A SIGTERM/SIGINT arrived (or Stop() was called, e.g. at the deadline).
@@ -26,7 +27,7 @@ class Signals {
   void Stop(int sig);
 
  private:
-  int fd_ = -1;
+  SignalFd signal_fd_;
   bool stopping_ = false;
   int stop_signal_ = 0;
   int64_t stop_at_ns_ = 0;
