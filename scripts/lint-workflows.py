@@ -651,7 +651,8 @@ class Linter:
                              % (ref, tname))
                 elif ref is None and not in_params:
                     self.add(d, path, 5, "template %s declares no input parameters" % tname)
-            for ref, hyphen in self.artifact_refs(kind, body):
+            for ref, hyphen in self.named_refs(kind, body, "inputs.artifacts", EXPR_ARTIFACT,
+                                                   first_segment=True):
                 if hyphen:
                     self.add(d, path, 5, "in an expression write inputs.artifacts['%s']" % ref)
                 elif ref not in in_artifacts:
@@ -664,7 +665,7 @@ class Linter:
             if self.uses(kind, body, "pod.name", EXPR_POD_NAME) and not is_pod:
                 self.add(d, path, 12, "{{pod.name}} is only defined in pod templates; "
                          "template %s is a %s template" % (tname, ttype))
-            for ref, hyphen in self.output_refs(kind, body):
+            for ref, hyphen in self.named_refs(kind, body, "outputs.parameters", EXPR_OUTPUT):
                 if hyphen:
                     self.add(d, path, 12, "in an expression write outputs.parameters['%s']" % ref)
                 elif ref not in out_params:
@@ -773,29 +774,18 @@ class Linter:
         return out
 
     @staticmethod
-    def artifact_refs(kind, body):
+    def named_refs(kind, body, prefix, expr_re, first_segment=False):
+        """[(name, hyphen?)] of prefix.name references whose expression form is
+        expr_re (groups: dotted name, hyphenated rest, quote, quoted name). With
+        first_segment, a simple tag's reference ends at its first dot
+        (inputs.artifacts.NAME.path)."""
         out = []
         if kind == "simple":
-            rest = simple_ref(body, "inputs.artifacts")
+            rest = simple_ref(body, prefix)
             if rest is not None:
-                out.append((rest.split(".", 1)[0], False))
+                out.append((rest.split(".", 1)[0] if first_segment else rest, False))
         else:
-            for m in EXPR_ARTIFACT.finditer(body):
-                if m.group(1) is not None:
-                    out.append((m.group(1) + (m.group(2) or ""), bool(m.group(2))))
-                else:
-                    out.append((m.group(4), False))
-        return out
-
-    @staticmethod
-    def output_refs(kind, body):
-        out = []
-        if kind == "simple":
-            rest = simple_ref(body, "outputs.parameters")
-            if rest is not None:
-                out.append((rest, False))
-        else:
-            for m in EXPR_OUTPUT.finditer(body):
+            for m in expr_re.finditer(body):
                 if m.group(1) is not None:
                     out.append((m.group(1) + (m.group(2) or ""), bool(m.group(2))))
                 else:
