@@ -470,14 +470,21 @@ def committed_generation(env, key, task):
     return int(g) if g else 0
 
 
+def start_first_shard(env, wf, task):
+    """Runs init, then plays shard 0's first attempt until PostgreSQL holds the
+    first checkpoint of `task`; returns that pod."""
+    run_init(wf)
+    a0 = wf.pod("process-shard", "a0", retries=0, shard="0").play()
+    wait_for("PostgreSQL to hold %s's first checkpoint" % task,
+             lambda: committed_generation(env, wf.key, task) >= 1, 60)
+    return a0
+
+
 def scenario_crash_resume(env):
     tasks = ["t-1", "t-2", "t-3"]
     hook = '    "t-2:0:1") echo "task $id attempt $a: stops mid-task"; exec sleep 3600 ;;'
     wf = Workflow(env, "crash", tasks, batch_size=3, hook=hook)
-    run_init(wf)
-    a0 = wf.pod("process-shard", "a0", retries=0, shard="0").play()
-    wait_for("PostgreSQL to hold t-2's first checkpoint",
-             lambda: committed_generation(env, wf.key, "t-2") >= 1, 60)
+    a0 = start_first_shard(env, wf, "t-2")
     check(env.stores.value("SELECT status FROM task_states WHERE workflow_id = :'key' AND task_id = 't-1'",
                            key=wf.key) == "succeeded", "t-1 not committed before the crash")
     # The node dies: every container killed at once, nothing flushed.
@@ -549,10 +556,7 @@ def scenario_zombie(env):
     # Attempt 0 holds t-1 after its first checkpoint until the test opens /tmp/go.
     hook = '    "t-1:0:1") while [ ! -e /tmp/go ]; do sleep 0.05; done ;;'
     wf = Workflow(env, "zombie", tasks, batch_size=2, hook=hook)
-    run_init(wf)
-    a0 = wf.pod("process-shard", "a0", retries=0, shard="0").play()
-    wait_for("PostgreSQL to hold t-1's first checkpoint",
-             lambda: committed_generation(env, wf.key, "t-1") >= 1, 60)
+    a0 = start_first_shard(env, wf, "t-1")
     # Mid-flush: the test holds the fence row, attempt 0 writes on, and its sidecar's
     # next flush waits for that row inside its transaction. Then it is frozen.
     lock = RowLock(env, wf.key)
@@ -599,10 +603,7 @@ def scenario_pod_deletion(env):
     tasks = ["t-1", "t-2", "t-3"]
     hook = '    "t-3:0:1") echo "task $id attempt $a: runs on"; exec sleep 3600 ;;'
     wf = Workflow(env, "deletion", tasks, batch_size=3, hook=hook)
-    run_init(wf)
-    a0 = wf.pod("process-shard", "a0", retries=0, shard="0").play()
-    wait_for("PostgreSQL to hold t-3's first checkpoint",
-             lambda: committed_generation(env, wf.key, "t-3") >= 1, 60)
+    a0 = start_first_shard(env, wf, "t-3")
     # Pod deletion: SIGTERM to both containers at the same moment.
     a0.kill("TERM", "main", "tm-sidecar")
     main_exit, main_finished = a0.wait_exit("main", a0.grace)
