@@ -36,11 +36,10 @@ struct Arguments {
   std::string install_dir;
 };
 
-// The subcommands, to tell which one was parsed.
+// The subcommands, to tell which one was parsed (`run` when none of these).
 struct Subcommands {
   CLI::App* validate;
   CLI::App* init;
-  CLI::App* run;
   CLI::App* finalize;
   CLI::App* local;
   CLI::App* checkpoint_verify;
@@ -123,7 +122,7 @@ CLI::App* AddInit(CLI::App* app, InitOptions* init) {
   return cmd;
 }
 
-CLI::App* AddRun(CLI::App* app, RunArguments* run) {
+void AddRun(CLI::App* app, RunArguments* run) {
   auto* cmd = app->add_subcommand("run", "Pod role: run one shard's tasks");
   RunOptions& o = run->options;
   AddCommonFlags(cmd, &o.common);
@@ -141,7 +140,6 @@ CLI::App* AddRun(CLI::App* app, RunArguments* run) {
       ->envname("TM_COMMAND_JSON");
   cmd->add_option("--log-dir", o.log_dir, "Write each task's output to DIR/<ordinal>.log");
   AddCommand(cmd, &o.command);
-  return cmd;
 }
 
 CLI::App* AddFinalize(CLI::App* app, FinalizeOptions* finalize) {
@@ -212,7 +210,7 @@ Subcommands AddSubcommands(CLI::App* app, Arguments* args) {
   Subcommands cmds;
   cmds.validate = AddValidate(app, &args->validate_task_list);
   cmds.init = AddInit(app, &args->init);
-  cmds.run = AddRun(app, &args->run);
+  AddRun(app, &args->run);
   cmds.finalize = AddFinalize(app, &args->finalize);
   cmds.local = AddLocal(app, &args->local);
   std::tie(cmds.checkpoint_verify, cmds.checkpoint_show) =
