@@ -28,6 +28,13 @@ using step::TaskRun;
 
 constexpr int kWaitMillis = 10000;
 
+// A task that asks for a sync checkpoint and writes the answer to $OUT/reply.
+constexpr const char* kSyncCheckpointThenReply = R"(
+  echo '{"checkpoint":1,"sync":true}' >&3
+  read line <&3
+  echo "$line" > "$OUT/reply"
+)";
+
 struct ControlFixture {
   ControlFixture() : work_dir(Env::Default(), tmp / "work") {
     BOOST_REQUIRE(work_dir.OpenJournal(kFence, /*sync=*/false).ok());
@@ -131,11 +138,7 @@ BOOST_AUTO_TEST_CASE(lines_become_fenced_records) {
 
 BOOST_AUTO_TEST_CASE(a_sync_checkpoint_is_answered_once_acknowledged) {
   ControlFixture f;
-  auto task = f.Start(R"(
-    echo '{"checkpoint":1,"sync":true}' >&3
-    read line <&3
-    echo "$line" > "$OUT/reply"
-  )");
+  auto task = f.Start(kSyncCheckpointThenReply);
   TaskControl control(&f.work_dir, task.get(), f.run, 0);
   ReadFirstRecord(&f.work_dir, &control);
   BOOST_CHECK_EQUAL(f.Records().at(0).flags, pr::kFlagSync);
@@ -153,11 +156,7 @@ BOOST_AUTO_TEST_CASE(a_sync_checkpoint_is_answered_once_acknowledged) {
 
 BOOST_AUTO_TEST_CASE(an_overdue_sync_checkpoint_is_answered_with_an_error) {
   ControlFixture f;
-  auto task = f.Start(R"(
-    echo '{"checkpoint":1,"sync":true}' >&3
-    read line <&3
-    echo "$line" > "$OUT/reply"
-  )");
+  auto task = f.Start(kSyncCheckpointThenReply);
   Env* env = Env::Default();
   const int64_t before = env->MonotonicNanos();
   TaskControl control(&f.work_dir, task.get(), f.run, /*ack_wait_seconds=*/2);
