@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <utility>
 
 #include "local.h"
 #include "roles.h"
@@ -14,6 +15,65 @@ namespace taskmaster::step {
 namespace pr = protocol;
 
 namespace {
+
+constexpr const char* kUsageLine =
+    "usage: tm-step validate|local|init|run|finalize|checkpoint|install ... (see tm-step --help)\n";
+
+// `run` takes the command after -- or as JSON (--command-json, TM_COMMAND_JSON).
+struct RunArguments {
+  RunOptions options;
+  std::string command_json;  // JSON or @path; empty: the command after --
+};
+
+// The option structs of every subcommand; CLI11 fills the parsed one.
+struct Arguments {
+  std::string validate_task_list;
+  InitOptions init;
+  RunArguments run;
+  FinalizeOptions finalize;
+  LocalOptions local;
+  std::string checkpoint_file;
+  std::string install_dir;
+};
+
+// The subcommands, to tell which one was parsed (`run` when none of these).
+struct Subcommands {
+  CLI::App* validate;
+  CLI::App* init;
+  CLI::App* finalize;
+  CLI::App* local;
+  CLI::App* checkpoint_verify;
+  CLI::App* checkpoint_show;
+  CLI::App* install;
+};
+
+// Options several subcommands share, with the same help text.
+CLI::Option* AddTaskList(CLI::App* cmd, std::string* task_list) {
+  return cmd->add_option("--task-list", *task_list, "JSON array of task IDs, or @FILE")->required();
+}
+
+CLI::Option* AddBatchSize(CLI::App* cmd, int64_t* batch_size) {
+  return cmd->add_option("--batch-size", *batch_size, "Tasks per shard")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void AddMaxFailures(CLI::App* cmd, int64_t* max_failures) {
+  cmd->add_option("--max-failures", *max_failures, "Final failures tolerated")
+      ->envname("TM_MAX_FAILURES")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+void AddTaskTimeout(CLI::App* cmd, double* seconds) {
+  cmd->add_option("--task-timeout", *seconds, "Seconds per task (0: none)")
+      ->envname("TM_TASK_TIMEOUT")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void AddCommand(CLI::App* cmd, std::vector<std::string>* command) {
+  cmd->add_option("command", *command, "The task command, after --");
+}
 
 // Identity and timing flags of the pod roles; each also reads its TM_* variable.
 void AddCommonFlags(CLI::App* cmd, CommonOptions* o) {
@@ -48,12 +108,140 @@ void AddCommonFlags(CLI::App* cmd, CommonOptions* o) {
       ->envname(pr::kEnvArgoDeadline);
 }
 
-// Reads "@path" arguments; anything else is the value itself.
-Status ResolveLarge(Env* env, std::string* value) {
-  auto resolved = ReadArgument(env, *value);
-  if (!resolved.ok()) return resolved.status();
-  *value = std::move(resolved).value();
+CLI::App* AddValidate(CLI::App* app, std::string* task_list) {
+  auto* cmd = app->add_subcommand("validate", "Check a task list: exit 0 and a summary, or 2");
+  AddTaskList(cmd, task_list);
+  return cmd;
+}
+
+CLI::App* AddInit(CLI::App* app, InitOptions* init) {
+  auto* cmd = app->add_subcommand("init", "Pod role: record the workflow, output pending shards");
+  AddCommonFlags(cmd, &init->common);
+  AddTaskList(cmd, &init->task_list);
+  AddBatchSize(cmd, &init->batch_size);
+  return cmd;
+}
+
+void AddRun(CLI::App* app, RunArguments* run) {
+  auto* cmd = app->add_subcommand("run", "Pod role: run one shard's tasks");
+  RunOptions& o = run->options;
+  AddCommonFlags(cmd, &o.common);
+  cmd->add_option("--shard", o.shard, "0-based shard index")
+      ->envname(pr::kEnvShard)
+      ->check(CLI::NonNegativeNumber)
+      ->required();
+  cmd->add_option("--continue-on-error", o.continue_on_error,
+                  "true: attempt every task; false: cancel once failures exceed --max-failures")
+      ->envname("TM_CONTINUE_ON_ERROR")
+      ->capture_default_str();
+  AddMaxFailures(cmd, &o.max_failures);
+  AddTaskTimeout(cmd, &o.task_timeout_seconds);
+  cmd->add_option("--command-json", run->command_json, "The task command as a JSON array, or @FILE")
+      ->envname("TM_COMMAND_JSON");
+  cmd->add_option("--log-dir", o.log_dir, "Write each task's output to DIR/<ordinal>.log");
+  AddCommand(cmd, &o.command);
+}
+
+CLI::App* AddFinalize(CLI::App* app, FinalizeOptions* finalize) {
+  auto* cmd = app->add_subcommand("finalize", "Pod role: summarize, fail over --max-failures");
+  AddCommonFlags(cmd, &finalize->common);
+  AddMaxFailures(cmd, &finalize->max_failures);
+  return cmd;
+}
+
+CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
+  auto* cmd = app->add_subcommand(
+      "local", "Run the whole workflow on this machine (init, shards, finalize)");
+  AddTaskList(cmd, &local->task_list)->envname("TM_TASK_LIST");
+  cmd->add_option("--state-dir", local->state_dir, "State, work dirs and logs")
+      ->envname("TM_STATE_DIR")
+      ->capture_default_str();
+  cmd->add_option("--state-key", local->state_key,
+                  "Workflow state key (default: local- and the list hash)")
+      ->envname(pr::kEnvStateKey);
+  AddBatchSize(cmd, &local->batch_size)->envname("TM_BATCH_SIZE");
+  cmd->add_option("--parallelism", local->parallelism, "Shards at once (default: CPUs)")
+      ->envname("TM_PARALLELISM")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--retries", local->retries, "Retries of a failed shard")
+      ->envname("TM_RETRIES")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--backoff", local->backoff_seconds,
+                  "Seconds before the first retry; doubles each time")
+      ->envname("TM_BACKOFF")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_flag("--continue-on-error", local->continue_on_error,
+                "Attempt every task even after --max-failures final failures")
+      ->envname("TM_CONTINUE_ON_ERROR");
+  AddMaxFailures(cmd, &local->max_failures);
+  AddTaskTimeout(cmd, &local->task_timeout_seconds);
+  cmd->add_option("--postgres", local->postgres, "PostgreSQL DSN instead of SQLite")
+      ->envname("TM_POSTGRES_DSN");
+  cmd->add_option("--redis", local->redis, "Redis URL for the live view (with --postgres)")
+      ->envname("TM_REDIS_URL");
+  cmd->add_option("--sidecar", local->sidecar,
+                  "tm-sidecar (default: beside this executable, else on PATH)")
+      ->envname("TM_SIDECAR");
+  AddCommand(cmd, &local->command);
+  return cmd;
+}
+
+// `checkpoint verify|show FILE`: returns the two sub-subcommands.
+std::pair<CLI::App*, CLI::App*> AddCheckpoint(CLI::App* app, std::string* file) {
+  auto* cmd = app->add_subcommand("checkpoint", "Inspect a checkpoint document");
+  cmd->require_subcommand(1);
+  auto* verify = cmd->add_subcommand("verify", "Exit 0 if valid, 3 if corrupt or truncated");
+  verify->add_option("file", *file, "Checkpoint document")->required();
+  auto* show = cmd->add_subcommand("show", "Print the payload of a valid checkpoint");
+  show->add_option("file", *file, "Checkpoint document")->required();
+  return {verify, show};
+}
+
+CLI::App* AddInstall(CLI::App* app, std::string* dir) {
+  auto* cmd = app->add_subcommand("install", "Copy this static binary into DIR (init container)");
+  cmd->add_option("dir", *dir, "Target directory")->required();
+  return cmd;
+}
+
+// Declares every subcommand on `app`, in the order --help lists them.
+Subcommands AddSubcommands(CLI::App* app, Arguments* args) {
+  Subcommands cmds;
+  cmds.validate = AddValidate(app, &args->validate_task_list);
+  cmds.init = AddInit(app, &args->init);
+  AddRun(app, &args->run);
+  cmds.finalize = AddFinalize(app, &args->finalize);
+  cmds.local = AddLocal(app, &args->local);
+  std::tie(cmds.checkpoint_verify, cmds.checkpoint_show) =
+      AddCheckpoint(app, &args->checkpoint_file);
+  cmds.install = AddInstall(app, &args->install_dir);
+  return cmds;
+}
+
+// Takes the command from --command-json when given. The message is what
+// tm-step prints after "tm-step: " before exiting 2.
+Status ResolveCommandJson(Env* env, RunArguments* run) {
+  if (run->command_json.empty()) return Status::OK();
+  if (!run->options.command.empty()) {
+    return Status::InvalidArgument(
+        "give the command either with --command-json or after --, not both");
+  }
+  // Reads "@path" arguments; anything else is the value itself.
+  auto json = ReadArgument(env, run->command_json);
+  if (!json.ok()) return Status::InvalidArgument("--command-json: " + json.status().message());
+  auto argv = ParseCommandJson(*json);
+  if (!argv.ok()) return argv.status();
+  run->options.command = std::move(argv).value();
   return Status::OK();
+}
+
+int RunShardCommand(Env* env, RunArguments* run) {
+  if (Status s = ResolveCommandJson(env, run); !s.ok()) {
+    std::cerr << "tm-step: " << s.message() << "\n";
+    return pr::kExitUsage;
+  }
+  return RunShard(env, run->options);
 }
 
 }  // namespace
@@ -62,147 +250,29 @@ int Main(Env* env, int argc, char** argv) {
   CLI::App app{"tm-step: runs a shard of tasks with durable checkpoints (Taskmaster)", "tm-step"};
   app.set_version_flag("--version", std::string("tm-step ") + TM_VERSION);
   app.require_subcommand(1);
-
-  std::string task_list;
-  auto* validate = app.add_subcommand("validate", "Check a task list: exit 0 and a summary, or 2");
-  validate->add_option("--task-list", task_list, "JSON array of task IDs, or @FILE")->required();
-
-  InitOptions init;
-  auto* init_cmd = app.add_subcommand("init", "Pod role: record the workflow, output pending shards");
-  AddCommonFlags(init_cmd, &init.common);
-  init_cmd->add_option("--task-list", init.task_list, "JSON array of task IDs, or @FILE")->required();
-  init_cmd->add_option("--batch-size", init.batch_size, "Tasks per shard")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-
-  RunOptions run;
-  std::string command_json;
-  auto* run_cmd = app.add_subcommand("run", "Pod role: run one shard's tasks");
-  AddCommonFlags(run_cmd, &run.common);
-  run_cmd->add_option("--shard", run.shard, "0-based shard index")
-      ->envname(pr::kEnvShard)
-      ->check(CLI::NonNegativeNumber)
-      ->required();
-  run_cmd->add_option("--continue-on-error", run.continue_on_error,
-                      "true: attempt every task; false: cancel once failures exceed --max-failures")
-      ->envname("TM_CONTINUE_ON_ERROR")
-      ->capture_default_str();
-  run_cmd->add_option("--max-failures", run.max_failures, "Final failures tolerated")
-      ->envname("TM_MAX_FAILURES")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  run_cmd->add_option("--task-timeout", run.task_timeout_seconds, "Seconds per task (0: none)")
-      ->envname("TM_TASK_TIMEOUT")
-      ->check(CLI::NonNegativeNumber);
-  run_cmd->add_option("--command-json", command_json, "The task command as a JSON array, or @FILE")
-      ->envname("TM_COMMAND_JSON");
-  run_cmd->add_option("--log-dir", run.log_dir, "Write each task's output to DIR/<ordinal>.log");
-  run_cmd->add_option("command", run.command, "The task command, after --");
-
-  FinalizeOptions finalize;
-  auto* finalize_cmd = app.add_subcommand("finalize", "Pod role: summarize, fail over --max-failures");
-  AddCommonFlags(finalize_cmd, &finalize.common);
-  finalize_cmd->add_option("--max-failures", finalize.max_failures, "Final failures tolerated")
-      ->envname("TM_MAX_FAILURES")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-
-  LocalOptions local;
-  auto* local_cmd =
-      app.add_subcommand("local", "Run the whole workflow on this machine (init, shards, finalize)");
-  local_cmd->add_option("--task-list", local.task_list, "JSON array of task IDs, or @FILE")
-      ->envname("TM_TASK_LIST")
-      ->required();
-  local_cmd->add_option("--state-dir", local.state_dir, "State, work dirs and logs")
-      ->envname("TM_STATE_DIR")
-      ->capture_default_str();
-  local_cmd->add_option("--state-key", local.state_key,
-                        "Workflow state key (default: local- and the list hash)")
-      ->envname(pr::kEnvStateKey);
-  local_cmd->add_option("--batch-size", local.batch_size, "Tasks per shard")
-      ->envname("TM_BATCH_SIZE")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  local_cmd->add_option("--parallelism", local.parallelism, "Shards at once (default: CPUs)")
-      ->envname("TM_PARALLELISM")
-      ->check(CLI::PositiveNumber);
-  local_cmd->add_option("--retries", local.retries, "Retries of a failed shard")
-      ->envname("TM_RETRIES")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  local_cmd->add_option("--backoff", local.backoff_seconds,
-                        "Seconds before the first retry; doubles each time")
-      ->envname("TM_BACKOFF")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
-  local_cmd->add_flag("--continue-on-error", local.continue_on_error,
-                      "Attempt every task even after --max-failures final failures")
-      ->envname("TM_CONTINUE_ON_ERROR");
-  local_cmd->add_option("--max-failures", local.max_failures, "Final failures tolerated")
-      ->envname("TM_MAX_FAILURES")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  local_cmd->add_option("--task-timeout", local.task_timeout_seconds, "Seconds per task (0: none)")
-      ->envname("TM_TASK_TIMEOUT")
-      ->check(CLI::NonNegativeNumber);
-  local_cmd->add_option("--postgres", local.postgres, "PostgreSQL DSN instead of SQLite")
-      ->envname("TM_POSTGRES_DSN");
-  local_cmd->add_option("--redis", local.redis, "Redis URL for the live view (with --postgres)")
-      ->envname("TM_REDIS_URL");
-  local_cmd->add_option("--sidecar", local.sidecar,
-                        "tm-sidecar (default: beside this executable, else on PATH)")
-      ->envname("TM_SIDECAR");
-  local_cmd->add_option("command", local.command, "The task command, after --");
-
-  std::string checkpoint_file;
-  auto* checkpoint = app.add_subcommand("checkpoint", "Inspect a checkpoint document");
-  checkpoint->require_subcommand(1);
-  auto* verify = checkpoint->add_subcommand("verify", "Exit 0 if valid, 3 if corrupt or truncated");
-  verify->add_option("file", checkpoint_file, "Checkpoint document")->required();
-  auto* show = checkpoint->add_subcommand("show", "Print the payload of a valid checkpoint");
-  show->add_option("file", checkpoint_file, "Checkpoint document")->required();
-
-  std::string install_dir;
-  auto* install = app.add_subcommand("install", "Copy this static binary into DIR (init container)");
-  install->add_option("dir", install_dir, "Target directory")->required();
-
+  Arguments args;
+  const Subcommands cmds = AddSubcommands(&app, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);  // prints help, the version, or the error
     if (code == 0) return pr::kExitOk;
-    std::cerr << "usage: tm-step validate|local|init|run|finalize|checkpoint|install ... (see tm-step --help)\n";
+    std::cerr << kUsageLine;
     return pr::kExitUsage;
   }
 
   SetUpLogging("tm-step");
-  if (validate->parsed()) return Validate(env, task_list);
-  if (verify->parsed()) return CheckpointVerify(env, checkpoint_file);
-  if (show->parsed()) return CheckpointShow(env, checkpoint_file);
-  if (install->parsed()) return Install(env, install_dir);
-  if (init_cmd->parsed()) return RunInit(env, init);
-  if (finalize_cmd->parsed()) return RunFinalize(env, finalize);
-  if (local_cmd->parsed()) {
-    local.invocation.assign(argv, argv + argc);
-    return RunLocal(env, local);
+  if (cmds.validate->parsed()) return Validate(env, args.validate_task_list);
+  if (cmds.checkpoint_verify->parsed()) return CheckpointVerify(env, args.checkpoint_file);
+  if (cmds.checkpoint_show->parsed()) return CheckpointShow(env, args.checkpoint_file);
+  if (cmds.install->parsed()) return Install(env, args.install_dir);
+  if (cmds.init->parsed()) return RunInit(env, args.init);
+  if (cmds.finalize->parsed()) return RunFinalize(env, args.finalize);
+  if (cmds.local->parsed()) {
+    args.local.invocation.assign(argv, argv + argc);
+    return RunLocal(env, args.local);
   }
-  if (!command_json.empty()) {
-    if (!run.command.empty()) {
-      std::cerr << "tm-step: give the command either with --command-json or after --, not both\n";
-      return pr::kExitUsage;
-    }
-    if (Status s = ResolveLarge(env, &command_json); !s.ok()) {
-      std::cerr << "tm-step: --command-json: " << s.message() << "\n";
-      return pr::kExitUsage;
-    }
-    auto argv_json = ParseCommandJson(command_json);
-    if (!argv_json.ok()) {
-      std::cerr << "tm-step: " << argv_json.status().message() << "\n";
-      return pr::kExitUsage;
-    }
-    run.command = std::move(argv_json).value();
-  }
-  return RunShard(env, run);
+  return RunShardCommand(env, &args.run);
 }
 
 }  // namespace taskmaster::step

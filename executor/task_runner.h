@@ -1,5 +1,5 @@
 // Runs one task of a shard: spawns the user's command, serves its fd-3 control
-// socket (checkpoints, sync acks, progress, notes) as journal records, enforces
+// socket (task_control.h: checkpoints, sync acks, progress, notes), enforces
 // the per-task timeout and the stop path of SIGTERM/SIGINT and ARGO_DEADLINE, and
 // kills the task's process group once it is done (a background child holding
 // fd 3 gets at most protocol::kDrainControlMillis).

@@ -40,6 +40,12 @@ std::vector<T> DecodeAll(const std::vector<JournalRecord>& records, pr::RecordTy
 
 }  // namespace
 
+FakeSidecar::Options FakeSidecar::HoldingAcks() {
+  Options options;
+  options.hold_acks = true;
+  return options;
+}
+
 FakeSidecar::FakeSidecar(std::string work_dir, Options options)
     : work_dir_(std::move(work_dir)), options_(options), holding_(options.hold_acks) {
   Status s = env()->CreateDirs(work_dir_);

@@ -34,6 +34,8 @@ class FakeSidecar {
     bool ack_commit = true;   // false: everything but the commit record is acked
     bool hold_acks = false;   // true: no ack at all until ReleaseAcks()
   };
+  // Options that hold every ack until ReleaseAcks().
+  static Options HoldingAcks();
 
   FakeSidecar(std::string work_dir, Options options);
   explicit FakeSidecar(std::string work_dir) : FakeSidecar(std::move(work_dir), Options()) {}

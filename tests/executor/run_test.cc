@@ -135,8 +135,7 @@ BOOST_AUTO_TEST_CASE(three_tasks_succeed_with_their_environment) {
 BOOST_AUTO_TEST_CASE(a_task_gets_only_stdio_and_fd3) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"a", "b"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"a", "b"}));
   // ls opens the directory it lists on the lowest free descriptor: 4 when the
   // task got 0-3 only. Nothing of tm-step's (journal, signalfd, inotify, the
   // previous task's socket) may leak into a task or its background children.
@@ -148,8 +147,7 @@ BOOST_AUTO_TEST_CASE(a_task_gets_only_stdio_and_fd3) {
 BOOST_AUTO_TEST_CASE(checkpoint_on_fd3_becomes_a_verified_record) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"only"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"only"}));
   auto step = f.StartSh(R"(echo '{"checkpoint":{"next":42}}' >&3)");
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
 
@@ -170,11 +168,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_on_fd3_becomes_a_verified_record) {
 
 BOOST_AUTO_TEST_CASE(sync_checkpoint_is_answered_only_after_the_ack) {
   ShardFixture f;
-  FakeSidecar::Options options;
-  options.hold_acks = true;
-  FakeSidecar sidecar(f.work, options);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"careful"}));
-  sidecar.Start(f.Ready());
+  FakeSidecar sidecar(f.work, FakeSidecar::HoldingAcks());
+  f.Serve(&sidecar, ShardFixture::Shard({"careful"}));
   // The task copies the ack file the moment its answer arrives: the answer
   // must never come before the sidecar acknowledged the record.
   auto step = f.StartSh(R"(
@@ -211,11 +206,8 @@ BOOST_AUTO_TEST_CASE(sync_checkpoint_is_answered_only_after_the_ack) {
 BOOST_AUTO_TEST_CASE(an_unacknowledged_sync_checkpoint_is_answered_with_an_error_in_time) {
   ShardFixture f;
   f.env[pr::kEnvBarrierTimeout] = "0.5";
-  FakeSidecar::Options options;
-  options.hold_acks = true;
-  FakeSidecar sidecar(f.work, options);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"careful"}));
-  sidecar.Start(f.Ready());
+  FakeSidecar sidecar(f.work, FakeSidecar::HoldingAcks());
+  f.Serve(&sidecar, ShardFixture::Shard({"careful"}));
   auto step = f.StartSh(R"(
     echo '{"checkpoint":{"charged":true},"sync":true}' >&3
     read line <&3
@@ -235,8 +227,7 @@ BOOST_AUTO_TEST_CASE(an_unacknowledged_sync_checkpoint_is_answered_with_an_error
 BOOST_AUTO_TEST_CASE(malformed_fd3_lines_are_ignored) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"noisy"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"noisy"}));
   // Each bad line is one way a task gets the protocol wrong; the last two are
   // good and must still arrive. The over-long line is over 1 MiB + 4 KiB; the
   // big checkpoint fits in a line but its payload is over 1 MiB, and as it asks
@@ -279,8 +270,7 @@ BOOST_AUTO_TEST_CASE(malformed_fd3_lines_are_ignored) {
 BOOST_AUTO_TEST_CASE(a_deeply_nested_checkpoint_cannot_crash_the_step) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"deep"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"deep"}));
   // Valid JSON 200,000 levels deep, well within the line limit: a recursive
   // re-serialization would overflow tm-step's stack.
   auto step = f.StartSh(R"(
@@ -300,8 +290,7 @@ BOOST_AUTO_TEST_CASE(a_deeply_nested_checkpoint_cannot_crash_the_step) {
 BOOST_AUTO_TEST_CASE(progress_and_notes_become_records) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"a", "b"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"a", "b"}));
   auto step = f.StartSh(R"(
     [ "$TM_TASK_INDEX" = 1 ] || exit 0
     echo '{"progress":{"done":1,"total":4}}' >&3
@@ -380,8 +369,7 @@ BOOST_AUTO_TEST_CASE(a_failing_task_is_final_only_on_the_last_attempt) {
       f.env[pr::kEnvAttempt] = c.attempt;
       f.env[pr::kEnvLastAttempt] = c.last_attempt;
       FakeSidecar sidecar(f.work);
-      sidecar.WriteShardRestore(ShardFixture::Shard({"broken"}));
-      sidecar.Start(f.Ready());
+      f.Serve(&sidecar, ShardFixture::Shard({"broken"}));
       auto step = f.StartSh("exit 3");
       BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
       auto ends = sidecar.TaskEnds();
@@ -403,8 +391,7 @@ BOOST_AUTO_TEST_CASE(final_failures_over_the_limit_cancel_pending_tasks) {
   pr::ShardRestore restore = ShardFixture::Shard({"a", "b"});
   restore.final_failures = 1;  // elsewhere in the workflow; --max-failures is 0
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(restore);
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, restore);
   auto step = f.StartSh(R"(touch "$OUT/ran.$TM_TASK_INDEX")");
   // Nothing failed here: a retry of this shard would only cancel again, and
   // finalize is what fails the workflow.
@@ -441,8 +428,7 @@ BOOST_AUTO_TEST_CASE(a_final_failure_here_decides_whether_the_rest_runs) {
       f.env[pr::kEnvAttempt] = "3";
       f.env[pr::kEnvLastAttempt] = "3";
       FakeSidecar sidecar(f.work);
-      sidecar.WriteShardRestore(ShardFixture::Shard({"first", "second"}));
-      sidecar.Start(f.Ready());
+      f.Serve(&sidecar, ShardFixture::Shard({"first", "second"}));
       std::vector<std::string> args = c.flags;
       for (const char* a :
            {"--", "sh", "-c", R"(touch "$OUT/ran.$TM_TASK_INDEX"; [ "$TM_TASK_INDEX" = 1 ])"}) {
@@ -468,8 +454,7 @@ BOOST_AUTO_TEST_CASE(a_command_that_cannot_run_fails_with_127) {
       TempDir work;
       f.env[pr::kEnvWorkDir] = work.path();
       FakeSidecar sidecar(work.path());
-      sidecar.WriteShardRestore(ShardFixture::Shard({"x", "y"}));
-      sidecar.Start(f.Ready());
+      f.Serve(&sidecar, ShardFixture::Shard({"x", "y"}));
       auto step = f.Start({"--", command, "arg"});
       BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
       auto ends = sidecar.TaskEnds();
@@ -491,8 +476,7 @@ BOOST_AUTO_TEST_CASE(command_json_gives_the_argv) {
       R"("two words","$HOME"])";
   WriteFile(f.tmp / "command.json", json);
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"inline"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"inline"}));
   // Inline, then through @file: the same argv, no shell in between.
   auto step = f.Start({"--command-json", json});
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
@@ -536,8 +520,7 @@ BOOST_AUTO_TEST_CASE(log_dir_takes_the_task_output) {
   const std::string logs = f.tmp / "logs";
   BOOST_REQUIRE(::mkdir(logs.c_str(), 0755) == 0);
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"a", "b"}, 4, 6));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"a", "b"}, 4, 6));
   auto step = f.Start({"--log-dir", logs, "--", "sh", "-c",
                        R"(echo "out of $TM_TASK_ID"; echo "err of $TM_TASK_ID" >&2)"});
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
@@ -594,11 +577,8 @@ BOOST_AUTO_TEST_CASE(a_ready_for_another_step_is_refused) {
 
 BOOST_AUTO_TEST_CASE(an_unacknowledged_journal_over_64_mib_stops_reading_fd3) {
   ShardFixture f;
-  FakeSidecar::Options options;
-  options.hold_acks = true;
-  FakeSidecar sidecar(f.work, options);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"chatty"}));
-  sidecar.Start(f.Ready());
+  FakeSidecar sidecar(f.work, FakeSidecar::HoldingAcks());
+  f.Serve(&sidecar, ShardFixture::Shard({"chatty"}));
   // 80 checkpoints of 1 MB: 80 MB, over the 64 MiB bound.
   auto step = f.StartSh(R"(
     i=0
@@ -632,8 +612,7 @@ BOOST_AUTO_TEST_CASE(no_ready_exits_75) {
   FakeSidecar::Options options;
   options.write_ready = false;
   FakeSidecar sidecar(f.work, options);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"never"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"never"}));
   const auto started = std::chrono::steady_clock::now();
   auto step = f.StartSh(R"(touch "$OUT/ran")");
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitNotDurable);
@@ -651,8 +630,7 @@ BOOST_AUTO_TEST_CASE(unacknowledged_commit_exits_75_with_outputs_not_durable) {
   FakeSidecar::Options options;
   options.ack_commit = false;
   FakeSidecar sidecar(f.work, options);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"fine"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"fine"}));
   auto step = f.StartSh("true");
   auto commit = sidecar.WaitForRecord(
       [](const JournalRecord& r) { return r.type == static_cast<uint16_t>(RT::kCommit); },

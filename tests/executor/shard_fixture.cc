@@ -50,6 +50,11 @@ pr::Ready ShardFixture::Ready() const {
   return ready;
 }
 
+void ShardFixture::Serve(FakeSidecar* sidecar, const pr::ShardRestore& restore) const {
+  sidecar->WriteShardRestore(restore);
+  sidecar->Start(Ready());
+}
+
 std::unique_ptr<StepProcess> ShardFixture::Start(const std::vector<std::string>& args) const {
   std::vector<std::string> full = {"run"};
   full.insert(full.end(), args.begin(), args.end());

@@ -28,6 +28,8 @@ struct ShardFixture {
   static protocol::ShardRestore Shard(const std::vector<std::string>& ids,
                                       int64_t first_ordinal = 0, int64_t task_count = -1);
   protocol::Ready Ready() const;
+  // Writes the shard's restore/ for `sidecar` and starts it with Ready().
+  void Serve(FakeSidecar* sidecar, const protocol::ShardRestore& restore) const;
   // Starts `tm-step run ARGS` with env.
   std::unique_ptr<StepProcess> Start(const std::vector<std::string>& args) const;
   // Starts `tm-step run -- sh -c SCRIPT`.

@@ -56,11 +56,8 @@ BOOST_AUTO_TEST_CASE(a_stop_signal_is_forwarded_and_the_barrier_still_waits) {
       ShardFixture f;
       // Holding every ack shows the step waits for the commit's ack after the
       // signal instead of exiting at once.
-      FakeSidecar::Options options;
-      options.hold_acks = true;
-      FakeSidecar sidecar(f.work, options);
-      sidecar.WriteShardRestore(ShardFixture::Shard({"patient", "next"}));
-      sidecar.Start(f.Ready());
+      FakeSidecar sidecar(f.work, FakeSidecar::HoldingAcks());
+      f.Serve(&sidecar, ShardFixture::Shard({"patient", "next"}));
       auto step = f.StartSh(R"(
         trap 'echo TERM > "$OUT/term.tmp"; mv "$OUT/term.tmp" "$OUT/term"; exit 143' TERM
         echo started > "$OUT/started"
@@ -104,8 +101,7 @@ BOOST_AUTO_TEST_CASE(a_stop_signal_is_forwarded_and_the_barrier_still_waits) {
 BOOST_AUTO_TEST_CASE(a_task_that_ignores_sigterm_is_killed_within_the_child_budget) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"stubborn"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"stubborn"}));
   // An ignored signal stays ignored across fork and exec: sleep ignores it too.
   auto step = f.StartSh(R"(
     trap '' TERM
@@ -141,16 +137,14 @@ BOOST_AUTO_TEST_CASE(a_task_that_ignores_sigterm_is_killed_within_the_child_budg
 BOOST_AUTO_TEST_CASE(a_stop_after_the_task_exited_keeps_its_outcome) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"finished"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"finished"}));
   auto step = f.StartSh(R"(
     sleep 30 &
     echo done > "$OUT/done"
     exit 0
   )");
-  BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("done"), kStepTimeout),
-                        "the task never ran; stderr:\n"
-                            << step->err());
+  BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("done"), kStepTimeout), "the task never ran; stderr:\n"
+                                                                      << step->err());
   BOOST_REQUIRE(::kill(step->pid(), SIGTERM) == 0);
   Finish(*step, sidecar);
   auto ends = sidecar.TaskEnds();
@@ -162,8 +156,7 @@ BOOST_AUTO_TEST_CASE(a_stop_after_the_task_exited_keeps_its_outcome) {
 BOOST_AUTO_TEST_CASE(a_background_child_holding_fd3_cannot_hang_the_shard) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"leaky", "after"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"leaky", "after"}));
   const auto started = Clock::now();
   auto step = f.StartSh(R"(
     [ "$TM_TASK_INDEX" = 0 ] || exit 0
@@ -187,8 +180,7 @@ BOOST_AUTO_TEST_CASE(a_background_child_holding_fd3_cannot_hang_the_shard) {
 BOOST_AUTO_TEST_CASE(a_task_over_its_timeout_fails_and_the_shard_goes_on) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"slow", "quick"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"slow", "quick"}));
   const auto started = Clock::now();
   auto step = f.Start(
       {"--task-timeout", "0.5", "--", "sh", "-c", R"([ "$TM_TASK_INDEX" = 1 ] || exec sleep 30)"});
@@ -224,8 +216,7 @@ BOOST_AUTO_TEST_CASE(the_step_stops_in_time_before_argo_deadline) {
       const int64_t deadline_s = (Env::Default()->NowUnixMillis() + 6000 + 1500) / 1000;
       f.env[pr::kEnvArgoDeadline] = ArgoTime(deadline_s, offset_minutes);
       FakeSidecar sidecar(f.work);
-      sidecar.WriteShardRestore(ShardFixture::Shard({"long", "later"}));
-      sidecar.Start(f.Ready());
+      f.Serve(&sidecar, ShardFixture::Shard({"long", "later"}));
       const auto started = Clock::now();
       auto step = f.StartSh("exec sleep 30");
       BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
@@ -246,8 +237,7 @@ BOOST_AUTO_TEST_CASE(no_task_starts_past_argo_deadline) {
   ShardFixture f;
   f.env[pr::kEnvArgoDeadline] = ArgoTime(Env::Default()->NowUnixMillis() / 1000 - 3600, 0);
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"a", "b"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"a", "b"}));
   auto step = f.StartSh(R"(touch "$OUT/ran")");
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
   BOOST_CHECK(sidecar.TaskStarts().empty());
@@ -262,8 +252,7 @@ BOOST_AUTO_TEST_CASE(argo_zero_deadline_means_none) {
   ShardFixture f;
   f.env[pr::kEnvArgoDeadline] = "0001-01-01T00:00:00Z";
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"a"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"a"}));
   auto step = f.StartSh("true");
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
   auto ends = sidecar.TaskEnds();
@@ -275,8 +264,7 @@ BOOST_AUTO_TEST_CASE(argo_zero_deadline_means_none) {
 BOOST_AUTO_TEST_CASE(each_task_has_its_own_group_and_dies_with_the_step) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
-  sidecar.WriteShardRestore(ShardFixture::Shard({"orphan"}));
-  sidecar.Start(f.Ready());
+  f.Serve(&sidecar, ShardFixture::Shard({"orphan"}));
   auto step = f.StartSh(R"(echo $$ > "$OUT/task.pid.tmp"; mv "$OUT/task.pid.tmp" "$OUT/task.pid"
                            exec sleep 30)");
   BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("task.pid"), kStepTimeout),
