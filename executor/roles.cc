@@ -9,12 +9,12 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "signals.h"
 #include "step_work_dir.h"
 #include "task_runner.h"
 #include "taskmaster/checkpoint.h"
-#include "taskmaster/log.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -102,16 +102,39 @@ int64_t StopDeadlineNanos(Env* env, const CommonOptions& options) {
   return env->MonotonicNanos() + left_ms * 1000000;
 }
 
-// Waits for ready and opens the journal with its fence. Exit code on failure.
-// `shard`: the shard this step runs (role shard only).
-std::optional<int> Attach(StepWorkDir& wd, Signals& signals, const CommonOptions& options,
-                          pr::Role role, std::optional<int64_t> shard, pr::Ready* ready) {
-  Env* env = wd.env();
+// The step of one pod role: its signals and its work dir, attached to the
+// sidecar by Attach (ready read, journal opened under its fence) and ended by
+// Commit. Construct it only once the input is valid: the signals are blocked
+// from then on.
+class RoleStep {
+ public:
+  RoleStep(Env* env, const CommonOptions& options)
+      : options_(options), wd_(env, options.work_dir) {}
+
+  Env* env() const { return wd_.env(); }
+  StepWorkDir& wd() { return wd_; }
+  Signals& signals() { return signals_; }
+
+  // Waits for ready and opens the journal with its fence. Exit code on failure.
+  // `shard`: the shard this step runs (role shard only).
+  std::optional<int> Attach(pr::Role role, std::optional<int64_t> shard);
+  // The final barrier: a commit record with these outputs, then its ack; returns
+  // exit_code. On timeout the step writes the outputs itself with "durable":
+  // false and returns 75.
+  int Commit(pr::Role role, std::map<std::string, std::string> outputs, int exit_code);
+
+ private:
+  const CommonOptions& options_;
+  Signals signals_;
+  StepWorkDir wd_;
+};
+
+std::optional<int> RoleStep::Attach(pr::Role role, std::optional<int64_t> shard) {
   const int64_t deadline =
-      env->MonotonicNanos() + static_cast<int64_t>(options.ready_timeout_seconds * kSecond);
-  auto got = wd.WaitForReady(deadline, [&] {
-    signals.Drain();
-    return signals.stopping();
+      env()->MonotonicNanos() + static_cast<int64_t>(options_.ready_timeout_seconds * kSecond);
+  auto got = wd_.WaitForReady(deadline, [&] {
+    signals_.Drain();
+    return signals_.stopping();
   });
   if (!got.ok()) {
     if (got.status().IsInvalidArgument()) return Usage(got.status());
@@ -119,54 +142,248 @@ std::optional<int> Attach(StepWorkDir& wd, Signals& signals, const CommonOptions
     return pr::kExitNotDurable;
   }
   const int64_t want_shard = shard.value_or(got->shard);
-  if (got->role != role || got->shard != want_shard || got->workflow_id != options.state_key) {
+  if (got->role != role || got->shard != want_shard || got->workflow_id != options_.state_key) {
     spdlog::error("{} belongs to {} {} of workflow {}, not to this {} {} of {}",
-                  JoinPath(wd.dir(), pr::kReadyFile), pr::ToString(got->role), got->shard,
-                  got->workflow_id, pr::ToString(role), want_shard, options.state_key);
+                  JoinPath(wd_.dir(), pr::kReadyFile), pr::ToString(got->role), got->shard,
+                  got->workflow_id, pr::ToString(role), want_shard, options_.state_key);
     return pr::kExitUsage;
   }
-  Status opened = wd.OpenJournal(got->fence, options.sync_journal);
+  Status opened = wd_.OpenJournal(got->fence, options_.sync_journal);
   if (!opened.ok()) {
     spdlog::error("cannot open the journal: {}", opened.message());
     return pr::kExitNotDurable;
   }
-  *ready = *got;
   return std::nullopt;
 }
 
-// The final barrier: a commit record, then its ack. On timeout the step writes
-// the outputs itself with "durable": false and exits 75.
-int CommitAndWait(StepWorkDir& wd, Signals& signals, const CommonOptions& options,
-                  pr::CommitRecord commit, int exit_code) {
-  Env* env = wd.env();
-  auto seq = wd.Append(pr::RecordType::kCommit, 0, [&](int64_t s) {
-    commit.fence = wd.fence();
+int RoleStep::Commit(pr::Role role, std::map<std::string, std::string> outputs, int exit_code) {
+  pr::CommitRecord commit;
+  commit.role = role;
+  commit.outputs = std::move(outputs);
+  auto seq = wd_.Append(pr::RecordType::kCommit, 0, [&](int64_t s) {
+    commit.fence = wd_.fence();
     commit.seq = s;
     return pr::Encode(commit);
   });
   if (!seq.ok()) {
     spdlog::error("cannot write the commit record: {}", seq.status().message());
-    Status written = wd.WriteOutputsNotDurable(commit);
+    Status written = wd_.WriteOutputsNotDurable(commit);
     if (!written.ok()) spdlog::error("cannot write the outputs: {}", written.message());
     return pr::kExitNotDurable;
   }
-  signals.Drain();
+  signals_.Drain();
   int64_t deadline;
-  if (signals.stopping()) {
-    deadline = signals.stop_at_ns() + StopBudgetNanos(options.grace_seconds);
+  if (signals_.stopping()) {
+    deadline = signals_.stop_at_ns() + StopBudgetNanos(options_.grace_seconds);
   } else {
-    deadline = env->MonotonicNanos() + static_cast<int64_t>(AckWaitSeconds(options) * kSecond);
+    deadline = env()->MonotonicNanos() + static_cast<int64_t>(AckWaitSeconds(options_) * kSecond);
   }
-  Status acked = wd.WaitForAck(*seq, deadline);
+  Status acked = wd_.WaitForAck(*seq, deadline);
   if (acked.ok()) return exit_code;
   spdlog::error("{}; writing the outputs without durability (\"durable\": false)", acked.message());
-  Status written = wd.WriteOutputsNotDurable(commit);
+  Status written = wd_.WriteOutputsNotDurable(commit);
   if (!written.ok()) spdlog::error("cannot write the outputs: {}", written.message());
   return pr::kExitNotDurable;
 }
 
-std::string JsonString(std::string_view s) {
-  return "\"" + JsonEscape(s) + "\"";
+// One attempt at a shard: runs the tasks of restore/shard.json that are not
+// done yet, in order, until they are all done or a stop (SIGTERM, SIGINT, the
+// pod's deadline) ends it, and tallies them into the shard's summary.
+class ShardAttempt {
+ public:
+  ShardAttempt(const RunOptions& options, RoleStep* step, const pr::ShardRestore& restore);
+
+  // The exit code when the step itself failed (journal, log dir), else nullopt.
+  std::optional<int> Run();
+  const pr::ShardSummary& summary() const { return summary_; }
+
+ private:
+  // Whether the attempt stops before its next task; reaching the deadline stops it.
+  bool Stopping();
+  // Cancels the task: too many final failures and no --continue-on-error.
+  void Cancel(const pr::RestoredTask& task, pr::TaskEndRecord* end);
+  // Runs the task's command and fills `end` with the outcome.
+  std::optional<int> Execute(const pr::RestoredTask& task, pr::TaskEndRecord* end);
+  void Tally(const pr::TaskEndRecord& end);
+
+  const RunOptions& options_;
+  RoleStep* step_;
+  const pr::ShardRestore& restore_;
+  StepLimits limits_;
+  TaskRunner runner_;
+  TaskSpec command_;
+  int64_t position_ = 0;  // of the current task in the shard, from 1
+  pr::ShardSummary summary_;
+};
+
+StepLimits Limits(Env* env, const RunOptions& options) {
+  StepLimits limits;
+  limits.task_timeout_seconds = options.task_timeout_seconds;
+  limits.grace_seconds = options.common.grace_seconds;
+  limits.deadline_ns = StopDeadlineNanos(env, options.common);
+  limits.ack_wait_seconds = AckWaitSeconds(options.common);
+  return limits;
+}
+
+ShardAttempt::ShardAttempt(const RunOptions& options, RoleStep* step,
+                           const pr::ShardRestore& restore)
+    : options_(options),
+      step_(step),
+      restore_(restore),
+      limits_(Limits(step->env(), options)),
+      runner_(&step->wd(), &step->signals(), limits_) {
+  command_.argv = options.command;
+  summary_.workflow_id = options.common.state_key;
+  summary_.shard = options.shard;
+  summary_.attempt = options.common.attempt;
+  summary_.total = static_cast<int64_t>(restore.tasks.size());
+  summary_.final_failures = restore.final_failures;
+}
+
+std::optional<int> ShardAttempt::Run() {
+  Env* env = step_->env();
+  StepWorkDir& wd = step_->wd();
+  const int64_t started_ns = env->MonotonicNanos();
+  spdlog::info("Starting multi-task workflow with {} tasks (shard {} of workflow {}, attempt {})",
+               summary_.total, options_.shard, options_.common.state_key, options_.common.attempt);
+  for (const pr::RestoredTask& task : restore_.tasks) {
+    ++position_;
+    const bool done = task.status == TaskStatus::kSucceeded ||
+                      task.status == TaskStatus::kCancelled ||
+                      (task.status == TaskStatus::kFailed && task.final);
+    if (done) {
+      ++summary_.skipped;
+      spdlog::info("Skipping task {} ({}/{}): already {}", task.task_id, position_, summary_.total,
+                   ToString(task.status));
+      continue;
+    }
+    if (Stopping()) break;  // left pending: the next attempt runs it
+    pr::TaskEndRecord end;
+    end.ordinal = task.ordinal;
+    end.task_id = task.task_id;
+    end.attempt = options_.common.attempt;
+    if (!options_.continue_on_error && summary_.final_failures > options_.max_failures) {
+      Cancel(task, &end);
+    } else if (auto code = Execute(task, &end)) {
+      return code;
+    }
+    end.finished_at_ms = env->NowUnixMillis();
+    auto ended = wd.Append(pr::RecordType::kTaskEnd, 0, [&](int64_t seq) {
+      end.fence = wd.fence();
+      end.seq = seq;
+      return pr::Encode(end);
+    });
+    if (!ended.ok()) return JournalError(ended.status());
+  }
+  summary_.duration_ms = (env->MonotonicNanos() - started_ns) / 1000000;
+  summary_.stopped = step_->signals().stopping();
+  summary_.not_run = summary_.total - summary_.succeeded - summary_.failed - summary_.interrupted -
+                     summary_.cancelled - summary_.skipped;
+  return std::nullopt;
+}
+
+bool ShardAttempt::Stopping() {
+  Signals& signals = step_->signals();
+  signals.Drain();
+  if (!signals.stopping() && step_->env()->MonotonicNanos() >= limits_.deadline_ns) {
+    spdlog::warn("stopping before the pod's deadline (ARGO_DEADLINE): no more tasks start");
+    signals.Stop(SIGTERM);
+  }
+  return signals.stopping();
+}
+
+void ShardAttempt::Cancel(const pr::RestoredTask& task, pr::TaskEndRecord* end) {
+  end->status = TaskStatus::kCancelled;
+  end->error = "cancelled: " + std::to_string(summary_.final_failures) +
+               " tasks failed for good, over --max-failures " +
+               std::to_string(options_.max_failures);
+  ++summary_.cancelled;
+  spdlog::info("Cancelling task {} ({}/{}): {}", task.task_id, position_, summary_.total,
+               end->error);
+}
+
+std::optional<int> ShardAttempt::Execute(const pr::RestoredTask& task, pr::TaskEndRecord* end) {
+  Env* env = step_->env();
+  StepWorkDir& wd = step_->wd();
+  const CommonOptions& common = options_.common;
+  spdlog::info("Processing task {} ({}/{})", task.task_id, position_, summary_.total);
+  auto started = wd.Append(pr::RecordType::kTaskStart, 0, [&](int64_t seq) {
+    return pr::Encode(pr::TaskStartRecord{wd.fence(), seq, task.ordinal, task.task_id,
+                                          common.attempt, env->NowUnixMillis()});
+  });
+  if (!started.ok()) return JournalError(started.status());
+  TaskRun run;
+  run.workflow_id = common.state_key;
+  run.task_id = task.task_id;
+  run.ordinal = task.ordinal;
+  run.task_count = restore_.task_count;
+  run.attempt = common.attempt;
+  run.last_attempt = common.last_attempt;
+  run.generation = task.generation;
+  // The sidecar writes the payload only for a checkpoint that verified; a
+  // corrupt one leaves the generation (so new checkpoints still count up
+  // past it) and no payload (so the task starts over).
+  const std::string payload = wd.RestorePath(pr::RestorePayloadName(task.ordinal));
+  if (task.generation > 0 && env->FileExists(payload)) run.checkpoint_path = payload;
+  if (!options_.log_dir.empty()) {
+    if (Status s = env->CreateDirs(options_.log_dir); !s.ok()) {
+      spdlog::error("cannot create the log dir: {}", s.message());
+      return pr::kExitNotDurable;
+    }
+    command_.log_path = JoinPath(options_.log_dir, std::to_string(task.ordinal) + ".log");
+  }
+  auto outcome = runner_.Run(command_, run);
+  if (!outcome.ok()) return JournalError(outcome.status());
+  end->status = outcome->status;
+  end->final = outcome->final;
+  end->exit_code = outcome->exit_code;
+  end->error = outcome->error;
+  end->duration_ms = outcome->duration_ms;
+  Tally(*end);
+  return std::nullopt;
+}
+
+void ShardAttempt::Tally(const pr::TaskEndRecord& end) {
+  const double seconds = static_cast<double>(end.duration_ms) / 1000;
+  switch (end.status) {
+    case TaskStatus::kSucceeded:
+      ++summary_.succeeded;
+      spdlog::info("Task {} succeeded in {:.3f} s", end.task_id, seconds);
+      break;
+    case TaskStatus::kInterrupted:
+      ++summary_.interrupted;
+      spdlog::warn("Task {} interrupted after {:.3f} s: {}", end.task_id, seconds, end.error);
+      break;
+    default:
+      ++summary_.failed;
+      if (end.final) ++summary_.final_failures;
+      spdlog::error("Task {} failed{} after {:.3f} s: {}", end.task_id,
+                    end.final ? " for good (last attempt)" : "", seconds, end.error);
+  }
+}
+
+// Records a new list (or one recorded only in part): the workflow_init record,
+// then the list in task_list records. Exit code when the journal fails.
+std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
+                              const std::vector<std::string>& ids, const std::string& hash,
+                              int64_t batch) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(ids);
+  auto init = wd.Append(pr::RecordType::kWorkflowInit, 0, [&](int64_t seq) {
+    return pr::Encode(pr::WorkflowInitRecord{wd.fence(), seq, options.common.state_key, n,
+                                             options.batch_size, batch, hash,
+                                             static_cast<int64_t>(chunks.size())});
+  });
+  if (!init.ok()) return JournalError(init.status());
+  for (pr::TaskListRecord& chunk : chunks) {
+    auto appended = wd.Append(pr::RecordType::kTaskList, 0, [&](int64_t seq) {
+      chunk.fence = wd.fence();
+      chunk.seq = seq;
+      return pr::Encode(chunk);
+    });
+    if (!appended.ok()) return JournalError(appended.status());
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -195,141 +412,22 @@ int RunShard(Env* env, const RunOptions& options) {
   if (options.command.empty()) {
     return Usage(Status::InvalidArgument("no task command: give --command-json or -- CMD ARGS"));
   }
-  Signals signals;
-  StepWorkDir wd(env, common.work_dir);
-  pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kShard, options.shard, &ready)) {
-    return *code;
-  }
-  auto restore = wd.ReadShardRestore();
+  RoleStep step(env, common);
+  if (auto code = step.Attach(pr::Role::kShard, options.shard)) return *code;
+  auto restore = step.wd().ReadShardRestore();
   if (!restore.ok()) return RestoreError("shard", restore.status());
 
-  StepLimits limits;
-  limits.task_timeout_seconds = options.task_timeout_seconds;
-  limits.grace_seconds = common.grace_seconds;
-  limits.deadline_ns = StopDeadlineNanos(env, common);
-  limits.ack_wait_seconds = AckWaitSeconds(common);
-  TaskRunner runner(&wd, &signals, limits);
-  TaskSpec command;
-  command.argv = options.command;
-
-  const int64_t shard_tasks = static_cast<int64_t>(restore->tasks.size());
-  const int64_t started_ns = env->MonotonicNanos();
-  int64_t succeeded = 0, failed = 0, interrupted = 0, cancelled = 0, skipped = 0;
-  int64_t final_failures = restore->final_failures;
-  spdlog::info("Starting multi-task workflow with {} tasks (shard {} of workflow {}, attempt {})",
-               shard_tasks, options.shard, common.state_key, common.attempt);
-
-  int64_t position = 0;
-  for (const pr::RestoredTask& task : restore->tasks) {
-    ++position;
-    const bool done = task.status == TaskStatus::kSucceeded ||
-                      task.status == TaskStatus::kCancelled ||
-                      (task.status == TaskStatus::kFailed && task.final);
-    if (done) {
-      ++skipped;
-      spdlog::info("Skipping task {} ({}/{}): already {}", task.task_id, position, shard_tasks,
-                   ToString(task.status));
-      continue;
-    }
-    signals.Drain();
-    if (!signals.stopping() && env->MonotonicNanos() >= limits.deadline_ns) {
-      spdlog::warn("stopping before the pod's deadline (ARGO_DEADLINE): no more tasks start");
-      signals.Stop(SIGTERM);
-    }
-    if (signals.stopping()) break;  // left pending: the next attempt runs it
-    pr::TaskEndRecord end;
-    end.ordinal = task.ordinal;
-    end.task_id = task.task_id;
-    end.attempt = common.attempt;
-    if (!options.continue_on_error && final_failures > options.max_failures) {
-      end.status = TaskStatus::kCancelled;
-      end.error = "cancelled: " + std::to_string(final_failures) +
-                  " tasks failed for good, over --max-failures " +
-                  std::to_string(options.max_failures);
-      ++cancelled;
-      spdlog::info("Cancelling task {} ({}/{}): {}", task.task_id, position, shard_tasks,
-                   end.error);
-    } else {
-      spdlog::info("Processing task {} ({}/{})", task.task_id, position, shard_tasks);
-      auto started = wd.Append(pr::RecordType::kTaskStart, 0, [&](int64_t seq) {
-        return pr::Encode(pr::TaskStartRecord{wd.fence(), seq, task.ordinal, task.task_id,
-                                              common.attempt, env->NowUnixMillis()});
-      });
-      if (!started.ok()) return JournalError(started.status());
-      TaskRun run;
-      run.workflow_id = common.state_key;
-      run.task_id = task.task_id;
-      run.ordinal = task.ordinal;
-      run.task_count = restore->task_count;
-      run.attempt = common.attempt;
-      run.last_attempt = common.last_attempt;
-      run.generation = task.generation;
-      // The sidecar writes the payload only for a checkpoint that verified; a
-      // corrupt one leaves the generation (so new checkpoints still count up
-      // past it) and no payload (so the task starts over).
-      const std::string payload = wd.RestorePath(pr::RestorePayloadName(task.ordinal));
-      if (task.generation > 0 && env->FileExists(payload)) run.checkpoint_path = payload;
-      if (!options.log_dir.empty()) {
-        if (Status s = env->CreateDirs(options.log_dir); !s.ok()) {
-          spdlog::error("cannot create the log dir: {}", s.message());
-          return pr::kExitNotDurable;
-        }
-        command.log_path = JoinPath(options.log_dir, std::to_string(task.ordinal) + ".log");
-      }
-      auto outcome = runner.Run(command, run);
-      if (!outcome.ok()) return JournalError(outcome.status());
-      end.status = outcome->status;
-      end.final = outcome->final;
-      end.exit_code = outcome->exit_code;
-      end.error = outcome->error;
-      end.duration_ms = outcome->duration_ms;
-      const double seconds = static_cast<double>(outcome->duration_ms) / 1000;
-      switch (outcome->status) {
-        case TaskStatus::kSucceeded:
-          ++succeeded;
-          spdlog::info("Task {} succeeded in {:.3f} s", task.task_id, seconds);
-          break;
-        case TaskStatus::kInterrupted:
-          ++interrupted;
-          spdlog::warn("Task {} interrupted after {:.3f} s: {}", task.task_id, seconds, end.error);
-          break;
-        default:
-          ++failed;
-          if (end.final) ++final_failures;
-          spdlog::error("Task {} failed{} after {:.3f} s: {}", task.task_id,
-                        end.final ? " for good (last attempt)" : "", seconds, end.error);
-      }
-    }
-    end.finished_at_ms = env->NowUnixMillis();
-    auto ended = wd.Append(pr::RecordType::kTaskEnd, 0, [&](int64_t seq) {
-      end.fence = wd.fence();
-      end.seq = seq;
-      return pr::Encode(end);
-    });
-    if (!ended.ok()) return JournalError(ended.status());
-  }
-
-  const int64_t duration_ms = (env->MonotonicNanos() - started_ns) / 1000000;
-  const bool stopped = signals.stopping();
-  const int64_t not_run = shard_tasks - succeeded - failed - interrupted - cancelled - skipped;
-  int exit_code = (failed > 0 || interrupted > 0 || not_run > 0) ? pr::kExitFailed : pr::kExitOk;
+  ShardAttempt attempt(options, &step, *restore);
+  if (auto code = attempt.Run()) return *code;
+  const pr::ShardSummary& s = attempt.summary();
+  const int exit_code =
+      (s.failed > 0 || s.interrupted > 0 || s.not_run > 0) ? pr::kExitFailed : pr::kExitOk;
   spdlog::info(
       "Completed multi-task workflow shard {}: {} succeeded, {} failed, {} interrupted, {} "
       "cancelled, {} skipped, {} not run, in {:.3f} s",
-      options.shard, succeeded, failed, interrupted, cancelled, skipped, not_run,
-      static_cast<double>(duration_ms) / 1000);
-
-  pr::CommitRecord commit;
-  commit.role = pr::Role::kShard;
-  commit.outputs[pr::kOutSummary] = fmt::format(
-      "{{\"workflow_id\":{},\"shard\":{},\"attempt\":{},\"total\":{},\"succeeded\":{},"
-      "\"failed\":{},\"interrupted\":{},\"cancelled\":{},\"skipped\":{},\"not_run\":{},"
-      "\"final_failures\":{},\"stopped\":{},\"duration_ms\":{}}}",
-      JsonString(common.state_key), options.shard, common.attempt, shard_tasks, succeeded, failed,
-      interrupted, cancelled, skipped, not_run, final_failures, stopped ? "true" : "false",
-      duration_ms);
-  return CommitAndWait(wd, signals, common, std::move(commit), exit_code);
+      options.shard, s.succeeded, s.failed, s.interrupted, s.cancelled, s.skipped, s.not_run,
+      static_cast<double>(s.duration_ms) / 1000);
+  return step.Commit(pr::Role::kShard, pr::ShardOutputs(s), exit_code);
 }
 
 int RunInit(Env* env, const InitOptions& options) {
@@ -349,83 +447,50 @@ int RunInit(Env* env, const InitOptions& options) {
                  options.batch_size, batch, n, pr::kMaxShards);
   }
 
-  Signals signals;
-  StepWorkDir wd(env, common.work_dir);
-  pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kInit, std::nullopt, &ready)) {
-    return *code;
-  }
-  auto restore = wd.ReadInitRestore();
+  RoleStep step(env, common);
+  if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
+  auto restore = step.wd().ReadInitRestore();
   if (!restore.ok()) return RestoreError("workflow", restore.status());
 
-  std::vector<int64_t> pending;
-  if (restore->exists) {
-    if (restore->list_hash != hash || restore->task_count != n) {
-      return Usage(Status::InvalidArgument(
-          "state key " + common.state_key + " already holds a different task list (" +
-          std::to_string(restore->task_count) + " tasks, " + restore->list_hash + "; given " +
-          std::to_string(n) + " tasks, " + hash +
-          "): resume with the same list, or use a new state-key"));
-    }
-    if (restore->batch_size != options.batch_size) {
+  const pr::ResumeVerdict verdict = pr::CheckResume(*restore, hash, n, options.batch_size);
+  switch (verdict) {
+    case pr::ResumeVerdict::kOtherList:
+      return Usage(
+          Status::InvalidArgument(pr::OtherListMessage(common.state_key, *restore, hash, n) +
+                                  ": resume with the same list, or use a new state-key"));
+    case pr::ResumeVerdict::kOtherBatchSize:
       return Usage(Status::InvalidArgument(
           "state key " + common.state_key + " was started with --batch-size " +
           std::to_string(restore->batch_size) + ", not " + std::to_string(options.batch_size) +
           ": resume with the same batch size"));
-    }
+    case pr::ResumeVerdict::kRecordAgain:
+      spdlog::warn(
+          "the task list of {} was recorded only in part ({} of {} tasks); recording it again",
+          common.state_key, restore->statuses.size(), n);
+      break;
+    case pr::ResumeVerdict::kNew:
+    case pr::ResumeVerdict::kResume:
+      break;
   }
-  // A crash between the workflow_init record and the last task_list record
-  // leaves the list recorded only in part: record it again (the store's inserts
-  // are idempotent) rather than resume a workflow with tasks missing.
-  const bool complete = restore->exists && static_cast<int64_t>(restore->statuses.size()) == n;
-  if (restore->exists && !complete) {
-    spdlog::warn(
-        "the task list of {} was recorded only in part ({} of {} tasks); recording it again",
-        common.state_key, restore->statuses.size(), n);
-  }
-  if (complete) {
+  std::vector<int64_t> pending;
+  if (verdict == pr::ResumeVerdict::kResume) {
     pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
     spdlog::info("Resuming workflow {}: {} of {} shards still have work", common.state_key,
                  pending.size(), pr::ShardCount(n, batch));
   } else {
-    std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(*ids);
-    auto init = wd.Append(pr::RecordType::kWorkflowInit, 0, [&](int64_t seq) {
-      return pr::Encode(pr::WorkflowInitRecord{wd.fence(), seq, common.state_key, n,
-                                               options.batch_size, batch, hash,
-                                               static_cast<int64_t>(chunks.size())});
-    });
-    if (!init.ok()) return JournalError(init.status());
-    for (pr::TaskListRecord& chunk : chunks) {
-      auto appended = wd.Append(pr::RecordType::kTaskList, 0, [&](int64_t seq) {
-        chunk.fence = wd.fence();
-        chunk.seq = seq;
-        return pr::Encode(chunk);
-      });
-      if (!appended.ok()) return JournalError(appended.status());
-    }
+    if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
     for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
     spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
                  pending.size(), batch);
   }
-
-  std::string shards = "[";
-  for (size_t i = 0; i < pending.size(); ++i) {
-    if (i > 0) shards += ",";
-    shards += std::to_string(pending[i]);
-  }
-  shards += "]";
-  pr::CommitRecord commit;
-  commit.role = pr::Role::kInit;
-  commit.outputs[pr::kOutShards] = shards;
-  commit.outputs[pr::kOutBatchSize] = std::to_string(batch);
-  commit.outputs[pr::kOutTaskCount] = std::to_string(n);
-  commit.outputs[pr::kOutSummary] = fmt::format(
-      "{{\"workflow_id\":{},\"task_count\":{},\"batch_size\":{},\"shards\":{},\"pending_shards\":{}"
-      ","
-      "\"resumed\":{},\"list_hash\":{}}}",
-      JsonString(common.state_key), n, batch, pr::ShardCount(n, batch), pending.size(),
-      complete ? "true" : "false", JsonString(hash));
-  return CommitAndWait(wd, signals, common, std::move(commit), pr::kExitOk);
+  const pr::InitSummary summary{common.state_key,
+                                n,
+                                batch,
+                                pr::ShardCount(n, batch),
+                                static_cast<int64_t>(pending.size()),
+                                verdict == pr::ResumeVerdict::kResume,
+                                hash};
+  return step.Commit(pr::Role::kInit, pr::InitOutputs(summary, pending), pr::kExitOk);
 }
 
 int RunFinalize(Env* env, const FinalizeOptions& options) {
@@ -433,49 +498,36 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   if (Status s = ValidateId(common.state_key, "state key"); !s.ok()) return Usage(s);
   if (options.max_failures < 0)
     return Usage(Status::InvalidArgument("--max-failures must be >= 0"));
-  Signals signals;
-  StepWorkDir wd(env, common.work_dir);
-  pr::Ready ready;
-  if (auto code = Attach(wd, signals, common, pr::Role::kFinalize, std::nullopt, &ready)) {
-    return *code;
-  }
-  auto summary = wd.ReadSummaryRestore();
-  if (!summary.ok()) return RestoreError("summary", summary.status());
-  const TaskCounts& c = summary->counts;
-  const int64_t unfinished = c.pending + c.running;
-  const bool failed = summary->failed_total > options.max_failures || unfinished > 0;
-  if (summary->failed_total > options.max_failures) {
+  RoleStep step(env, common);
+  if (auto code = step.Attach(pr::Role::kFinalize, std::nullopt)) return *code;
+  auto restored = step.wd().ReadSummaryRestore();
+  if (!restored.ok()) return RestoreError("summary", restored.status());
+  const TaskCounts& c = restored->counts;
+  pr::FinalizeSummary summary;
+  summary.workflow_id = common.state_key;
+  summary.total = c.total;
+  summary.succeeded = c.succeeded;
+  summary.failed = restored->failed_total;
+  summary.cancelled = c.cancelled;
+  summary.unfinished = c.pending + c.running;
+  summary.max_failures = options.max_failures;
+  for (const pr::FailedTask& task : restored->failed) summary.failed_tasks.push_back(task.task_id);
+  summary.failed_total = restored->failed_total;
+  if (summary.failed_total > options.max_failures) {
     spdlog::error("Workflow {} failed: {} tasks failed for good, over --max-failures {}",
-                  common.state_key, summary->failed_total, options.max_failures);
-  } else if (unfinished > 0) {
-    spdlog::error("Workflow {} failed: {} tasks never finished", common.state_key, unfinished);
+                  common.state_key, summary.failed_total, options.max_failures);
+  } else if (summary.unfinished > 0) {
+    spdlog::error("Workflow {} failed: {} tasks never finished", common.state_key,
+                  summary.unfinished);
   } else {
     spdlog::info(
         "Completed multi-task workflow {} successfully: {} succeeded, {} failed, {} cancelled",
         common.state_key, c.succeeded, c.failed, c.cancelled);
   }
-  std::string failed_ids = "[";
-  for (size_t i = 0; i < summary->failed.size(); ++i) {
-    if (i > 0) failed_ids += ",";
-    failed_ids += JsonString(summary->failed[i].task_id);
-  }
-  failed_ids += "]";
-  pr::CommitRecord commit;
-  commit.role = pr::Role::kFinalize;
-  commit.outputs[pr::kOutSummary] = fmt::format(
-      "{{\"workflow_id\":{},\"status\":\"{}\",\"total\":{},\"succeeded\":{},\"failed\":{},"
-      "\"cancelled\":{},\"unfinished\":{},\"max_failures\":{},\"failed_tasks\":{},"
-      "\"failed_total\":{}}}",
-      JsonString(common.state_key), failed ? "failed" : "succeeded", c.total, c.succeeded,
-      summary->failed_total, c.cancelled, unfinished, options.max_failures, failed_ids,
-      summary->failed_total);
-  commit.outputs[pr::kOutTotal] = std::to_string(c.total);
-  commit.outputs[pr::kOutSucceeded] = std::to_string(c.succeeded);
-  commit.outputs[pr::kOutFailed] = std::to_string(summary->failed_total);
-  commit.outputs[pr::kOutCancelled] = std::to_string(c.cancelled);
-  commit.outputs[pr::kOutFailedTasks] = failed_ids;
-  return CommitAndWait(wd, signals, common, std::move(commit),
-                       failed ? pr::kExitFailed : pr::kExitOk);
+  const bool failed = summary.failed_total > options.max_failures || summary.unfinished > 0;
+  summary.status = failed ? WorkflowStatus::kFailed : WorkflowStatus::kSucceeded;
+  return step.Commit(pr::Role::kFinalize, pr::FinalizeOutputs(summary),
+                     failed ? pr::kExitFailed : pr::kExitOk);
 }
 
 int Validate(Env* env, const std::string& task_list) {

@@ -400,25 +400,24 @@ ApiResponse Api::Submit(const std::string& body) {
   // What tm-step init checks on a resume, checked here first (DESIGN.md §9).
   auto recorded = store_->LoadInit(key);
   if (!recorded.ok()) return StoreError(recorded.status());
-  if (recorded->exists) {
-    if (recorded->list_hash != hash || recorded->task_count != n) {
-      return ApiError(409, "state key " + key + " already holds a different task list (" +
-                               std::to_string(recorded->task_count) + " tasks, " +
-                               recorded->list_hash + "; given " + std::to_string(n) + " tasks, " +
-                               hash + "): use a new state_key");
-    }
-    if (recorded->batch_size != request->batch_size) {
+  switch (pr::CheckResume(*recorded, hash, n, request->batch_size)) {
+    case pr::ResumeVerdict::kOtherList:
+      return ApiError(409, pr::OtherListMessage(key, *recorded, hash, n) + ": use a new state_key");
+    case pr::ResumeVerdict::kOtherBatchSize:
       return ApiError(409, "state key " + key + " was recorded with batch_size " +
                                std::to_string(recorded->batch_size) + ", not " +
                                std::to_string(request->batch_size));
-    }
-    // Recorded whole: the same request again is answered with what is there.
-    if (static_cast<int64_t>(recorded->statuses.size()) == n) {
+    case pr::ResumeVerdict::kResume: {
+      // Recorded whole: the same request again is answered with what is there.
       auto state = store_->LoadWorkflowState(key);
       if (!state.ok()) return StoreError(state.status());
       return Json(200, SubmitJson(key, state->status, n, request->batch_size));
     }
-    spdlog::warn("the task list of {} was recorded only in part; recording it again", key);
+    case pr::ResumeVerdict::kRecordAgain:
+      spdlog::warn("the task list of {} was recorded only in part; recording it again", key);
+      break;
+    case pr::ResumeVerdict::kNew:
+      break;
   }
 
   // Recorded as init records it: one workflow_init record and the list's

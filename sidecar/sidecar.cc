@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <functional>
 
-#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
 #include "taskmaster/checkpoint.h"
@@ -43,15 +42,9 @@ bool IsDurablyTerminal(TaskStatus status, bool final) {
 std::optional<WorkflowStatus> FinalStatus(const pr::CommitRecord& commit) {
   auto it = commit.outputs.find(pr::kOutSummary);
   if (it == commit.outputs.end()) return std::nullopt;
-  rapidjson::Document doc;
-  doc.Parse(it->second.data(), it->second.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("status") ||
-      !doc["status"].IsString()) {
-    return std::nullopt;
-  }
-  auto status = ParseWorkflowStatus(doc["status"].GetString());
-  if (!status.ok()) return std::nullopt;
-  return *status;
+  auto summary = pr::DecodeFinalizeSummary(it->second);
+  if (!summary.ok()) return std::nullopt;
+  return summary->status;
 }
 
 }  // namespace

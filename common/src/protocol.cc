@@ -24,6 +24,10 @@ constexpr const char* kAckWhat = "ack";
 constexpr const char* kInitRestoreWhat = "restore/init.json";
 constexpr const char* kShardRestoreWhat = "restore/shard.json";
 constexpr const char* kSummaryWhat = "workflow summary";
+constexpr const char* kInitSummaryWhat = "init summary";
+constexpr const char* kShardSummaryWhat = "shard summary";
+constexpr const char* kFinalizeSummaryWhat = "finalize summary";
+constexpr const char* kShardListWhat = "shards output";
 
 // Every record but a checkpoint starts with its (fence, seq): the sidecar reads
 // them to decide whether the record applies.
@@ -85,6 +89,12 @@ std::vector<std::string> ReadStringArray(FieldReader& in, const char* name) {
     out.emplace_back(v.GetString(), v.GetStringLength());
   }
   return out;
+}
+
+JsonWriter& WriteStringArray(const std::vector<std::string>& values, JsonWriter* w) {
+  w->StartArray();
+  for (const std::string& value : values) w->String(value);
+  return w->EndArray();
 }
 
 // "tasks[3]." for the members of the fourth element of `tasks`.
@@ -594,7 +604,183 @@ std::string RestorePayloadName(int64_t ordinal) {
   return std::string(kRestorePayloadDir) + "/" + std::to_string(ordinal) + ".json";
 }
 
+// ---- Resuming a workflow -------------------------------------------------------------
+
+ResumeVerdict CheckResume(const InitRestore& recorded, std::string_view list_hash,
+                          int64_t task_count, int64_t batch_size) {
+  if (!recorded.exists) return ResumeVerdict::kNew;
+  if (recorded.list_hash != list_hash || recorded.task_count != task_count) {
+    return ResumeVerdict::kOtherList;
+  }
+  // The requested size, not the effective one: the same request resumes.
+  if (recorded.batch_size != batch_size) return ResumeVerdict::kOtherBatchSize;
+  // A crash between the workflow_init record and the last task_list record
+  // leaves the list recorded only in part: recording it again (the store's
+  // inserts are idempotent) beats resuming a workflow with tasks missing.
+  if (static_cast<int64_t>(recorded.statuses.size()) != task_count) {
+    return ResumeVerdict::kRecordAgain;
+  }
+  return ResumeVerdict::kResume;
+}
+
+std::string OtherListMessage(const std::string& state_key, const InitRestore& recorded,
+                             std::string_view list_hash, int64_t task_count) {
+  return "state key " + state_key + " already holds a different task list (" +
+         std::to_string(recorded.task_count) + " tasks, " + recorded.list_hash + "; given " +
+         std::to_string(task_count) + " tasks, " + std::string(list_hash) + ")";
+}
+
 // ---- outputs/ ---------------------------------------------------------------------------
+
+std::string Encode(const InitSummary& s) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(s.workflow_id);
+  w.Key("task_count").Int64(s.task_count);
+  w.Key("batch_size").Int64(s.batch_size);
+  w.Key("shards").Int64(s.shards);
+  w.Key("pending_shards").Int64(s.pending_shards);
+  w.Key("resumed").Bool(s.resumed);
+  w.Key("list_hash").String(s.list_hash);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const ShardSummary& s) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(s.workflow_id);
+  w.Key("shard").Int64(s.shard);
+  w.Key("attempt").Int64(s.attempt);
+  w.Key("total").Int64(s.total);
+  w.Key("succeeded").Int64(s.succeeded);
+  w.Key("failed").Int64(s.failed);
+  w.Key("interrupted").Int64(s.interrupted);
+  w.Key("cancelled").Int64(s.cancelled);
+  w.Key("skipped").Int64(s.skipped);
+  w.Key("not_run").Int64(s.not_run);
+  w.Key("final_failures").Int64(s.final_failures);
+  w.Key("stopped").Bool(s.stopped);
+  w.Key("duration_ms").Int64(s.duration_ms);
+  return w.EndObject().Take();
+}
+
+std::string Encode(const FinalizeSummary& s) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(s.workflow_id);
+  w.Key("status").String(ToString(s.status));
+  w.Key("total").Int64(s.total);
+  w.Key("succeeded").Int64(s.succeeded);
+  w.Key("failed").Int64(s.failed);
+  w.Key("cancelled").Int64(s.cancelled);
+  w.Key("unfinished").Int64(s.unfinished);
+  w.Key("max_failures").Int64(s.max_failures);
+  w.Key("failed_tasks");
+  WriteStringArray(s.failed_tasks, &w);
+  w.Key("failed_total").Int64(s.failed_total);
+  return w.EndObject().Take();
+}
+
+Result<InitSummary> DecodeInitSummary(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kInitSummaryWhat, &doc));
+  FieldReader in(doc, kInitSummaryWhat);
+  InitSummary s;
+  s.workflow_id = in.String("workflow_id");
+  s.task_count = in.Int64("task_count");
+  s.batch_size = in.Int64("batch_size");
+  s.shards = in.Int64("shards");
+  s.pending_shards = in.Int64("pending_shards");
+  s.resumed = in.Bool("resumed");
+  s.list_hash = in.String("list_hash");
+  TM_RETURN_IF_ERROR(in.status());
+  return s;
+}
+
+Result<ShardSummary> DecodeShardSummary(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kShardSummaryWhat, &doc));
+  FieldReader in(doc, kShardSummaryWhat);
+  ShardSummary s;
+  s.workflow_id = in.String("workflow_id");
+  s.shard = in.Int64("shard");
+  s.attempt = in.Int64("attempt");
+  s.total = in.Int64("total");
+  s.succeeded = in.Int64("succeeded");
+  s.failed = in.Int64("failed");
+  s.interrupted = in.Int64("interrupted");
+  s.cancelled = in.Int64("cancelled");
+  s.skipped = in.Int64("skipped");
+  s.not_run = in.Int64("not_run");
+  s.final_failures = in.Int64("final_failures");
+  s.stopped = in.Bool("stopped");
+  s.duration_ms = in.Int64("duration_ms");
+  TM_RETURN_IF_ERROR(in.status());
+  return s;
+}
+
+Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kFinalizeSummaryWhat, &doc));
+  FieldReader in(doc, kFinalizeSummaryWhat);
+  FinalizeSummary s;
+  s.workflow_id = in.String("workflow_id");
+  s.status = in.Enum<WorkflowStatus>("status", ParseWorkflowStatus);
+  s.total = in.Int64("total");
+  s.succeeded = in.Int64("succeeded");
+  s.failed = in.Int64("failed");
+  s.cancelled = in.Int64("cancelled");
+  s.unfinished = in.Int64("unfinished");
+  s.max_failures = in.Int64("max_failures");
+  s.failed_tasks = ReadStringArray(in, "failed_tasks");
+  s.failed_total = in.Int64("failed_total");
+  TM_RETURN_IF_ERROR(in.status());
+  return s;
+}
+
+std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
+                                               const std::vector<int64_t>& pending_shards) {
+  JsonWriter shards;
+  shards.StartArray();
+  for (int64_t shard : pending_shards) shards.Int64(shard);
+  shards.EndArray();
+  return {{kOutShards, shards.Take()},
+          {kOutBatchSize, std::to_string(summary.batch_size)},
+          {kOutTaskCount, std::to_string(summary.task_count)},
+          {kOutSummary, Encode(summary)}};
+}
+
+std::map<std::string, std::string> ShardOutputs(const ShardSummary& summary) {
+  return {{kOutSummary, Encode(summary)}};
+}
+
+std::map<std::string, std::string> FinalizeOutputs(const FinalizeSummary& summary) {
+  JsonWriter failed_tasks;
+  WriteStringArray(summary.failed_tasks, &failed_tasks);
+  return {{kOutSummary, Encode(summary)},
+          {kOutTotal, std::to_string(summary.total)},
+          {kOutSucceeded, std::to_string(summary.succeeded)},
+          {kOutFailed, std::to_string(summary.failed)},
+          {kOutCancelled, std::to_string(summary.cancelled)},
+          {kOutFailedTasks, failed_tasks.Take()}};
+}
+
+Result<std::vector<int64_t>> DecodeShardList(std::string_view json) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(json, kShardListWhat, &doc));
+  if (!doc.IsArray()) {
+    return Status::Corruption(std::string(kShardListWhat) + ": expected a JSON array");
+  }
+  std::vector<int64_t> shards;
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    if (!doc[i].IsInt64()) {
+      return Status::Corruption(std::string(kShardListWhat) + ": element " + std::to_string(i) +
+                                ": expected an integer");
+    }
+    shards.push_back(doc[i].GetInt64());
+  }
+  return shards;
+}
 
 Status WriteOutputs(Env* env, const std::string& work_dir, const CommitRecord& commit,
                     bool durable) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -68,10 +69,51 @@ const std::vector<Golden>& Goldens() {
       {"restore-init.json", Via(tp::DecodeInitRestore)},
       {"restore-shard.json", Via(tp::DecodeShardRestore)},
       {"restore-summary.json", Via(tp::DecodeWorkflowSummary)},
+      {"summary-init.json", Via(tp::DecodeInitSummary)},
+      {"summary-shard.json", Via(tp::DecodeShardSummary)},
+      {"summary-finalize.json", Via(tp::DecodeFinalizeSummary)},
       {"workflow-state.json",
        Via(taskmaster::WorkflowStateFromJson, taskmaster::WorkflowStateToJson)},
   };
   return goldens;
+}
+
+// The values of tests/golden/summary-*.json: the workflow of the other golden
+// files, whose task-2 failed for good on its third attempt.
+tp::InitSummary GoldenInitSummary() {
+  tp::InitSummary s;
+  s.workflow_id = "uuid-123";
+  s.task_count = 3;
+  s.batch_size = 1;
+  s.shards = 3;
+  s.pending_shards = 2;
+  s.resumed = true;
+  s.list_hash = tp::ListHash({"task-1", "task-2", "task-3"});
+  return s;
+}
+
+tp::ShardSummary GoldenShardSummary() {
+  tp::ShardSummary s;
+  s.workflow_id = "uuid-123";
+  s.shard = 1;
+  s.attempt = 3;
+  s.total = 1;
+  s.failed = 1;
+  s.final_failures = 1;
+  s.duration_ms = 1534;
+  return s;
+}
+
+tp::FinalizeSummary GoldenFinalizeSummary() {
+  tp::FinalizeSummary s;
+  s.workflow_id = "uuid-123";
+  s.status = taskmaster::WorkflowStatus::kFailed;
+  s.total = 3;
+  s.succeeded = 2;
+  s.failed = 1;
+  s.failed_tasks = {"task-2"};
+  s.failed_total = 1;
+  return s;
 }
 
 std::string Serialize(const rapidjson::Value& value) {
@@ -196,9 +238,7 @@ BOOST_AUTO_TEST_CASE(encoders_produce_the_golden_bytes) {
   commit.fence = 4;
   commit.seq = 6;
   commit.role = tp::Role::kShard;
-  commit.outputs[tp::kOutSummary] =
-      R"({"workflow_id":"uuid-123","shard":1,"tasks":1,"succeeded":0,"failed":1,)"
-      R"("cancelled":0,"skipped":0})";
+  commit.outputs = tp::ShardOutputs(GoldenShardSummary());
   BOOST_TEST(tp::Encode(commit) + "\n" == ReadGolden("record-commit.json"));
 
   tp::Ready ready;
@@ -246,6 +286,10 @@ BOOST_AUTO_TEST_CASE(encoders_produce_the_golden_bytes) {
   summary.failed_total = 1;
   summary.failed.push_back({"task-2", 3, "exit status 3"});
   BOOST_TEST(tp::Encode(summary) + "\n" == ReadGolden("restore-summary.json"));
+
+  BOOST_TEST(tp::Encode(GoldenInitSummary()) + "\n" == ReadGolden("summary-init.json"));
+  BOOST_TEST(tp::Encode(GoldenShardSummary()) + "\n" == ReadGolden("summary-shard.json"));
+  BOOST_TEST(tp::Encode(GoldenFinalizeSummary()) + "\n" == ReadGolden("summary-finalize.json"));
 }
 
 BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
@@ -271,6 +315,141 @@ BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
   BOOST_TEST(ready->fence == 9);
   BOOST_TEST(ready->shard == 2);
   BOOST_TEST(static_cast<int>(ready->role) == static_cast<int>(tp::Role::kInit));
+}
+
+// The decoders read outputs/summary too, where WriteOutputs added "durable".
+BOOST_AUTO_TEST_CASE(summary_decoders_read_the_golden_values) {
+  taskmaster::Env* env = taskmaster::Env::Default();
+  TempDir dir;
+  tp::CommitRecord commit;
+  commit.outputs = tp::ShardOutputs(GoldenShardSummary());
+  BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
+  const std::string output = Slurp(dir.File("outputs/summary"));
+  BOOST_TEST(output.find(R"("durable":true)") != std::string::npos);
+  auto shard = tp::DecodeShardSummary(output);
+  BOOST_REQUIRE_MESSAGE(shard.ok(), shard.status().ToString());
+  BOOST_TEST(tp::Encode(*shard) + "\n" == ReadGolden("summary-shard.json"));
+  BOOST_TEST(shard->failed == 1);
+  BOOST_TEST(shard->final_failures == 1);
+  BOOST_TEST(!shard->stopped);
+
+  auto init = tp::DecodeInitSummary(ReadGolden("summary-init.json"));
+  BOOST_REQUIRE(init.ok());
+  BOOST_TEST(init->pending_shards == 2);
+  BOOST_TEST(init->resumed);
+  BOOST_TEST(init->list_hash == "xxh3:0376c65992f250f6");
+
+  auto finalize = tp::DecodeFinalizeSummary(ReadGolden("summary-finalize.json"));
+  BOOST_REQUIRE(finalize.ok());
+  BOOST_TEST(static_cast<int>(finalize->status) ==
+             static_cast<int>(taskmaster::WorkflowStatus::kFailed));
+  BOOST_TEST(finalize->failed_tasks == std::vector<std::string>{"task-2"});
+  BOOST_TEST(finalize->failed_total == 1);
+}
+
+BOOST_AUTO_TEST_CASE(summary_decoders_name_the_bad_field) {
+  std::string status = ReadGolden("summary-finalize.json");
+  status.replace(status.find(R"("status":"failed")"), 17, R"("status":"done")");
+  BOOST_TEST(tp::DecodeFinalizeSummary(status).status().message() ==
+             "finalize summary: field 'status': unknown workflow status 'done' (expected "
+             "pending, running, succeeded or failed)");
+
+  std::string ids = ReadGolden("summary-finalize.json");
+  ids.replace(ids.find(R"(["task-2"])"), 10, R"(["task-2",7])");
+  BOOST_TEST(tp::DecodeFinalizeSummary(ids).status().message() ==
+             "finalize summary: field 'failed_tasks[1]': expected a string");
+
+  std::string stopped = ReadGolden("summary-shard.json");
+  stopped.replace(stopped.find(R"("stopped":false)"), 15, R"("stopped":0)");
+  BOOST_TEST(tp::DecodeShardSummary(stopped).status().message() ==
+             "shard summary: field 'stopped': expected a boolean, got a number");
+
+  BOOST_TEST(tp::DecodeInitSummary(R"({"workflow_id":"w"})").status().message() ==
+             "init summary: field 'task_count': missing");
+  BOOST_TEST(tp::DecodeInitSummary("[]").status().message() ==
+             "init summary: expected a JSON object, got an array");
+  BOOST_TEST(tp::DecodeShardSummary("{").status().IsCorruption());
+}
+
+// Each role's outputs are made from its summary; the names are the documented ones.
+BOOST_AUTO_TEST_CASE(role_outputs_come_from_the_summary) {
+  using Outputs = std::map<std::string, std::string>;
+  const Outputs init = tp::InitOutputs(GoldenInitSummary(), {1, 2});
+  BOOST_TEST((init == Outputs{{"shards", "[1,2]"},
+                              {"batch-size", "1"},
+                              {"task-count", "3"},
+                              {"summary", tp::Encode(GoldenInitSummary())}}));
+  tp::InitSummary done = GoldenInitSummary();
+  done.pending_shards = 0;
+  BOOST_TEST(tp::InitOutputs(done, {}).at("shards") == "[]");
+
+  BOOST_TEST((tp::ShardOutputs(GoldenShardSummary()) ==
+              Outputs{{"summary", tp::Encode(GoldenShardSummary())}}));
+
+  tp::FinalizeSummary finalize = GoldenFinalizeSummary();
+  finalize.failed_tasks = {"task-2", "tenants/a \"b\""};
+  BOOST_TEST((tp::FinalizeOutputs(finalize) ==
+              Outputs{{"summary", tp::Encode(finalize)},
+                      {"total", "3"},
+                      {"succeeded", "2"},
+                      {"failed", "1"},
+                      {"cancelled", "0"},
+                      {"failed-tasks", R"(["task-2","tenants/a \"b\""])"}}));
+  finalize.failed_tasks.clear();
+  BOOST_TEST(tp::FinalizeOutputs(finalize).at("failed-tasks") == "[]");
+}
+
+BOOST_AUTO_TEST_CASE(shard_list_output) {
+  BOOST_TEST((*tp::DecodeShardList("[0,2,7]\n") == std::vector<int64_t>{0, 2, 7}));
+  BOOST_TEST(tp::DecodeShardList("[]")->empty());
+  BOOST_TEST(tp::DecodeShardList(R"({"shards":[1]})").status().message() ==
+             "shards output: expected a JSON array");
+  BOOST_TEST(tp::DecodeShardList(R"([0,"1"])").status().message() ==
+             "shards output: element 1: expected an integer");
+  BOOST_TEST(tp::DecodeShardList("[0,").status().IsCorruption());
+}
+
+BOOST_AUTO_TEST_CASE(resume_verdicts) {
+  const std::vector<std::string> ids = {"task-1", "task-2", "task-3"};
+  const std::string hash = tp::ListHash(ids);
+  tp::InitRestore recorded;
+  recorded.workflow_id = "uuid-123";
+  BOOST_TEST(static_cast<int>(tp::CheckResume(recorded, hash, 3, 1)) ==
+             static_cast<int>(tp::ResumeVerdict::kNew));
+
+  recorded.exists = true;
+  recorded.list_hash = hash;
+  recorded.task_count = 3;
+  recorded.batch_size = 2;
+  recorded.effective_batch_size = 2;
+  struct Case {
+    const char* name;
+    std::string hash;
+    int64_t task_count, batch_size;
+    size_t statuses;  // recorded so far
+    tp::ResumeVerdict want;
+  };
+  const std::vector<Case> cases = {
+      {"same list, whole", hash, 3, 2, 3, tp::ResumeVerdict::kResume},
+      {"same list, in part", hash, 3, 2, 1, tp::ResumeVerdict::kRecordAgain},
+      {"same list, none yet", hash, 3, 2, 0, tp::ResumeVerdict::kRecordAgain},
+      {"another hash", tp::ListHash({"task-3", "task-2", "task-1"}), 3, 2, 3,
+       tp::ResumeVerdict::kOtherList},
+      {"another length", hash, 4, 2, 3, tp::ResumeVerdict::kOtherList},
+      {"another list before another batch size", hash, 4, 1, 3, tp::ResumeVerdict::kOtherList},
+      {"another batch size", hash, 3, 1, 3, tp::ResumeVerdict::kOtherBatchSize},
+      {"another batch size, in part", hash, 3, 3, 1, tp::ResumeVerdict::kOtherBatchSize},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      recorded.statuses.assign(c.statuses, TaskStatus::kPending);
+      BOOST_TEST(static_cast<int>(tp::CheckResume(recorded, c.hash, c.task_count, c.batch_size)) ==
+                 static_cast<int>(c.want));
+    }
+  }
+  BOOST_TEST(tp::OtherListMessage("nightly", recorded, "xxh3:0000000000000001", 4) ==
+             "state key nightly already holds a different task list (3 tasks, " + hash +
+                 "; given 4 tasks, xxh3:0000000000000001)");
 }
 
 BOOST_AUTO_TEST_CASE(every_field_is_required_and_typed) {

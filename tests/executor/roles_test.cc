@@ -87,6 +87,13 @@ BOOST_AUTO_TEST_CASE(init_records_a_new_workflow) {
   rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
   BOOST_CHECK(summary["durable"].GetBool());
   BOOST_CHECK(!summary["resumed"].GetBool());
+  // The summary in the commit record, byte for byte (tests/golden/summary-init.json).
+  auto commit = pr::DecodeCommit(records[2].payload);
+  BOOST_REQUIRE(commit.ok());
+  BOOST_CHECK_EQUAL(commit->outputs.at(pr::kOutSummary),
+                    R"({"workflow_id":"wf-test","task_count":3,"batch_size":2,"shards":2,)"
+                    R"("pending_shards":2,"resumed":false,"list_hash":")" +
+                        pr::ListHash(kIds) + "\"}");
 }
 
 BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
@@ -214,6 +221,13 @@ BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
       rapidjson::Document out = ParseObject(f.Output(pr::kOutSummary));
       BOOST_CHECK_EQUAL(out["status"].GetString(), std::string(c.status));
       BOOST_CHECK(out["durable"].GetBool());
+      // The summary in the commit record, byte for byte
+      // (tests/golden/summary-finalize.json).
+      BOOST_CHECK_EQUAL(sidecar.Commit()->outputs.at(pr::kOutSummary),
+                        std::string(R"({"workflow_id":"wf-test","status":")") + c.status +
+                            R"(","total":5,"succeeded":3,"failed":2,"cancelled":0,)"
+                            R"("unfinished":0,"max_failures":)" +
+                            c.max_failures + R"(,"failed_tasks":["x","y/z"],"failed_total":2})");
     }
   }
 }
@@ -237,6 +251,29 @@ BOOST_AUTO_TEST_CASE(finalize_fails_with_unfinished_tasks) {
   BOOST_CHECK_EQUAL(out["status"].GetString(), std::string("failed"));
   BOOST_CHECK_EQUAL(out["unfinished"].GetInt64(), 1);
   BOOST_CHECK_EQUAL(f.Output(pr::kOutFailedTasks), "[]\n");
+}
+
+// A shard's summary, byte for byte but for its duration: what Argo users and
+// tm-step local read (docs/protocol.md, tests/golden/summary-shard.json).
+BOOST_AUTO_TEST_CASE(shard_summary_bytes) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  sidecar.WriteShardRestore(ShardFixture::Shard({"a", "b"}));
+  sidecar.Start(f.Ready());
+  auto step = f.StartSh("exit 0");
+  BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
+  auto commit = sidecar.Commit();
+  BOOST_REQUIRE(commit.has_value());
+  const std::string summary = commit->outputs.at(pr::kOutSummary);
+  const size_t duration = summary.find(R"("duration_ms":)");
+  BOOST_REQUIRE(duration != std::string::npos);
+  BOOST_CHECK_EQUAL(summary.substr(0, duration),
+                    R"({"workflow_id":"wf-test","shard":0,"attempt":0,"total":2,"succeeded":2,)"
+                    R"("failed":0,"interrupted":0,"cancelled":0,"skipped":0,"not_run":0,)"
+                    R"("final_failures":0,"stopped":false,)");
+  auto decoded = pr::DecodeShardSummary(summary);
+  BOOST_REQUIRE_MESSAGE(decoded.ok(), decoded.status().ToString());
+  BOOST_CHECK_EQUAL(pr::Encode(*decoded), summary);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

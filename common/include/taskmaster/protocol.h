@@ -36,21 +36,21 @@ inline constexpr const char* kRestoreDir = "restore";
 inline constexpr const char* kOutputsDir = "outputs";
 inline constexpr const char* kBarrierTimeoutFile = "barrier-timeout";  // under outputs/
 // restore/ by role. Per-task files are named by ordinal, never by task ID.
-inline constexpr const char* kRestoreInitFile = "init.json";        // role init
-inline constexpr const char* kRestoreShardFile = "shard.json";      // role shard
-inline constexpr const char* kRestoreCheckpointDir = "checkpoints"; // role shard: <ordinal>.json
-inline constexpr const char* kRestorePayloadDir = "payloads";       // role shard: <ordinal>.json
-inline constexpr const char* kRestoreSummaryFile = "summary.json";  // role finalize
+inline constexpr const char* kRestoreInitFile = "init.json";         // role init
+inline constexpr const char* kRestoreShardFile = "shard.json";       // role shard
+inline constexpr const char* kRestoreCheckpointDir = "checkpoints";  // role shard: <ordinal>.json
+inline constexpr const char* kRestorePayloadDir = "payloads";        // role shard: <ordinal>.json
+inline constexpr const char* kRestoreSummaryFile = "summary.json";   // role finalize
 
 // ---- Output parameter files (outputs/<name>) ------------------------------
-inline constexpr const char* kOutShards = "shards";          // init: JSON array of pending shards
-inline constexpr const char* kOutBatchSize = "batch-size";   // init: effective batch size
-inline constexpr const char* kOutTaskCount = "task-count";   // init: tasks in the list
-inline constexpr const char* kOutSummary = "summary";        // every role: summary JSON
-inline constexpr const char* kOutTotal = "total";            // finalize
-inline constexpr const char* kOutSucceeded = "succeeded";    // finalize
-inline constexpr const char* kOutFailed = "failed";          // finalize: final failures
-inline constexpr const char* kOutCancelled = "cancelled";    // finalize
+inline constexpr const char* kOutShards = "shards";         // init: JSON array of pending shards
+inline constexpr const char* kOutBatchSize = "batch-size";  // init: effective batch size
+inline constexpr const char* kOutTaskCount = "task-count";  // init: tasks in the list
+inline constexpr const char* kOutSummary = "summary";       // every role: summary JSON
+inline constexpr const char* kOutTotal = "total";           // finalize
+inline constexpr const char* kOutSucceeded = "succeeded";   // finalize
+inline constexpr const char* kOutFailed = "failed";         // finalize: final failures
+inline constexpr const char* kOutCancelled = "cancelled";   // finalize
 inline constexpr const char* kOutFailedTasks = "failed-tasks";  // finalize: first 100 IDs
 
 // ---- Environment (each also a flag; a flag beats the environment) ----------
@@ -86,10 +86,10 @@ inline constexpr const char* kDefaultProgressFile = "/var/run/argo/progress";
 
 // ---- Limits -----------------------------------------------------------------
 inline constexpr size_t kMaxIdBytes = 256;
-inline constexpr size_t kMaxPayloadBytes = 1 << 20;                     // checkpoint payload
-inline constexpr size_t kMaxControlLineBytes = (1 << 20) + (4 << 10);   // one fd-3 line
-inline constexpr size_t kMaxRecordBytes = 4 << 20;                      // one journal record
-inline constexpr uint64_t kBackpressureBytes = uint64_t{64} << 20;      // unacknowledged journal
+inline constexpr size_t kMaxPayloadBytes = 1 << 20;                    // checkpoint payload
+inline constexpr size_t kMaxControlLineBytes = (1 << 20) + (4 << 10);  // one fd-3 line
+inline constexpr size_t kMaxRecordBytes = 4 << 20;                     // one journal record
+inline constexpr uint64_t kBackpressureBytes = uint64_t{64} << 20;     // unacknowledged journal
 inline constexpr size_t kTaskListChunkBytes = 1 << 20;  // IDs per task_list record, by bytes
 inline constexpr int64_t kMaxShards = 5000;
 inline constexpr size_t kFailedTasksInSummary = 100;
@@ -219,8 +219,8 @@ struct Ready {
   int64_t shard = 0;
 };
 struct Ack {
-  int64_t seq = 0;     // every record with seq <= this is durable
-  uint64_t offset = 0; // journal offset just past that record
+  int64_t seq = 0;      // every record with seq <= this is durable
+  uint64_t offset = 0;  // journal offset just past that record
 };
 std::string Encode(const Ready& r);
 std::string Encode(const Ack& a);
@@ -235,7 +235,7 @@ struct InitRestore {
   bool exists = false;
   std::string list_hash;
   int64_t task_count = 0;
-  int64_t batch_size = 0;            // as requested when first recorded
+  int64_t batch_size = 0;  // as requested when first recorded
   int64_t effective_batch_size = 0;
   std::vector<TaskStatus> statuses;  // by ordinal
 };
@@ -246,7 +246,7 @@ struct RestoredTask {
   TaskStatus status = TaskStatus::kPending;
   bool final = false;
   int64_t attempts = 0;
-  int64_t generation = 0;       // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
+  int64_t generation = 0;  // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
   std::optional<int> exit_code;
   std::string error;
 };
@@ -268,8 +268,8 @@ struct FailedTask {
 struct WorkflowSummary {
   std::string workflow_id;
   TaskCounts counts;
-  int64_t failed_total = 0;          // final failures
-  std::vector<FailedTask> failed;    // the first kFailedTasksInSummary
+  int64_t failed_total = 0;        // final failures
+  std::vector<FailedTask> failed;  // the first kFailedTasksInSummary
 };
 std::string Encode(const InitRestore& r);
 std::string Encode(const ShardRestore& r);
@@ -281,7 +281,85 @@ Result<WorkflowSummary> DecodeWorkflowSummary(std::string_view json);
 std::string RestoreCheckpointName(int64_t ordinal);
 std::string RestorePayloadName(int64_t ordinal);
 
+// ---- Resuming a workflow (DESIGN.md §9) ------------------------------------------
+// What recording a list under a state key does, given what the store holds there
+// (restore/init.json). tm-step init and the sidecar's submit API both decide
+// with this, so a list one of them refuses the other refuses too.
+enum class ResumeVerdict {
+  kNew,             // nothing recorded: record the list
+  kRecordAgain,     // the same list, recorded only in part (a crash mid-init): record it again
+  kResume,          // the same list, recorded whole: resume it
+  kOtherList,       // another list (its hash or length differs): refuse
+  kOtherBatchSize,  // the same list, first requested with another batch size: refuse
+};
+// `batch_size` as requested, before the 5,000-shard cap.
+ResumeVerdict CheckResume(const InitRestore& recorded, std::string_view list_hash,
+                          int64_t task_count, int64_t batch_size);
+// The refusal of kOtherList without its remedy, which each caller words for its
+// interface: "state key K already holds a different task list (3 tasks, xxh3:…;
+// given 4 tasks, xxh3:…)".
+std::string OtherListMessage(const std::string& state_key, const InitRestore& recorded,
+                             std::string_view list_hash, int64_t task_count);
+
 // ---- outputs/ -----------------------------------------------------------------
+// The "summary" output of each role: a JSON object the step writes into its
+// commit record. tm-step local and Argo users read it from outputs/summary, where
+// it also holds "durable" (WriteOutputs); the decoders ignore that member like
+// any unknown one. tests/golden/summary-*.json pin the bytes.
+
+// init's summary.
+struct InitSummary {
+  std::string workflow_id;
+  int64_t task_count = 0;
+  int64_t batch_size = 0;      // effective
+  int64_t shards = 0;          // of the whole list
+  int64_t pending_shards = 0;  // holding a task that has not succeeded
+  bool resumed = false;        // the list was recorded whole before
+  std::string list_hash;
+};
+// A shard's summary of one attempt.
+struct ShardSummary {
+  std::string workflow_id;
+  int64_t shard = 0;
+  int64_t attempt = 0;
+  int64_t total = 0;  // tasks in the shard
+  // What this attempt did with them: ran (succeeded, failed, interrupted),
+  // cancelled, skipped (already done) or left pending (not_run, after a stop).
+  int64_t succeeded = 0, failed = 0, interrupted = 0, cancelled = 0, skipped = 0, not_run = 0;
+  int64_t final_failures = 0;  // in the whole workflow, this attempt's included
+  bool stopped = false;        // a SIGTERM or the deadline stopped the attempt
+  int64_t duration_ms = 0;
+};
+// finalize's summary: the workflow's verdict.
+struct FinalizeSummary {
+  std::string workflow_id;
+  WorkflowStatus status = WorkflowStatus::kSucceeded;  // succeeded or failed
+  int64_t total = 0;
+  int64_t succeeded = 0;
+  int64_t failed = 0;  // final failures
+  int64_t cancelled = 0;
+  int64_t unfinished = 0;  // pending or running: no attempt finished them
+  int64_t max_failures = 0;
+  std::vector<std::string> failed_tasks;  // the first kFailedTasksInSummary IDs
+  int64_t failed_total = 0;               // final failures again (as `failed`)
+};
+std::string Encode(const InitSummary& s);
+std::string Encode(const ShardSummary& s);
+std::string Encode(const FinalizeSummary& s);
+Result<InitSummary> DecodeInitSummary(std::string_view json);
+Result<ShardSummary> DecodeShardSummary(std::string_view json);
+Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json);
+
+// The outputs of each role's commit record, made from its summary (the names
+// are the kOut* above). `pending_shards` is init's "shards" output, ascending;
+// its size is summary.pending_shards.
+std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
+                                               const std::vector<int64_t>& pending_shards);
+std::map<std::string, std::string> ShardOutputs(const ShardSummary& summary);
+std::map<std::string, std::string> FinalizeOutputs(const FinalizeSummary& summary);
+// init's "shards" output: a JSON array of shard indexes.
+Result<std::vector<int64_t>> DecodeShardList(std::string_view json);
+
 // Writes every output of a commit record as outputs/<name> (atomically, each
 // ending in "\n"). The "summary" output is a JSON object; `durable` is set in it.
 // The sidecar calls this with durable=true before acking the commit record; the
