@@ -71,7 +71,11 @@ class StopSchedule {
   // once the task is reaped and fd 3 is closed or drained.
   bool Advance(int64_t now, bool stop, TaskProcess* process) {
     // A task that already exited keeps its own outcome: a stop during the fd-3
-    // drain only ends the drain.
+    // drain only ends the drain. So reap first: the stop and the task's exit may
+    // have arrived in the same wake-up.
+    if (!process->reaped() && process->TryReap(&ending_.wait_status)) {
+      drain_until_ns_ = now + pr::kDrainControlMillis * kMilli;
+    }
     if (!term_sent_ && !process->reaped() && stop) {
       ending_.interrupted = true;
       Terminate(process, now + ChildStopBudgetNanos(grace_seconds_));
@@ -85,9 +89,6 @@ class StopSchedule {
     if (!kill_sent_ && now >= kill_at_ns_) {
       process->SignalGroup(SIGKILL);
       kill_sent_ = true;
-    }
-    if (!process->reaped() && process->TryReap(&ending_.wait_status)) {
-      drain_until_ns_ = now + pr::kDrainControlMillis * kMilli;
     }
     return process->reaped() && (process->control_fd() < 0 || now >= drain_until_ns_);
   }

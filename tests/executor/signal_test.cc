@@ -140,11 +140,17 @@ BOOST_AUTO_TEST_CASE(a_stop_after_the_task_exited_keeps_its_outcome) {
   f.Serve(&sidecar, ShardFixture::Shard({"finished"}));
   auto step = f.StartSh(R"(
     sleep 30 &
+    echo $$ > "$OUT/task.pid"
     echo done > "$OUT/done"
     exit 0
   )");
   BOOST_REQUIRE_MESSAGE(WaitForFile(f.Out("done"), kStepTimeout), "the task never ran; stderr:\n"
                                                                       << step->err());
+  // The stop must come after the task's process exited (its background child
+  // still holds fd 3), not while the shell is still between `echo` and `exit`.
+  const pid_t task = ReadPid(f.Out("task.pid"));
+  BOOST_REQUIRE_MESSAGE(WaitUntil([&] { return ProcessIsDead(task); }, kStepTimeout),
+                        "the task's shell " << task << " never exited");
   BOOST_REQUIRE(::kill(step->pid(), SIGTERM) == 0);
   Finish(*step, sidecar);
   auto ends = sidecar.TaskEnds();
