@@ -2,7 +2,9 @@
 // tm-sidecar and (unless it only drains a journal left behind) a tm-step in a
 // pod role. It is finished once both processes exited and the work dir was
 // removed or, when its journal could not be fully committed, kept for the next
-// run to drain. Pods (pods.h) owns the moving parts; this is its record of one.
+// run to drain. Whoever starts a pod owns it (and through it, its processes);
+// Pods (pods.h) starts it and moves it on, so it must stay where it is until
+// it is finished. Not thread-safe.
 #ifndef TASKMASTER_EXECUTOR_LOCAL_POD_H_
 #define TASKMASTER_EXECUTOR_LOCAL_POD_H_
 
