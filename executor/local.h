@@ -18,6 +18,11 @@
 //
 // Single-threaded: one poll loop over a signalfd (SIGINT, SIGTERM, SIGCHLD) and
 // an inotify watch of run/.
+//
+// The parts live under local/: run.cc (the run), state_dir.h (the dir and its
+// lock), leftovers.h (what an earlier run left), pods.h (a pod's processes and
+// the loop), shards.h (the fan-out with retries), role_outputs.h (what the roles
+// output), console.h (the progress line), report.h (the summary).
 #ifndef TASKMASTER_EXECUTOR_LOCAL_H_
 #define TASKMASTER_EXECUTOR_LOCAL_H_
 

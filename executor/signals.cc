@@ -21,6 +21,7 @@ bool Signals::Drain() {
 }
 
 void Signals::Stop(int sig) {
+  ++stop_requests_;
   if (stopping_) return;
   stopping_ = true;
   stop_signal_ = sig;

@@ -22,7 +22,8 @@ Result<std::string> ResolveExecutable(const std::string& name) {
   if (name.empty()) return Status::InvalidArgument("the task command is empty");
   auto executable = [](const std::string& path) {
     struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
   };
   if (name.find('/') != std::string::npos) {
     if (executable(name)) return name;
@@ -33,7 +34,8 @@ Result<std::string> ResolveExecutable(const std::string& name) {
   size_t start = 0;
   while (start <= path.size()) {
     size_t colon = path.find(':', start);
-    std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string dir =
+        path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
     if (executable(candidate)) return candidate;
     if (colon == std::string::npos) break;
@@ -41,6 +43,84 @@ Result<std::string> ResolveExecutable(const std::string& name) {
   }
   return Status::InvalidArgument("cannot run " + name + ": not found on PATH");
 }
+
+namespace {
+
+// The descriptors a spawn opens before fork; whatever is still set when this
+// goes away is closed.
+struct SpawnFds {
+  int log = -1;
+  int null = -1;
+  int control[2] = {-1, -1};  // ours, the child's
+  int exec_error[2] = {-1, -1};
+
+  SpawnFds() = default;
+  SpawnFds(const SpawnFds&) = delete;
+  SpawnFds& operator=(const SpawnFds&) = delete;
+  ~SpawnFds() {
+    for (int* fd : {&log, &null, &control[0], &control[1], &exec_error[0], &exec_error[1]}) {
+      Close(fd);
+    }
+  }
+  static void Close(int* fd) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+};
+
+Status OpenSpawnFds(const TaskSpec& spec, SpawnFds* fds) {
+  if (!spec.log_path.empty()) {
+    fds->log = ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fds->log < 0) return Status::FromErrno("open task log " + spec.log_path, errno);
+  }
+  if (spec.stdin_null) {
+    fds->null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds->null < 0) return Status::FromErrno("open /dev/null", errno);
+  }
+  if (spec.control_channel &&
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds->control) != 0) {
+    return Status::FromErrno("socketpair", errno);
+  }
+  // Reports an exec failure from the child: closed on a successful exec.
+  if (::pipe2(fds->exec_error, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  return Status::OK();
+}
+
+// The child's side of Spawn: only async-signal-safe calls from here to exec.
+[[noreturn]] void ExecChild(const TaskSpec& spec, const SpawnFds& fds, pid_t parent,
+                            const std::string& exe, const CStringArray& argv,
+                            const CStringArray& envp) {
+  if (spec.own_process_group) ::setpgid(0, 0);
+  if (spec.parent_death_signal != 0) {
+    ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
+    if (::getppid() != parent) ::_exit(127);
+  }
+  // Ignored before they are unblocked, so a Ctrl-C cannot race the start.
+  for (int sig : spec.ignored_signals) ::signal(sig, SIG_IGN);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  for (int fd : spec.inherited_fds) ::fcntl(fd, F_SETFD, 0);
+  if (fds.null >= 0) ::dup2(fds.null, STDIN_FILENO);
+  if (fds.log >= 0) {
+    ::dup2(fds.log, STDOUT_FILENO);
+    ::dup2(fds.log, STDERR_FILENO);
+  }
+  // dup2 clears FD_CLOEXEC on the new descriptor.
+  if (fds.control[1] == protocol::kControlFd) {
+    ::fcntl(fds.control[1], F_SETFD, 0);
+  } else if (fds.control[1] >= 0) {
+    ::dup2(fds.control[1], protocol::kControlFd);
+  }
+  ::execve(exe.c_str(), argv.data(), envp.data());
+  int err = errno;
+  ssize_t ignored = ::write(fds.exec_error[1], &err, sizeof(err));
+  (void)ignored;
+  ::_exit(127);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<TaskProcess>> TaskProcess::Spawn(const TaskSpec& spec) {
   if (spec.argv.empty()) return Status::InvalidArgument("the task command is empty");
@@ -50,87 +130,47 @@ Result<std::unique_ptr<TaskProcess>> TaskProcess::Spawn(const TaskSpec& spec) {
   // Everything the child needs is built before fork: after it only
   // async-signal-safe calls are made.
   const CStringArray envp(ChildEnvironment(spec.set_env, [&](const std::string& key) {
-    return std::find(spec.unset_env.begin(), spec.unset_env.end(), key) != spec.unset_env.end();
+    return std::find(spec.unset_env.begin(), spec.unset_env.end(), key) != spec.unset_env.end() ||
+           (spec.unset_env_if && spec.unset_env_if(key));
   }));
   const CStringArray argv(spec.argv);
+  SpawnFds fds;
+  TM_RETURN_IF_ERROR(OpenSpawnFds(spec, &fds));
 
-  int log_fd = -1;
-  if (!spec.log_path.empty()) {
-    log_fd = ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) return Status::FromErrno("open task log " + spec.log_path, errno);
-  }
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    int err = errno;
-    if (log_fd >= 0) ::close(log_fd);
-    return Status::FromErrno("socketpair", err);
-  }
-  // Reports an exec failure from the child: closed on a successful exec.
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    int err = errno;
-    ::close(sv[0]);
-    ::close(sv[1]);
-    if (log_fd >= 0) ::close(log_fd);
-    return Status::FromErrno("pipe", err);
-  }
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
-  if (pid < 0) {
-    int err = errno;
-    for (int fd : {sv[0], sv[1], err_pipe[0], err_pipe[1]}) ::close(fd);
-    if (log_fd >= 0) ::close(log_fd);
-    return Status::FromErrno("fork", err);
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-    }
-    // dup2 clears FD_CLOEXEC on the new descriptor.
-    if (sv[1] == protocol::kControlFd) {
-      ::fcntl(sv[1], F_SETFD, 0);
-    } else {
-      ::dup2(sv[1], protocol::kControlFd);
-    }
-    ::execve(exe->c_str(), argv.data(), envp.data());
-    int err = errno;
-    ssize_t ignored = ::write(err_pipe[1], &err, sizeof(err));
-    (void)ignored;
-    ::_exit(127);
-  }
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) ExecChild(spec, fds, parent, *exe, argv, envp);
   // Also set the group from here, so signalling it cannot race the child's setpgid.
-  ::setpgid(pid, pid);
-  ::close(sv[1]);
-  ::close(err_pipe[1]);
-  if (log_fd >= 0) ::close(log_fd);
+  if (spec.own_process_group) ::setpgid(pid, pid);
+  SpawnFds::Close(&fds.control[1]);
+  SpawnFds::Close(&fds.exec_error[1]);
   int child_err = 0;
   ssize_t n;
   do {
-    n = ::read(err_pipe[0], &child_err, sizeof(child_err));
+    n = ::read(fds.exec_error[0], &child_err, sizeof(child_err));
   } while (n < 0 && errno == EINTR);
-  ::close(err_pipe[0]);
   if (n == static_cast<ssize_t>(sizeof(child_err))) {
-    ::close(sv[0]);
     int status;
     ::waitpid(pid, &status, 0);
     return Status::InvalidArgument("cannot run " + *exe + ": " + std::strerror(child_err));
   }
-  ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return std::unique_ptr<TaskProcess>(new TaskProcess(pid, sv[0]));
+  const int control = fds.control[0];
+  fds.control[0] = -1;
+  if (control >= 0) ::fcntl(control, F_SETFL, ::fcntl(control, F_GETFL) | O_NONBLOCK);
+  std::unique_ptr<TaskProcess> process(new TaskProcess(pid, control));
+  process->own_group_ = spec.own_process_group;
+  return process;
 }
 
 TaskProcess::~TaskProcess() {
   CloseControl();
   if (!reaped_) {
-    SignalGroup(SIGKILL);
+    if (own_group_) {
+      SignalGroup(SIGKILL);
+    } else {
+      Signal(SIGKILL);
+    }
     int status;
     ::waitpid(pid_, &status, 0);
   }
@@ -141,7 +181,14 @@ void TaskProcess::CloseControl() {
   control_fd_ = -1;
 }
 
-void TaskProcess::SignalGroup(int sig) const { ::kill(-pid_, sig); }
+void TaskProcess::SignalGroup(int sig) const {
+  ::kill(-pid_, sig);
+}
+
+void TaskProcess::Signal(int sig) const {
+  // After the reap the pid may already be another process's.
+  if (!reaped_) ::kill(pid_, sig);
+}
 
 bool TaskProcess::TryReap(int* wait_status) {
   if (reaped_) return true;

@@ -1,11 +1,14 @@
 // One run of the user's command: its own process group, PR_SET_PDEATHSIG(SIGKILL),
 // and a socketpair whose child end is fd 3 (TM_CONTROL_FD). stdout/stderr pass
-// through untouched, or go to a log file in local mode.
+// through untouched, or go to a log file in local mode. Local mode also starts
+// its steps and sidecars with it, with the options TaskSpec marks as theirs.
 #ifndef TASKMASTER_EXECUTOR_TASK_PROCESS_H_
 #define TASKMASTER_EXECUTOR_TASK_PROCESS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +23,15 @@ struct TaskSpec {
   std::map<std::string, std::string> set_env;  // added to (or replacing in) our environment
   std::vector<std::string> unset_env;
   std::string log_path;  // empty: inherit stdout/stderr; else both append there
+
+  // The defaults are a task's; local mode's steps and sidecars change them.
+  bool own_process_group = true;      // false: stays in ours, so a `kill -PGID` of ours reaches it
+  int parent_death_signal = SIGKILL;  // sent to the child when we die; 0: none
+  bool control_channel = true;        // false: no fd 3, and control_fd() is -1
+  bool stdin_null = false;            // true: stdin reads /dev/null instead of ours
+  std::function<bool(const std::string&)> unset_env_if;  // drops more variables, by name
+  std::vector<int> ignored_signals;                      // SIG_IGN in the child from before exec on
+  std::vector<int> inherited_fds;  // close-on-exec descriptors of ours the child keeps
 };
 
 class TaskProcess {
@@ -33,8 +45,10 @@ class TaskProcess {
   // Our end of the control socket (non-blocking), or -1 once closed.
   int control_fd() const { return control_fd_; }
   void CloseControl();
-  // Signals the whole process group; harmless once it is gone.
+  // Signals the whole process group (own_process_group); harmless once it is gone.
   void SignalGroup(int sig) const;
+  // Signals the child alone; harmless once it is reaped.
+  void Signal(int sig) const;
   // Non-blocking reap. True once the child exited; then *wait_status is set.
   bool TryReap(int* wait_status);
   bool reaped() const { return reaped_; }
@@ -43,6 +57,7 @@ class TaskProcess {
   TaskProcess(pid_t pid, int control_fd) : pid_(pid), control_fd_(control_fd) {}
   pid_t pid_;
   int control_fd_;
+  bool own_group_ = true;
   bool reaped_ = false;
 };
 

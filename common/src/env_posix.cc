@@ -1,6 +1,7 @@
 // The POSIX Env: every errno becomes a Status here and nowhere else.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -8,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include "taskmaster/env.h"
@@ -90,6 +93,16 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   int fd_;
 };
 
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }
+  int fd() const override { return fd_; }
+
+ private:
+  int fd_;
+};
+
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
@@ -111,6 +124,7 @@ class PosixEnv final : public Env {
     if (!file.ok()) return file.status();
     auto size = (*file)->Size();
     if (!size.ok()) return size.status();
+    if (*size == 0) return ReadToEnd(**file);
     std::string data;
     Status s = (*file)->Read(0, static_cast<size_t>(*size), &data);
     if (!s.ok()) return s;
@@ -118,6 +132,11 @@ class PosixEnv final : public Env {
   }
 
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  bool IsDirectory(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
 
   Result<uint64_t> FileSize(const std::string& path) override {
     struct stat st;
@@ -141,6 +160,13 @@ class PosixEnv final : public Env {
 
   Status RemoveFile(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return Status::FromErrno("remove " + path, errno);
+    return Status::OK();
+  }
+
+  Status RemoveTree(const std::string& path) override {
+    std::error_code error;
+    std::filesystem::remove_all(path, error);
+    if (error) return Status::FromErrno("remove " + path, error.value());
     return Status::OK();
   }
 
@@ -184,6 +210,18 @@ class PosixEnv final : public Env {
     return names;
   }
 
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return Status::Busy(path + " is locked by another process");
+      return Status::FromErrno("lock " + path, err);
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+  }
+
   int64_t NowUnixMillis() override {
     struct timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -201,6 +239,17 @@ class PosixEnv final : public Env {
   }
 
  private:
+  // Files under /proc report size 0 however much they hold.
+  static Result<std::string> ReadToEnd(const RandomAccessFile& file) {
+    constexpr size_t kChunk = 4096;
+    std::string data, chunk;
+    do {
+      TM_RETURN_IF_ERROR(file.Read(data.size(), kChunk, &chunk));
+      data += chunk;
+    } while (chunk.size() == kChunk);
+    return data;
+  }
+
   Result<std::unique_ptr<WritableFile>> OpenForWrite(const std::string& path, int flags) {
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return Status::FromErrno("open " + path, errno);

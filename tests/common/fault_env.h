@@ -2,9 +2,9 @@
 //
 // FaultInjectionEnv wraps a real Env working in a temp dir and
 //  - counts mutating operations (opening a file for writing, Append, Sync,
-//    Truncate, Rename, RemoveFile, CreateDirs, SyncDir) and fails every one from
-//    the n-th on with IOError("injected fault"), as a process that dies there
-//    would never issue them;
+//    Truncate, Rename, RemoveFile, RemoveTree, CreateDirs, SyncDir, LockFile)
+//    and fails every one from the n-th on with IOError("injected fault"), as a
+//    process that dies there would never issue them;
 //  - remembers how much of each file was synced and which creates, renames and
 //    removes have not been made durable by a SyncDir, so DropUnsyncedData() can
 //    leave the disk as a power loss would.
@@ -13,7 +13,8 @@
 // prefix of the unsynced ones, to tear a write); a directory entry change is
 // lost unless every directory it touched was synced afterwards. Files that
 // existed before the env first touched them count as durable, and so do
-// directories (CreateDirs is counted and can fail, but is never undone).
+// directories (CreateDirs is counted and can fail, but is never undone) and
+// tree removals (RemoveTree, likewise).
 // Thread-safe; file objects are not.
 #ifndef TASKMASTER_TESTS_COMMON_FAULT_ENV_H_
 #define TASKMASTER_TESTS_COMMON_FAULT_ENV_H_
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -117,6 +119,7 @@ class FaultInjectionEnv final : public Env {
   }
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+  bool IsDirectory(const std::string& path) override { return base_->IsDirectory(path); }
   Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
 
   Status Truncate(const std::string& path, uint64_t size) override {
@@ -164,6 +167,26 @@ class FaultInjectionEnv final : public Env {
     return Status::OK();
   }
 
+  // Durable at once: were it lost, the tree would come back whole, the state
+  // before the removal and no harder to recover. Unsynced changes under it go
+  // with it.
+  Status RemoveTree(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TM_RETURN_IF_ERROR(CountOp());
+    TM_RETURN_IF_ERROR(base_->RemoveTree(path));
+    const auto removed = [&](const std::string& p) {
+      return p == path || p.compare(0, path.size() + 1, path + "/") == 0;
+    };
+    for (auto it = files_.begin(); it != files_.end();) {
+      it = removed(it->first) ? files_.erase(it) : std::next(it);
+    }
+    pending_.erase(
+        std::remove_if(pending_.begin(), pending_.end(),
+                       [&](const DirOp& op) { return removed(op.path) || removed(op.to); }),
+        pending_.end());
+    return Status::OK();
+  }
+
   Status CreateDirs(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
     TM_RETURN_IF_ERROR(CountOp());
@@ -183,6 +206,11 @@ class FaultInjectionEnv final : public Env {
 
   Result<std::vector<std::string>> ListDir(const std::string& path) override {
     return base_->ListDir(path);
+  }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TM_RETURN_IF_ERROR(CountOp());
+    return base_->LockFile(path);
   }
   int64_t NowUnixMillis() override { return base_->NowUnixMillis(); }
   int64_t MonotonicNanos() override { return base_->MonotonicNanos(); }

@@ -1,6 +1,7 @@
 // Env: the one seam between Taskmaster and the outside world — files, rename,
-// fsync, directory sync and the clock. Production code takes an Env*; tests swap
-// in one that fails writes or drops what was never synced (tests/common/fault_env.h).
+// fsync, directory sync, locks and the clock. Production code takes an Env*;
+// tests swap in one that fails writes or drops what was never synced
+// (tests/common/fault_env.h).
 //
 // Env::Default() is thread-safe and lives for the whole process. File objects
 // are owned by the caller and are not thread-safe.
@@ -39,6 +40,16 @@ class RandomAccessFile {
   virtual Result<uint64_t> Size() const = 0;
 };
 
+// An exclusive lock on a file, held until this object is destroyed — and, past
+// that, for as long as a child process that was handed fd() lives.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+  // The descriptor that holds the lock. It is close-on-exec: a child that must
+  // keep the lock while it runs (local mode's sidecars) inherits it explicitly.
+  virtual int fd() const = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -53,19 +64,29 @@ class Env {
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
 
+  // The whole file. One whose size reads as 0 (those under /proc) is read to
+  // its end instead.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
+  virtual bool IsDirectory(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   // Atomically replaces `to` with `from` (rename(2)).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Removes path and, when it is a directory, everything under it (a symlink is
+  // removed, never followed); OK if path does not exist. Not atomic: rename a
+  // directory aside first when a crash must not leave half of it.
+  virtual Status RemoveTree(const std::string& path) = 0;
   // Creates the directory and any missing parents; OK if it exists.
   virtual Status CreateDirs(const std::string& path) = 0;
   // Makes the directory's entries (creates, renames) durable.
   virtual Status SyncDir(const std::string& path) = 0;
   // Names in the directory, without "." and "..", sorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  // Takes an exclusive flock(2) on path, creating the file if needed, without
+  // waiting: Busy when another holder (any process, this one too) has it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // Wall clock, milliseconds since the Unix epoch.
   virtual int64_t NowUnixMillis() = 0;

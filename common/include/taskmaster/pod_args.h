@@ -1,0 +1,82 @@
+// The command lines of a pod's two programs, as local mode starts them: beside
+// the work dir (protocol.h), the other interface between tm-step and
+// tm-sidecar. Each struct holds what the caller decides; ToArgv() gives the
+// exact argv (argv[0] is `program`), and tests/common/pod_args_test.cc pins it.
+// The flags are the ones tm-step's and tm-sidecar's option parsers define
+// (executor/cli.cc, sidecar/cli.cc); in Argo the WorkflowTemplate passes the
+// same ones, mostly as TM_* variables. Plain values: copy freely.
+#ifndef TASKMASTER_POD_ARGS_H_
+#define TASKMASTER_POD_ARGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "taskmaster/protocol.h"
+
+namespace taskmaster::protocol {
+
+// Both programs take their work dir as `--work-dir DIR`, so the processes
+// using a work dir can be found by their command line.
+inline constexpr const char* kWorkDirFlag = "--work-dir";
+
+// tm-sidecar beside a pod role in local mode: --local (fsync acks and restore
+// files, ignore SIGINT, die with the parent) and no store flags, since the
+// store comes through the environment (a DSN in argv shows in ps).
+struct SidecarArgs {
+  std::string program;  // tm-sidecar
+  Role role = Role::kShard;
+  int64_t shard = 0;
+  std::string state_key;
+  std::string work_dir;
+  std::string listen;     // host:port for /healthz, /readyz, /metrics; port 0: any free one
+  std::string port_file;  // where the sidecar writes the port it bound
+  int grace_seconds = kDefaultGraceSeconds;
+  std::string progress_file;  // N/M for a shard; empty: none
+
+  std::vector<std::string> ToArgv() const;
+};
+
+// What every tm-step pod role (init, run, finalize) takes first.
+struct StepCommonArgs {
+  std::string program;        // tm-step
+  bool sync_journal = false;  // fsync every journal record (the work dir outlives the pod)
+  std::string state_key;
+  std::string work_dir;
+};
+
+// `tm-step init`: records the workflow and outputs the pending shards.
+struct StepInitArgs {
+  StepCommonArgs common;
+  std::string task_list;  // JSON array of task IDs, or @path
+  int64_t batch_size = 1;
+
+  std::vector<std::string> ToArgv() const;
+};
+
+// `tm-step run`: one shard's tasks, each running `command`.
+struct StepRunArgs {
+  StepCommonArgs common;
+  int64_t shard = 0;
+  int64_t attempt = 0;       // 0-based
+  int64_t last_attempt = 0;  // the attempt on which a task failure is final
+  std::string log_dir;       // each task's output to <log_dir>/<ordinal>.log; empty: inherited
+  bool continue_on_error = false;
+  int64_t max_failures = 0;
+  double task_timeout_seconds = 0;  // 0: none
+  std::vector<std::string> command;
+
+  std::vector<std::string> ToArgv() const;
+};
+
+// `tm-step finalize`: the summary; fails when final failures exceed max_failures.
+struct StepFinalizeArgs {
+  StepCommonArgs common;
+  int64_t max_failures = 0;
+
+  std::vector<std::string> ToArgv() const;
+};
+
+}  // namespace taskmaster::protocol
+
+#endif  // TASKMASTER_POD_ARGS_H_

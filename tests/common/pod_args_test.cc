@@ -1,0 +1,181 @@
+// The argv local mode starts tm-sidecar and tm-step with, byte for byte: the
+// option parsers of both programs read exactly these.
+#include "taskmaster/pod_args.h"
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+namespace pr = taskmaster::protocol;
+
+using Argv = std::vector<std::string>;
+
+namespace {
+
+pr::StepCommonArgs Common() {
+  pr::StepCommonArgs common;
+  common.program = "/opt/tm/tm-step";
+  common.sync_journal = true;
+  common.state_key = "local-0123abcd";
+  common.work_dir = "/s/work/shard-4";
+  return common;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pod_args)
+
+BOOST_AUTO_TEST_CASE(sidecar_of_a_shard) {
+  pr::SidecarArgs args;
+  args.program = "/opt/tm/tm-sidecar";
+  args.role = pr::Role::kShard;
+  args.shard = 4;
+  args.state_key = "local-0123abcd";
+  args.work_dir = "/s/work/shard-4";
+  args.listen = "127.0.0.1:0";
+  args.port_file = "/s/run/shard-4.port";
+  args.grace_seconds = 4;
+  args.progress_file = "/s/run/shard-4.progress";
+  const Argv expected = {"/opt/tm/tm-sidecar",
+                         "--local",
+                         "--role",
+                         "shard",
+                         "--shard",
+                         "4",
+                         "--state-key",
+                         "local-0123abcd",
+                         "--work-dir",
+                         "/s/work/shard-4",
+                         "--listen",
+                         "127.0.0.1:0",
+                         "--port-file",
+                         "/s/run/shard-4.port",
+                         "--grace-seconds",
+                         "4",
+                         "--progress-file",
+                         "/s/run/shard-4.progress"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sidecar_without_progress_file) {
+  pr::SidecarArgs args;
+  args.program = "tm-sidecar";
+  args.role = pr::Role::kFinalize;
+  args.state_key = "k";
+  args.work_dir = "/w";
+  args.listen = "127.0.0.1:0";
+  args.port_file = "/p";
+  args.grace_seconds = 3;
+  const Argv expected = {"tm-sidecar",  "--local", "--role",          "finalize",
+                         "--shard",     "0",       "--state-key",     "k",
+                         "--work-dir",  "/w",      "--listen",        "127.0.0.1:0",
+                         "--port-file", "/p",      "--grace-seconds", "3"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(step_init) {
+  pr::StepInitArgs args;
+  args.common = Common();
+  args.task_list = "@/s/run/task-list.json";
+  args.batch_size = 25;
+  const Argv expected = {"/opt/tm/tm-step",
+                         "init",
+                         "--sync-journal",
+                         "--state-key",
+                         "local-0123abcd",
+                         "--work-dir",
+                         "/s/work/shard-4",
+                         "--task-list",
+                         "@/s/run/task-list.json",
+                         "--batch-size",
+                         "25"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(step_run_with_every_flag) {
+  pr::StepRunArgs args;
+  args.common = Common();
+  args.shard = 4;
+  args.attempt = 1;
+  args.last_attempt = 3;
+  args.log_dir = "/s/logs/4";
+  args.continue_on_error = true;
+  args.max_failures = 2;
+  args.task_timeout_seconds = 0.5;
+  args.command = {"./task.sh", "--", "two words"};
+  const Argv expected = {"/opt/tm/tm-step",
+                         "run",
+                         "--sync-journal",
+                         "--state-key",
+                         "local-0123abcd",
+                         "--work-dir",
+                         "/s/work/shard-4",
+                         "--shard",
+                         "4",
+                         "--attempt",
+                         "1",
+                         "--last-attempt",
+                         "3",
+                         "--log-dir",
+                         "/s/logs/4",
+                         "--continue-on-error",
+                         "true",
+                         "--max-failures",
+                         "2",
+                         "--task-timeout",
+                         "0.5",
+                         "--",
+                         "./task.sh",
+                         "--",
+                         "two words"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(step_run_leaves_off_what_is_unset) {
+  pr::StepRunArgs args;
+  args.common = Common();
+  args.common.sync_journal = false;
+  args.task_timeout_seconds = 0;
+  args.command = {"true"};
+  const Argv expected = {"/opt/tm/tm-step",
+                         "run",
+                         "--state-key",
+                         "local-0123abcd",
+                         "--work-dir",
+                         "/s/work/shard-4",
+                         "--shard",
+                         "0",
+                         "--attempt",
+                         "0",
+                         "--last-attempt",
+                         "0",
+                         "--continue-on-error",
+                         "false",
+                         "--max-failures",
+                         "0",
+                         "--",
+                         "true"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(task_timeout_in_its_shortest_form) {
+  pr::StepRunArgs args;
+  args.task_timeout_seconds = 30;
+  const Argv argv = args.ToArgv();
+  BOOST_TEST(argv[argv.size() - 2] == "30");
+  args.task_timeout_seconds = 2.25;
+  BOOST_TEST(args.ToArgv()[argv.size() - 2] == "2.25");
+}
+
+BOOST_AUTO_TEST_CASE(step_finalize) {
+  pr::StepFinalizeArgs args;
+  args.common = Common();
+  args.common.work_dir = "/s/work/finalize";
+  args.max_failures = 7;
+  const Argv expected = {"/opt/tm/tm-step",  "finalize",       "--sync-journal",
+                         "--state-key",      "local-0123abcd", "--work-dir",
+                         "/s/work/finalize", "--max-failures", "7"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
