@@ -17,7 +17,7 @@ namespace pr = protocol;
 
 namespace {
 
-std::string CountsTable(const RunReport& r, const FinalizeCounts& counts) {
+std::string CountsTable(const RunReport& r, const protocol::FinalizeSummary& counts) {
   const std::string wall = FormatSeconds(r.wall_seconds);
   std::string out;
   out += fmt::format("\nWorkflow {} {} in {}\n", r.state_key, r.succeeded ? "succeeded" : "FAILED",
@@ -91,7 +91,7 @@ std::string StateQueries(const RunReport& r) {
 
 void PrintSummary(Console* console, const RunReport& report) {
   console->Finish();
-  const FinalizeCounts counts = ParseFinalizeSummary(report.finalize->outputs);
+  const protocol::FinalizeSummary counts = FinalizeSummaryOf(report.finalize->outputs);
   std::string out = CountsTable(report, counts) + FailedTasks(report);
   out += fmt::format(
       "Logs:  {}/<shard>/<ordinal>.log (task output; tm-step.log and "

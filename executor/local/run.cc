@@ -84,7 +84,7 @@ class LocalRun {
   std::optional<int> TakeStateDir();
   std::optional<int> RunInit();
   // The shards init listed, ready to run.
-  void PlanShards(const InitOutputs& init);
+  void PlanShards(const InitPlan& init);
   int RunFinalize();
   // Runs a pod role (init or finalize) to completion with retries; the exit
   // code of its step, or nullopt after an interrupt or when it cannot run.
@@ -269,7 +269,7 @@ std::optional<int> LocalRun::RunInit() {
     for (const auto& line : problems) console_.Error("  " + line);
     return exit_code == pr::kExitUsage ? pr::kExitUsage : pr::kExitFailed;
   }
-  auto init = ParseInitOutputs(pod->outputs);
+  auto init = InitPlanOf(pod->outputs);
   if (!init) {
     console_.Error("init wrote no usable outputs (shards, batch-size) in " + pod->dir);
     return pr::kExitFailed;
@@ -278,7 +278,7 @@ std::optional<int> LocalRun::RunInit() {
   return std::nullopt;
 }
 
-void LocalRun::PlanShards(const InitOutputs& init) {
+void LocalRun::PlanShards(const InitPlan& init) {
   batch_ = init.batch_size;
   const auto n = static_cast<int64_t>(ids_.size());
   int64_t pending_tasks = 0;

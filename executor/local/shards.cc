@@ -85,7 +85,8 @@ bool ShardRunner::AllFinished() const {
 
 void ShardRunner::OnAttemptEnd(Shard* shard, const Pod& pod) {
   const int code = pod.step_exit.value_or(pr::kExitFailed);
-  const ShardSummary summary = ParseShardSummary(pod.outputs);
+  const std::optional<pr::ShardSummary> reported = ShardSummaryOf(pod.outputs);
+  const pr::ShardSummary summary = reported.value_or(pr::ShardSummary{});
   if (auto text = env_->ReadFile(pod.progress_file); text.ok()) {
     shard->progress = std::atoll(text->c_str());
   }
@@ -113,9 +114,9 @@ void ShardRunner::OnAttemptEnd(Shard* shard, const Pod& pod) {
     return;
   }
   const std::string why =
-      summary.present ? fmt::format("{} task{} failed", summary.failed + summary.interrupted,
-                                    summary.failed + summary.interrupted == 1 ? "" : "s")
-                      : fmt::format("exit code {}", code);
+      reported ? fmt::format("{} task{} failed", summary.failed + summary.interrupted,
+                             summary.failed + summary.interrupted == 1 ? "" : "s")
+               : fmt::format("exit code {}", code);
   if (last) {
     shard->finished = true;
     console_->Warn(fmt::format("shard {} failed on its last attempt ({}); see {}", shard->index,
