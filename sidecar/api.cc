@@ -28,21 +28,6 @@ constexpr const char* kSubmitPath = "/api/workflows/multi-task";
 // wait out its connect timeout.
 constexpr int64_t kCacheRetryNanos = int64_t{2} * 1000 * 1000 * 1000;
 
-const char* StatusKind(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kUnavailable:
-      return "unavailable";
-    case Status::Code::kTimeout:
-      return "timeout";
-    case Status::Code::kCorruption:
-      return "corruption";
-    case Status::Code::kInvalidArgument:
-      return "invalid";
-    default:
-      return "other";
-  }
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -314,28 +299,28 @@ std::optional<WorkflowState> Api::LiveState(const std::string& id) {
     }
     cache_degraded_ = true;
     cache_retry_at_ns_ = env_->MonotonicNanos() + kCacheRetryNanos;
-    metrics_->Inc("store_errors_total", {"redis", StatusKind(held.status())});
-    metrics_->Set("store_up", {"redis"}, 0);
+    metrics_->store_errors_total("redis", StatusKind(held.status())).Inc();
+    metrics_->store_up("redis").Set(0);
     return std::nullopt;
   }
   if (cache_degraded_) spdlog::info("redis answers again");
   cache_degraded_ = false;
-  metrics_->Set("store_up", {"redis"}, 1);
+  metrics_->store_up("redis").Set(1);
   if (!held->has_value()) return std::nullopt;
   auto state = WorkflowStateFromJson(**held);
   if (!state.ok() || state->workflow_id != id) {
     spdlog::warn("redis {} does not hold a workflow state of {}; reading the store",
                  WorkflowStateKey(id), id);
-    metrics_->Inc("store_errors_total", {"redis", "corruption"});
+    metrics_->store_errors_total("redis", "corruption").Inc();
     return std::nullopt;
   }
   return std::move(state).value();
 }
 
 ApiResponse Api::StoreError(const Status& status) {
-  metrics_->Inc("store_errors_total", {store_name_, StatusKind(status)});
+  metrics_->store_errors_total(store_name_, StatusKind(status)).Inc();
   if (IsTransient(status)) {
-    metrics_->Set("store_up", {store_name_}, 0);
+    metrics_->store_up(store_name_).Set(0);
     return ApiError(503, "store unavailable: " + status.message());
   }
   spdlog::error("store: {}", status.ToString());
@@ -348,7 +333,7 @@ ApiResponse Api::Progress(const std::string& id) {
   auto state = store_->LoadWorkflowState(id);
   if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!state.ok()) return StoreError(state.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   return Json(200, ProgressJson(*state, env_->NowUnixMillis(), "store"));
 }
 
@@ -356,7 +341,7 @@ ApiResponse Api::Workflow(const std::string& id) {
   auto state = store_->LoadWorkflowState(id);
   if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!state.ok()) return StoreError(state.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   return Json(200, WorkflowStateToJson(*state));
 }
 
@@ -364,7 +349,7 @@ ApiResponse Api::Failed(const std::string& id) {
   auto summary = store_->LoadSummary(id);
   if (summary.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!summary.ok()) return StoreError(summary.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   JsonWriter w;
   w.StartObject();
   w.Key("workflow_id").String(id);
@@ -443,7 +428,7 @@ ApiResponse Api::Submit(const std::string& body) {
   if (applied->fenced) {
     return ApiError(409, "workflow " + key + " is being recorded by another request or init step");
   }
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", key, n,
                pr::ShardCount(n, batch), batch);
 
@@ -455,7 +440,7 @@ ApiResponse Api::Submit(const std::string& body) {
                         : doc.status();
     if (!s.ok()) {
       spdlog::warn("redis: workflow {} not published: {}", key, s.message());
-      metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
+      metrics_->store_errors_total("redis", StatusKind(s)).Inc();
     }
   }
   ApiResponse created = Json(201, SubmitJson(key, applied->state.status, n, request->batch_size));

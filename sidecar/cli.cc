@@ -109,8 +109,8 @@ Result<std::unique_ptr<StateStore>> OpenStoreWaiting(Env* env, const StoreConfig
     if (store.ok() || config.kind != StoreConfig::Kind::kPostgres || !IsTransient(store.status())) {
       return store;
     }
-    metrics->Inc("store_errors_total", {options.store_name, "unavailable"});
-    metrics->Set("store_up", {options.store_name}, 0);
+    metrics->store_errors_total(options.store_name, "unavailable").Inc();
+    metrics->store_up(options.store_name).Set(0);
     struct signalfd_siginfo info;
     const bool stopped = signal_fd >= 0 && ::read(signal_fd, &info, sizeof(info)) ==
                                                static_cast<ssize_t>(sizeof(info));
@@ -185,7 +185,7 @@ int RunApi(Env* env, const StoreFlags& flags, SidecarOptions options, const std:
     if (s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
-  metrics.Set("store_up", {options.store_name}, 1);
+  metrics.store_up(options.store_name).Set(1);
   health.store_up = true;
   health.restored = true;
   Api api(env, store->get(), cache->get(), &metrics, options.store_name);

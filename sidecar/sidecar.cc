@@ -23,17 +23,6 @@ namespace {
 constexpr int64_t kMilli = 1000000;
 constexpr int64_t kSecond = 1000000000;
 
-const char* StatusKind(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kUnavailable: return "unavailable";
-    case Status::Code::kTimeout: return "timeout";
-    case Status::Code::kFenced: return "fenced";
-    case Status::Code::kCorruption: return "corruption";
-    case Status::Code::kInvalidArgument: return "invalid";
-    default: return "other";
-  }
-}
-
 bool IsDurablyTerminal(TaskStatus status, bool final) {
   return status == TaskStatus::kSucceeded || status == TaskStatus::kCancelled ||
          (status == TaskStatus::kFailed && final);
@@ -85,8 +74,8 @@ int Sidecar::Start() {
     while (true) {
       Status s = op();
       if (s.ok()) return s;
-      metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(s)});
-      metrics_->Set("store_up", {options_.store_name}, 0);
+      metrics_->store_errors_total(options_.store_name, StatusKind(s)).Inc();
+      metrics_->store_up(options_.store_name).Set(0);
       if (!IsTransient(s) || env_->MonotonicNanos() >= give_up || stop_requested_) return s;
       spdlog::warn("{}: store not available yet ({}); retrying", what, s.message());
       const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
@@ -110,7 +99,7 @@ int Sidecar::Start() {
     return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
   }
   backoff_.Reset();
-  metrics_->Set("store_up", {options_.store_name}, 1);
+  metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
 
   const bool adopt = env_->FileExists(JoinPath(options_.work_dir, pr::kReadyFile));
@@ -176,12 +165,12 @@ Status Sidecar::Restore() {
           // Nothing corrupt reaches the step: no payload file, so the task starts
           // over. Its generation stays, so its new checkpoints are numbered past
           // the stored one and are not refused as older.
-          metrics_->Inc("checkpoint_operations_total", {"restore", "corrupt"});
+          metrics_->checkpoint_operations_total("restore", "corrupt").Inc();
           spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
                         task.task_id, checkpoint.status().message());
           continue;
         }
-        metrics_->Inc("checkpoint_operations_total", {"restore", "ok"});
+        metrics_->checkpoint_operations_total("restore", "ok").Inc();
         TM_RETURN_IF_ERROR(WriteRestoreFile(pr::RestoreCheckpointName(task.ordinal), doc->second));
         TM_RETURN_IF_ERROR(
             WriteRestoreFile(pr::RestorePayloadName(task.ordinal), checkpoint->payload));
@@ -268,7 +257,7 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
   last_seq_ = static_cast<int64_t>(record.seq);
   batch_.max_seq = std::max<int64_t>(batch_.max_seq, static_cast<int64_t>(record.seq));
   auto bad = [&](const Status& s) {
-    metrics_->Inc("store_errors_total", {options_.store_name, "record"});
+    metrics_->store_errors_total(options_.store_name, "record").Inc();
     spdlog::error("skipping journal record {} ({}): {}", record.seq,
                   pr::ToString(static_cast<pr::RecordType>(record.type)), s.message());
     return false;
@@ -295,7 +284,7 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
     case pr::RecordType::kCheckpoint: {
       auto checkpoint = VerifyCheckpoint(record.payload);
       if (!checkpoint.ok()) {
-        metrics_->Inc("checkpoint_operations_total", {"save", "corrupt"});
+        metrics_->checkpoint_operations_total("save", "corrupt").Inc();
         return bad(checkpoint.status());
       }
       auto ordinal = ordinals_.find(checkpoint->fields.task_id);
@@ -342,17 +331,17 @@ bool Sidecar::Flush() {
   const int64_t t0 = env_->MonotonicNanos();
   auto result = store_->Apply(batch_);
   if (!result.ok()) {
-    metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(result.status())});
-    metrics_->Set("store_up", {options_.store_name}, 0);
+    metrics_->store_errors_total(options_.store_name, StatusKind(result.status())).Inc();
+    metrics_->store_up(options_.store_name).Set(0);
     health_->store_up = false;
     spdlog::warn("flush of {} records failed: {}", batch_.size(), result.status().ToString());
     return false;
   }
   backoff_.Reset();
-  metrics_->Set("store_up", {options_.store_name}, 1);
+  metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
   if (result->fenced) {
-    metrics_->Inc("fence_rejections_total", {}, static_cast<double>(batch_.size()));
+    metrics_->fence_rejections_total().Inc(static_cast<double>(batch_.size()));
     if (!fenced_out_) {
       spdlog::error("a newer attempt owns {} {} of workflow {}: this attempt's records are refused",
                     pr::ToString(options_.role), options_.shard, options_.state_key);
@@ -361,18 +350,18 @@ bool Sidecar::Flush() {
     ResetBatch();
     return true;
   }
-  metrics_->Observe("flush_duration_seconds", {options_.store_name},
-                    static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
-  metrics_->Observe("flush_batch_records", {}, static_cast<double>(batch_.size()));
+  metrics_->flush_duration_seconds(options_.store_name)
+      .Observe(static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
+  metrics_->flush_batch_records().Observe(static_cast<double>(batch_.size()));
   for (const auto& end : batch_.ends) {
-    metrics_->Inc("tasks_total", {ToString(end.status)});
-    metrics_->Observe("task_duration_seconds", {ToString(end.status)},
-                      static_cast<double>(end.duration_ms) / 1000);
+    metrics_->tasks_total(ToString(end.status)).Inc();
+    metrics_->task_duration_seconds(ToString(end.status))
+        .Observe(static_cast<double>(end.duration_ms) / 1000);
     terminal_[end.ordinal] = IsDurablyTerminal(end.status, end.final);
   }
   if (!batch_.checkpoints.empty()) {
-    metrics_->Inc("checkpoint_operations_total", {"save", "ok"},
-                  static_cast<double>(batch_.checkpoints.size()));
+    metrics_->checkpoint_operations_total("save", "ok")
+        .Inc(static_cast<double>(batch_.checkpoints.size()));
   }
   // Everything Argo and a scrape read — the outputs, the progress, the metrics —
   // is in place before the ack: the step may exit the moment it sees it.
@@ -382,9 +371,10 @@ bool Sidecar::Flush() {
     commit_durable_ = true;
     health_->done = true;
     const double seconds = static_cast<double>(env_->MonotonicNanos() - started_ns_) / kSecond;
-    metrics_->Observe("workflow_duration_seconds",
-                      {"multi-task", batch_.final_status ? ToString(*batch_.final_status) : "committed"},
-                      seconds);
+    metrics_
+        ->workflow_duration_seconds(
+            "multi-task", batch_.final_status ? ToString(*batch_.final_status) : "committed")
+        .Observe(seconds);
   }
   if (!batch_.ends.empty()) WriteProgress();
   ack_.seq = batch_.max_seq;
@@ -424,7 +414,7 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     CacheFailed(s);
     return;
   }
-  metrics_->Set("store_up", {"redis"}, 1);
+  metrics_->store_up("redis").Set(1);
 }
 
 void Sidecar::CacheFailed(const Status& s) {
@@ -436,8 +426,8 @@ void Sidecar::CacheFailed(const Status& s) {
   }
   cache_dirty_ = true;
   cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
-  metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
-  metrics_->Set("store_up", {"redis"}, 0);
+  metrics_->store_errors_total("redis", StatusKind(s)).Inc();
+  metrics_->store_up("redis").Set(0);
 }
 
 void Sidecar::RefillCache() {
@@ -463,15 +453,15 @@ void Sidecar::RefillCache() {
   }
   cache_dirty_ = false;
   cache_backoff_.Reset();
-  metrics_->Set("store_up", {"redis"}, 1);
+  metrics_->store_up("redis").Set(1);
   spdlog::info("redis refilled for workflow {}", options_.state_key);
 }
 
 void Sidecar::UpdateJournalLag() {
   auto size = env_->FileSize(JoinPath(options_.work_dir, pr::kJournalFile));
   if (size.ok()) {
-    metrics_->Set("journal_lag_bytes", {},
-                  static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
+    metrics_->journal_lag_bytes().Set(
+        static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
   }
 }
 
@@ -525,7 +515,7 @@ int Sidecar::Run(int signal_fd) {
       }
       if (outcome == JournalReader::Outcome::kCorrupt) {
         corrupt = true;
-        metrics_->Inc("store_errors_total", {options_.store_name, "journal"});
+        metrics_->store_errors_total(options_.store_name, "journal").Inc();
         spdlog::error("journal is corrupt: {}; records after it cannot be read",
                       reader_->message());
       }
