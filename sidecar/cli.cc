@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -13,12 +14,10 @@
 #include <cstring>
 #include <iostream>
 
-#include <spdlog/spdlog.h>
-
 #include "api.h"
-#include "cache/backoff.h"
 #include "cache/live_cache.h"
 #include "http_server.h"
+#include "retry.h"
 #include "sidecar.h"
 #include "store/store_factory.h"
 #include "taskmaster/log.h"
@@ -99,26 +98,38 @@ int BlockStopSignals(bool ignore_sigint) {
 Result<std::unique_ptr<StateStore>> OpenStoreWaiting(Env* env, const StoreConfig& config,
                                                     const SidecarOptions& options, int signal_fd,
                                                     Metrics* metrics) {
-  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000),
-                  DefaultRandomSource());
+  // Only a server is worth waiting for; a local SQLite file fails the same way again.
+  if (config.kind != StoreConfig::Kind::kPostgres) return OpenStore(config);
+  RetrySchedule schedule(env, Backoff(std::chrono::milliseconds(100),
+                                      std::chrono::milliseconds(2000), DefaultRandomSource()));
   const int64_t give_up =
       env->MonotonicNanos() + static_cast<int64_t>(options.store_wait_seconds * 1e9);
-  while (true) {
-    auto store = OpenStore(config);
-    // Only a server is worth waiting for; a local SQLite file fails the same way again.
-    if (store.ok() || config.kind != StoreConfig::Kind::kPostgres || !IsTransient(store.status())) {
-      return store;
-    }
+  std::unique_ptr<StateStore> store;
+  RetryHooks hooks;
+  hooks.on_failure = [&](const Status& s) {
+    if (!IsTransient(s)) return;
     metrics->store_errors_total(options.store_name, "unavailable").Inc();
     metrics->store_up(options.store_name).Set(0);
+  };
+  hooks.on_retry = [](const Status& s) {
+    spdlog::warn("store not reachable yet ({}); retrying", s.message());
+  };
+  hooks.stop = [&] {
     struct signalfd_siginfo info;
-    const bool stopped = signal_fd >= 0 && ::read(signal_fd, &info, sizeof(info)) ==
-                                               static_cast<ssize_t>(sizeof(info));
-    if (stopped || env->MonotonicNanos() >= give_up) return store;
-    spdlog::warn("store not reachable yet ({}); retrying", store.status().message());
-    const int64_t left_us = (give_up - env->MonotonicNanos()) / 1000;
-    env->SleepForMicros(std::clamp<int64_t>(backoff.NextDelay().count() * 1000, 0, left_us));
-  }
+    return signal_fd >= 0 &&
+           ::read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info));
+  };
+  Status s = RetryTransient(
+      &schedule, give_up,
+      [&] {
+        auto opened = OpenStore(config);
+        if (!opened.ok()) return opened.status();
+        store = std::move(opened).value();
+        return Status::OK();
+      },
+      hooks);
+  if (!s.ok()) return s;
+  return store;
 }
 
 int RunSidecar(Env* env, const StoreFlags& flags, SidecarOptions options, const std::string& listen,

@@ -53,9 +53,10 @@ Sidecar::Sidecar(Env* env, SidecarOptions options, StateStore* store, LiveCache*
       cache_(cache),
       metrics_(metrics),
       health_(health),
-      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000), DefaultRandomSource()),
-      cache_backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
-                     DefaultRandomSource()) {}
+      store_retry_(env, Backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                                DefaultRandomSource())),
+      cache_retry_(env, Backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                                DefaultRandomSource())) {}
 
 void Sidecar::RequestStop() {
   if (stop_requested_) return;
@@ -71,16 +72,16 @@ int Sidecar::Start() {
   const int64_t give_up = env_->MonotonicNanos() +
                           static_cast<int64_t>(options_.store_wait_seconds * kSecond);
   auto with_retries = [&](const char* what, const std::function<Status()>& op) -> Status {
-    while (true) {
-      Status s = op();
-      if (s.ok()) return s;
+    RetryHooks hooks;
+    hooks.on_failure = [&](const Status& s) {
       metrics_->store_errors_total(options_.store_name, StatusKind(s)).Inc();
       metrics_->store_up(options_.store_name).Set(0);
-      if (!IsTransient(s) || env_->MonotonicNanos() >= give_up || stop_requested_) return s;
+    };
+    hooks.on_retry = [&](const Status& s) {
       spdlog::warn("{}: store not available yet ({}); retrying", what, s.message());
-      const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
-      env_->SleepForMicros(std::clamp<int64_t>(backoff_.NextDelay().count() * 1000, 0, left_us));
-    }
+    };
+    hooks.stop = [&] { return stop_requested_; };
+    return RetryTransient(&store_retry_, give_up, op, hooks);
   };
 
   Status s = with_retries("schema", [&] {
@@ -98,7 +99,6 @@ int Sidecar::Start() {
                       : "");
     return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
   }
-  backoff_.Reset();
   metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
 
@@ -109,7 +109,6 @@ int Sidecar::Start() {
     if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
-  backoff_.Reset();
   auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
   if (!reader.ok()) {
     spdlog::error("cannot open the journal: {}", reader.status().ToString());
@@ -337,7 +336,7 @@ bool Sidecar::Flush() {
     spdlog::warn("flush of {} records failed: {}", batch_.size(), result.status().ToString());
     return false;
   }
-  backoff_.Reset();
+  store_retry_.Succeeded();
   metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
   if (result->fenced) {
@@ -402,7 +401,7 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     if (!held->has_value()) cache_dirty_ = true;
   }
   if (cache_dirty_) {
-    if (env_->MonotonicNanos() >= cache_retry_at_ns_) RefillCache();
+    if (cache_retry_.Due()) RefillCache();
     return;
   }
   auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
@@ -425,7 +424,7 @@ void Sidecar::CacheFailed(const Status& s) {
                  s.message(), options_.state_key);
   }
   cache_dirty_ = true;
-  cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+  cache_retry_.Failed();
   metrics_->store_errors_total("redis", StatusKind(s)).Inc();
   metrics_->store_up("redis").Set(0);
 }
@@ -436,13 +435,13 @@ void Sidecar::RefillCache() {
     // Nothing to publish yet (a workflow whose init is not durable), or the store
     // failed: the next flush tries again.
     if (!state.status().IsNotFound()) {
-      cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+      cache_retry_.Failed();
     }
     return;
   }
   auto checkpoints = store_->LoadCheckpoints(options_.state_key);
   if (!checkpoints.ok()) {
-    cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+    cache_retry_.Failed();
     return;
   }
   auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
@@ -452,7 +451,7 @@ void Sidecar::RefillCache() {
     return;
   }
   cache_dirty_ = false;
-  cache_backoff_.Reset();
+  cache_retry_.Succeeded();
   metrics_->store_up("redis").Set(1);
   spdlog::info("redis refilled for workflow {}", options_.state_key);
 }
@@ -493,7 +492,6 @@ int Sidecar::Run(int signal_fd) {
 
   DirWatcher watcher(options_.work_dir, DirWatcher::kReplacedOrGrown);
   const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
-  int64_t retry_at = 0;
   bool corrupt = false;
   while (true) {
     drain_signals();
@@ -524,11 +522,13 @@ int Sidecar::Run(int signal_fd) {
     const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
     const bool due = batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
     bool flushed = false;
-    if ((flush_now || full || due || stop_requested_ || batch_.commit) && now >= retry_at) {
+    if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
+        now >= store_retry_.due_ns()) {
       flushed = Flush();
-      if (!flushed) retry_at = env_->MonotonicNanos() + backoff_.NextDelay().count() * kMilli;
+      if (!flushed) store_retry_.Failed();
     }
-    if (cache_dirty_ && cache_ != nullptr && now >= retry_at && now >= cache_retry_at_ns_) {
+    if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
+        now >= cache_retry_.due_ns()) {
       RefillCache();
     }
     if (reader_ && !corrupt) UpdateJournalLag();
@@ -537,7 +537,7 @@ int Sidecar::Run(int signal_fd) {
     // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
     int64_t wake = now + pr::kReadyPollMillis * kMilli;
     if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
-    if (retry_at > now) wake = std::max(std::min(wake, retry_at), now);
+    if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
     struct pollfd fds[2] = {{signal_fd, POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
     int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
     ::poll(fds, 2, timeout_ms);
