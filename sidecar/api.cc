@@ -1,19 +1,18 @@
 #include "api.h"
 
-#include <fcntl.h>
-#include <fmt/format.h>
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+#include <Poco/UUIDGenerator.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <map>
 
 #include "cache/backoff.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
 
 namespace taskmaster::sidecar {
@@ -36,56 +35,29 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // %XX decoding of a path segment; InvalidArgument on a malformed escape.
 Result<std::string> PercentDecode(const std::string& text) {
   std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-    const int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      return Status::InvalidArgument("malformed percent-encoding in the path at byte " +
-                                     std::to_string(i));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+  try {
+    Poco::URI::decode(text, out);
+    return out;
+  } catch (const Poco::SyntaxException&) {
   }
-  return out;
+  // Poco's message does not say where: the answer names the first escape
+  // without two hex digits.
+  size_t at = text.find('%');
+  while (at != std::string::npos && at + 2 < text.size() &&
+         std::isxdigit(static_cast<unsigned char>(text[at + 1])) &&
+         std::isxdigit(static_cast<unsigned char>(text[at + 2]))) {
+    at = text.find('%', at + 3);
+  }
+  return Status::InvalidArgument("malformed percent-encoding in the path at byte " +
+                                 std::to_string(at));
 }
 
-// 'text' for sh when it holds anything but plainly safe characters.
-std::string ShellWord(const std::string& text) {
-  bool plain = !text.empty();
-  for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          (c != '\0' && std::strchr("._-:@%+=,/", c) != nullptr))) {
-      plain = false;
-    }
-  }
-  if (plain) return text;
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// A path segment with everything but unreserved characters as %XX.
+// A path segment with everything but RFC 3986's unreserved characters as %XX:
+// Poco escapes controls, non-ASCII and unsafe characters by itself, and the
+// delimiters named here.
 std::string PercentEncode(const std::string& text) {
   std::string out;
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c)) ||
-        (c != '\0' && std::strchr("-._~", c) != nullptr)) {
-      out += c;
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-  }
+  Poco::URI::encode(text, "!#$&'()*+,/:;=?@[]", out);
   return out;
 }
 
@@ -145,7 +117,7 @@ std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char*
 std::string SubmitJson(const std::string& id, WorkflowStatus status, int64_t total,
                        int64_t batch_size) {
   std::string submit =
-      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellWord(id) +
+      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellQuote(id) +
       " -p task-list=\"$(cat tasks.json)\"";
   // init refuses a resume with another batch size than the one recorded.
   if (batch_size != 1) submit += " -p batch-size=" + std::to_string(batch_size);
@@ -217,29 +189,11 @@ ApiResponse ApiError(int status, const std::string& message) {
 }
 
 Result<std::string> NewUuidV4() {
-  unsigned char b[16];
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(std::string("/dev/urandom: ") + std::strerror(errno));
-  size_t got = 0;
-  while (got < sizeof(b)) {
-    const ssize_t n = ::read(fd, b + got, sizeof(b) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return Status::IOError(std::string("/dev/urandom: ") + std::strerror(err));
-    }
-    got += static_cast<size_t>(n);
+  try {
+    return Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  } catch (const Poco::Exception& e) {
+    return Status::IOError("random UUID: " + e.displayText());
   }
-  ::close(fd);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += fmt::format("{:02x}", b[i]);
-  }
-  return out;
 }
 
 Api::Api(Env* env, StateStore* store, LiveCache* cache, Metrics* metrics, std::string store_name,
