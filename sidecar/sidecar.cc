@@ -2,8 +2,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -477,13 +475,12 @@ void Sidecar::WriteProgress() {
   if (!s.ok()) spdlog::warn("cannot write the Argo progress file: {}", s.message());
 }
 
-int Sidecar::Run(int signal_fd) {
+int Sidecar::Run(SignalFd* signals) {
   started_ns_ = env_->MonotonicNanos();
   auto drain_signals = [&] {
-    if (signal_fd < 0) return;
-    struct signalfd_siginfo info;
-    while (::read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
-      if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) RequestStop();
+    if (signals == nullptr) return;
+    for (int signal : signals->Drain()) {
+      if (signal == SIGTERM || signal == SIGINT) RequestStop();
     }
   };
   drain_signals();
@@ -538,7 +535,8 @@ int Sidecar::Run(int signal_fd) {
     int64_t wake = now + pr::kReadyPollMillis * kMilli;
     if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
     if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
-    struct pollfd fds[2] = {{signal_fd, POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
+    struct pollfd fds[2] = {{signals != nullptr ? signals->fd() : -1, POLLIN, 0},
+                            {watcher.fd(), POLLIN, 0}};
     int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
     ::poll(fds, 2, timeout_ms);
     watcher.Drain();

@@ -21,6 +21,7 @@
 #include "taskmaster/env.h"
 #include "taskmaster/journal.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/signal_fd.h"
 
 namespace taskmaster::sidecar {
 
@@ -52,11 +53,11 @@ class Sidecar {
           Health* health);
 
   // Runs until the step's commit record is durable and a stop was requested,
-  // or the grace period after the stop ran out. `signal_fd` is a signalfd
-  // whose SIGTERM/SIGINT request the stop (-1: none; stop via RequestStop).
+  // or the grace period after the stop ran out. SIGTERM or SIGINT from
+  // `signals` request the stop (null: none; stop via RequestStop); not owned.
   // Returns the exit code (DESIGN.md §9: 0, 1 runtime failure, 2 bad config,
   // 75 store unreachable at start).
-  int Run(int signal_fd);
+  int Run(SignalFd* signals);
   void RequestStop();
 
  private:
