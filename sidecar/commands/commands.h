@@ -23,8 +23,9 @@
 
 namespace taskmaster::sidecar {
 
-// A subcommand added to the command line, and what runs it once parsed. The
-// flags it reads live as long as `run`.
+// A subcommand added to the command line, and what runs it once parsed. `run`
+// owns the subcommand's own flags; the StoreFlags and SidecarFlags given to its
+// Add*Command must outlive it.
 struct Subcommand {
   CLI::App* app = nullptr;
   std::function<int()> run;
