@@ -1,19 +1,18 @@
 #include "api.h"
 
-#include <fcntl.h>
-#include <fmt/format.h>
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+#include <Poco/UUIDGenerator.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <map>
 
 #include "cache/backoff.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
 
 namespace taskmaster::sidecar {
@@ -28,21 +27,6 @@ constexpr const char* kSubmitPath = "/api/workflows/multi-task";
 // wait out its connect timeout.
 constexpr int64_t kCacheRetryNanos = int64_t{2} * 1000 * 1000 * 1000;
 
-const char* StatusKind(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kUnavailable:
-      return "unavailable";
-    case Status::Code::kTimeout:
-      return "timeout";
-    case Status::Code::kCorruption:
-      return "corruption";
-    case Status::Code::kInvalidArgument:
-      return "invalid";
-    default:
-      return "other";
-  }
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -51,56 +35,29 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // %XX decoding of a path segment; InvalidArgument on a malformed escape.
 Result<std::string> PercentDecode(const std::string& text) {
   std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-    const int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      return Status::InvalidArgument("malformed percent-encoding in the path at byte " +
-                                     std::to_string(i));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+  try {
+    Poco::URI::decode(text, out);
+    return out;
+  } catch (const Poco::SyntaxException&) {
   }
-  return out;
+  // Poco's message does not say where: the answer names the first escape
+  // without two hex digits.
+  size_t at = text.find('%');
+  while (at != std::string::npos && at + 2 < text.size() &&
+         std::isxdigit(static_cast<unsigned char>(text[at + 1])) &&
+         std::isxdigit(static_cast<unsigned char>(text[at + 2]))) {
+    at = text.find('%', at + 3);
+  }
+  return Status::InvalidArgument("malformed percent-encoding in the path at byte " +
+                                 std::to_string(at));
 }
 
-// 'text' for sh when it holds anything but plainly safe characters.
-std::string ShellWord(const std::string& text) {
-  bool plain = !text.empty();
-  for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-          (c != '\0' && std::strchr("._-:@%+=,/", c) != nullptr))) {
-      plain = false;
-    }
-  }
-  if (plain) return text;
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// A path segment with everything but unreserved characters as %XX.
+// A path segment with everything but RFC 3986's unreserved characters as %XX:
+// Poco escapes controls, non-ASCII and unsafe characters by itself, and the
+// delimiters named here.
 std::string PercentEncode(const std::string& text) {
   std::string out;
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c)) ||
-        (c != '\0' && std::strchr("-._~", c) != nullptr)) {
-      out += c;
-    } else {
-      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    }
-  }
+  Poco::URI::encode(text, "!#$&'()*+,/:;=?@[]", out);
   return out;
 }
 
@@ -160,7 +117,7 @@ std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char*
 std::string SubmitJson(const std::string& id, WorkflowStatus status, int64_t total,
                        int64_t batch_size) {
   std::string submit =
-      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellWord(id) +
+      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellQuote(id) +
       " -p task-list=\"$(cat tasks.json)\"";
   // init refuses a resume with another batch size than the one recorded.
   if (batch_size != 1) submit += " -p batch-size=" + std::to_string(batch_size);
@@ -232,29 +189,11 @@ ApiResponse ApiError(int status, const std::string& message) {
 }
 
 Result<std::string> NewUuidV4() {
-  unsigned char b[16];
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(std::string("/dev/urandom: ") + std::strerror(errno));
-  size_t got = 0;
-  while (got < sizeof(b)) {
-    const ssize_t n = ::read(fd, b + got, sizeof(b) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return Status::IOError(std::string("/dev/urandom: ") + std::strerror(err));
-    }
-    got += static_cast<size_t>(n);
+  try {
+    return Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  } catch (const Poco::Exception& e) {
+    return Status::IOError("random UUID: " + e.displayText());
   }
-  ::close(fd);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += fmt::format("{:02x}", b[i]);
-  }
-  return out;
 }
 
 Api::Api(Env* env, StateStore* store, LiveCache* cache, Metrics* metrics, std::string store_name,
@@ -314,28 +253,28 @@ std::optional<WorkflowState> Api::LiveState(const std::string& id) {
     }
     cache_degraded_ = true;
     cache_retry_at_ns_ = env_->MonotonicNanos() + kCacheRetryNanos;
-    metrics_->Inc("store_errors_total", {"redis", StatusKind(held.status())});
-    metrics_->Set("store_up", {"redis"}, 0);
+    metrics_->store_errors_total("redis", StatusKind(held.status())).Inc();
+    metrics_->store_up("redis").Set(0);
     return std::nullopt;
   }
   if (cache_degraded_) spdlog::info("redis answers again");
   cache_degraded_ = false;
-  metrics_->Set("store_up", {"redis"}, 1);
+  metrics_->store_up("redis").Set(1);
   if (!held->has_value()) return std::nullopt;
   auto state = WorkflowStateFromJson(**held);
   if (!state.ok() || state->workflow_id != id) {
     spdlog::warn("redis {} does not hold a workflow state of {}; reading the store",
                  WorkflowStateKey(id), id);
-    metrics_->Inc("store_errors_total", {"redis", "corruption"});
+    metrics_->store_errors_total("redis", "corruption").Inc();
     return std::nullopt;
   }
   return std::move(state).value();
 }
 
 ApiResponse Api::StoreError(const Status& status) {
-  metrics_->Inc("store_errors_total", {store_name_, StatusKind(status)});
+  metrics_->store_errors_total(store_name_, StatusKind(status)).Inc();
   if (IsTransient(status)) {
-    metrics_->Set("store_up", {store_name_}, 0);
+    metrics_->store_up(store_name_).Set(0);
     return ApiError(503, "store unavailable: " + status.message());
   }
   spdlog::error("store: {}", status.ToString());
@@ -348,7 +287,7 @@ ApiResponse Api::Progress(const std::string& id) {
   auto state = store_->LoadWorkflowState(id);
   if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!state.ok()) return StoreError(state.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   return Json(200, ProgressJson(*state, env_->NowUnixMillis(), "store"));
 }
 
@@ -356,7 +295,7 @@ ApiResponse Api::Workflow(const std::string& id) {
   auto state = store_->LoadWorkflowState(id);
   if (state.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!state.ok()) return StoreError(state.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   return Json(200, WorkflowStateToJson(*state));
 }
 
@@ -364,7 +303,7 @@ ApiResponse Api::Failed(const std::string& id) {
   auto summary = store_->LoadSummary(id);
   if (summary.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
   if (!summary.ok()) return StoreError(summary.status());
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   JsonWriter w;
   w.StartObject();
   w.Key("workflow_id").String(id);
@@ -442,7 +381,7 @@ ApiResponse Api::Submit(const std::string& body) {
   if (applied->fenced) {
     return ApiError(409, "workflow " + key + " is being recorded by another request or init step");
   }
-  metrics_->Set("store_up", {store_name_}, 1);
+  metrics_->store_up(store_name_).Set(1);
   spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", key, n,
                pr::ShardCount(n, batch), batch);
 
@@ -454,7 +393,7 @@ ApiResponse Api::Submit(const std::string& body) {
                         : doc.status();
     if (!s.ok()) {
       spdlog::warn("redis: workflow {} not published: {}", key, s.message());
-      metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
+      metrics_->store_errors_total("redis", StatusKind(s)).Inc();
     }
   }
   ApiResponse created = Json(201, SubmitJson(key, applied->state.status, n, request->batch_size));

@@ -50,8 +50,8 @@ struct ApiResponse {
 // {"error": message, "status": status}.
 ApiResponse ApiError(int status, const std::string& message);
 
-// A random UUID v4 (RFC 4122 text form) from /dev/urandom; IOError when it
-// cannot be read.
+// A random UUID v4 in RFC 4122 text form (Poco's UUIDGenerator); IOError when
+// no random bytes can be had.
 Result<std::string> NewUuidV4();
 
 class Api {

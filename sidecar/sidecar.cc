@@ -2,8 +2,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <functional>
@@ -21,17 +19,6 @@ namespace {
 
 constexpr int64_t kMilli = 1000000;
 constexpr int64_t kSecond = 1000000000;
-
-const char* StatusKind(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kUnavailable: return "unavailable";
-    case Status::Code::kTimeout: return "timeout";
-    case Status::Code::kFenced: return "fenced";
-    case Status::Code::kCorruption: return "corruption";
-    case Status::Code::kInvalidArgument: return "invalid";
-    default: return "other";
-  }
-}
 
 bool IsDurablyTerminal(TaskStatus status, bool final) {
   return status == TaskStatus::kSucceeded || status == TaskStatus::kCancelled ||
@@ -57,9 +44,10 @@ Sidecar::Sidecar(Env* env, SidecarOptions options, StateStore* store, LiveCache*
       cache_(cache),
       metrics_(metrics),
       health_(health),
-      backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000), DefaultRandomSource()),
-      cache_backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
-                     DefaultRandomSource()) {}
+      store_retry_(env, Backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                                DefaultRandomSource())),
+      cache_retry_(env, Backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                                DefaultRandomSource())) {}
 
 void Sidecar::RequestStop() {
   if (stop_requested_) return;
@@ -75,16 +63,16 @@ int Sidecar::Start() {
   const int64_t give_up = env_->MonotonicNanos() +
                           static_cast<int64_t>(options_.store_wait_seconds * kSecond);
   auto with_retries = [&](const char* what, const std::function<Status()>& op) -> Status {
-    while (true) {
-      Status s = op();
-      if (s.ok()) return s;
-      metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(s)});
-      metrics_->Set("store_up", {options_.store_name}, 0);
-      if (!IsTransient(s) || env_->MonotonicNanos() >= give_up || stop_requested_) return s;
+    RetryHooks hooks;
+    hooks.on_failure = [&](const Status& s) {
+      metrics_->store_errors_total(options_.store_name, StatusKind(s)).Inc();
+      metrics_->store_up(options_.store_name).Set(0);
+    };
+    hooks.on_retry = [&](const Status& s) {
       spdlog::warn("{}: store not available yet ({}); retrying", what, s.message());
-      const int64_t left_us = (give_up - env_->MonotonicNanos()) / 1000;
-      env_->SleepForMicros(std::clamp<int64_t>(backoff_.NextDelay().count() * 1000, 0, left_us));
-    }
+    };
+    hooks.stop = [&] { return stop_requested_; };
+    return RetryTransient(&store_retry_, give_up, op, hooks);
   };
 
   Status s = with_retries("schema", [&] {
@@ -102,8 +90,7 @@ int Sidecar::Start() {
                       : "");
     return s.IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
   }
-  backoff_.Reset();
-  metrics_->Set("store_up", {options_.store_name}, 1);
+  metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
 
   const bool adopt = env_->FileExists(JoinPath(options_.work_dir, pr::kReadyFile));
@@ -113,7 +100,6 @@ int Sidecar::Start() {
     if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
-  backoff_.Reset();
   auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
   if (!reader.ok()) {
     spdlog::error("cannot open the journal: {}", reader.status().ToString());
@@ -169,12 +155,12 @@ Status Sidecar::Restore() {
           // Nothing corrupt reaches the step: no payload file, so the task starts
           // over. Its generation stays, so its new checkpoints are numbered past
           // the stored one and are not refused as older.
-          metrics_->Inc("checkpoint_operations_total", {"restore", "corrupt"});
+          metrics_->checkpoint_operations_total("restore", "corrupt").Inc();
           spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
                         task.task_id, checkpoint.status().message());
           continue;
         }
-        metrics_->Inc("checkpoint_operations_total", {"restore", "ok"});
+        metrics_->checkpoint_operations_total("restore", "ok").Inc();
         TM_RETURN_IF_ERROR(WriteRestoreFile(pr::RestoreCheckpointName(task.ordinal), doc->second));
         TM_RETURN_IF_ERROR(
             WriteRestoreFile(pr::RestorePayloadName(task.ordinal), checkpoint->payload));
@@ -261,7 +247,7 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
   last_seq_ = static_cast<int64_t>(record.seq);
   batch_.max_seq = std::max<int64_t>(batch_.max_seq, static_cast<int64_t>(record.seq));
   auto bad = [&](const Status& s) {
-    metrics_->Inc("store_errors_total", {options_.store_name, "record"});
+    metrics_->store_errors_total(options_.store_name, "record").Inc();
     spdlog::error("skipping journal record {} ({}): {}", record.seq,
                   pr::ToString(static_cast<pr::RecordType>(record.type)), s.message());
     return false;
@@ -288,7 +274,7 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
     case pr::RecordType::kCheckpoint: {
       auto checkpoint = VerifyCheckpoint(record.payload);
       if (!checkpoint.ok()) {
-        metrics_->Inc("checkpoint_operations_total", {"save", "corrupt"});
+        metrics_->checkpoint_operations_total("save", "corrupt").Inc();
         return bad(checkpoint.status());
       }
       auto ordinal = ordinals_.find(checkpoint->fields.task_id);
@@ -335,17 +321,17 @@ bool Sidecar::Flush() {
   const int64_t t0 = env_->MonotonicNanos();
   auto result = store_->Apply(batch_);
   if (!result.ok()) {
-    metrics_->Inc("store_errors_total", {options_.store_name, StatusKind(result.status())});
-    metrics_->Set("store_up", {options_.store_name}, 0);
+    metrics_->store_errors_total(options_.store_name, StatusKind(result.status())).Inc();
+    metrics_->store_up(options_.store_name).Set(0);
     health_->store_up = false;
     spdlog::warn("flush of {} records failed: {}", batch_.size(), result.status().ToString());
     return false;
   }
-  backoff_.Reset();
-  metrics_->Set("store_up", {options_.store_name}, 1);
+  store_retry_.Succeeded();
+  metrics_->store_up(options_.store_name).Set(1);
   health_->store_up = true;
   if (result->fenced) {
-    metrics_->Inc("fence_rejections_total", {}, static_cast<double>(batch_.size()));
+    metrics_->fence_rejections_total().Inc(static_cast<double>(batch_.size()));
     if (!fenced_out_) {
       spdlog::error("a newer attempt owns {} {} of workflow {}: this attempt's records are refused",
                     pr::ToString(options_.role), options_.shard, options_.state_key);
@@ -354,18 +340,18 @@ bool Sidecar::Flush() {
     ResetBatch();
     return true;
   }
-  metrics_->Observe("flush_duration_seconds", {options_.store_name},
-                    static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
-  metrics_->Observe("flush_batch_records", {}, static_cast<double>(batch_.size()));
+  metrics_->flush_duration_seconds(options_.store_name)
+      .Observe(static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
+  metrics_->flush_batch_records().Observe(static_cast<double>(batch_.size()));
   for (const auto& end : batch_.ends) {
-    metrics_->Inc("tasks_total", {ToString(end.status)});
-    metrics_->Observe("task_duration_seconds", {ToString(end.status)},
-                      static_cast<double>(end.duration_ms) / 1000);
+    metrics_->tasks_total(ToString(end.status)).Inc();
+    metrics_->task_duration_seconds(ToString(end.status))
+        .Observe(static_cast<double>(end.duration_ms) / 1000);
     terminal_[end.ordinal] = IsDurablyTerminal(end.status, end.final);
   }
   if (!batch_.checkpoints.empty()) {
-    metrics_->Inc("checkpoint_operations_total", {"save", "ok"},
-                  static_cast<double>(batch_.checkpoints.size()));
+    metrics_->checkpoint_operations_total("save", "ok")
+        .Inc(static_cast<double>(batch_.checkpoints.size()));
   }
   // Everything Argo and a scrape read — the outputs, the progress, the metrics —
   // is in place before the ack: the step may exit the moment it sees it.
@@ -375,9 +361,10 @@ bool Sidecar::Flush() {
     commit_durable_ = true;
     health_->done = true;
     const double seconds = static_cast<double>(env_->MonotonicNanos() - started_ns_) / kSecond;
-    metrics_->Observe("workflow_duration_seconds",
-                      {"multi-task", batch_.final_status ? ToString(*batch_.final_status) : "committed"},
-                      seconds);
+    metrics_
+        ->workflow_duration_seconds(
+            "multi-task", batch_.final_status ? ToString(*batch_.final_status) : "committed")
+        .Observe(seconds);
   }
   if (!batch_.ends.empty()) WriteProgress();
   ack_.seq = batch_.max_seq;
@@ -405,7 +392,7 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     if (!held->has_value()) cache_dirty_ = true;
   }
   if (cache_dirty_) {
-    if (env_->MonotonicNanos() >= cache_retry_at_ns_) RefillCache();
+    if (cache_retry_.Due()) RefillCache();
     return;
   }
   auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
@@ -417,7 +404,7 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     CacheFailed(s);
     return;
   }
-  metrics_->Set("store_up", {"redis"}, 1);
+  metrics_->store_up("redis").Set(1);
 }
 
 void Sidecar::CacheFailed(const Status& s) {
@@ -428,9 +415,9 @@ void Sidecar::CacheFailed(const Status& s) {
                  s.message(), options_.state_key);
   }
   cache_dirty_ = true;
-  cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
-  metrics_->Inc("store_errors_total", {"redis", StatusKind(s)});
-  metrics_->Set("store_up", {"redis"}, 0);
+  cache_retry_.Failed();
+  metrics_->store_errors_total("redis", StatusKind(s)).Inc();
+  metrics_->store_up("redis").Set(0);
 }
 
 void Sidecar::RefillCache() {
@@ -439,13 +426,13 @@ void Sidecar::RefillCache() {
     // Nothing to publish yet (a workflow whose init is not durable), or the store
     // failed: the next flush tries again.
     if (!state.status().IsNotFound()) {
-      cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+      cache_retry_.Failed();
     }
     return;
   }
   auto checkpoints = store_->LoadCheckpoints(options_.state_key);
   if (!checkpoints.ok()) {
-    cache_retry_at_ns_ = env_->MonotonicNanos() + cache_backoff_.NextDelay().count() * kMilli;
+    cache_retry_.Failed();
     return;
   }
   auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
@@ -455,16 +442,16 @@ void Sidecar::RefillCache() {
     return;
   }
   cache_dirty_ = false;
-  cache_backoff_.Reset();
-  metrics_->Set("store_up", {"redis"}, 1);
+  cache_retry_.Succeeded();
+  metrics_->store_up("redis").Set(1);
   spdlog::info("redis refilled for workflow {}", options_.state_key);
 }
 
 void Sidecar::UpdateJournalLag() {
   auto size = env_->FileSize(JoinPath(options_.work_dir, pr::kJournalFile));
   if (size.ok()) {
-    metrics_->Set("journal_lag_bytes", {},
-                  static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
+    metrics_->journal_lag_bytes().Set(
+        static_cast<double>(*size > ack_.offset ? *size - ack_.offset : 0));
   }
 }
 
@@ -481,13 +468,12 @@ void Sidecar::WriteProgress() {
   if (!s.ok()) spdlog::warn("cannot write the Argo progress file: {}", s.message());
 }
 
-int Sidecar::Run(int signal_fd) {
+int Sidecar::Run(SignalFd* signals) {
   started_ns_ = env_->MonotonicNanos();
   auto drain_signals = [&] {
-    if (signal_fd < 0) return;
-    struct signalfd_siginfo info;
-    while (::read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
-      if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) RequestStop();
+    if (signals == nullptr) return;
+    for (int signal : signals->Drain()) {
+      if (signal == SIGTERM || signal == SIGINT) RequestStop();
     }
   };
   drain_signals();
@@ -496,7 +482,6 @@ int Sidecar::Run(int signal_fd) {
 
   DirWatcher watcher(options_.work_dir, DirWatcher::kReplacedOrGrown);
   const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
-  int64_t retry_at = 0;
   bool corrupt = false;
   while (true) {
     drain_signals();
@@ -518,7 +503,7 @@ int Sidecar::Run(int signal_fd) {
       }
       if (outcome == JournalReader::Outcome::kCorrupt) {
         corrupt = true;
-        metrics_->Inc("store_errors_total", {options_.store_name, "journal"});
+        metrics_->store_errors_total(options_.store_name, "journal").Inc();
         spdlog::error("journal is corrupt: {}; records after it cannot be read",
                       reader_->message());
       }
@@ -527,11 +512,13 @@ int Sidecar::Run(int signal_fd) {
     const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
     const bool due = batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
     bool flushed = false;
-    if ((flush_now || full || due || stop_requested_ || batch_.commit) && now >= retry_at) {
+    if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
+        now >= store_retry_.due_ns()) {
       flushed = Flush();
-      if (!flushed) retry_at = env_->MonotonicNanos() + backoff_.NextDelay().count() * kMilli;
+      if (!flushed) store_retry_.Failed();
     }
-    if (cache_dirty_ && cache_ != nullptr && now >= retry_at && now >= cache_retry_at_ns_) {
+    if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
+        now >= cache_retry_.due_ns()) {
       RefillCache();
     }
     if (reader_ && !corrupt) UpdateJournalLag();
@@ -540,8 +527,9 @@ int Sidecar::Run(int signal_fd) {
     // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
     int64_t wake = now + pr::kReadyPollMillis * kMilli;
     if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
-    if (retry_at > now) wake = std::max(std::min(wake, retry_at), now);
-    struct pollfd fds[2] = {{signal_fd, POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
+    if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
+    struct pollfd fds[2] = {{signals != nullptr ? signals->fd() : -1, POLLIN, 0},
+                            {watcher.fd(), POLLIN, 0}};
     int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
     ::poll(fds, 2, timeout_ms);
     watcher.Drain();

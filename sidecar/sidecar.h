@@ -14,13 +14,14 @@
 #include <optional>
 #include <string>
 
-#include "cache/backoff.h"
 #include "cache/live_cache.h"
 #include "metrics.h"
+#include "retry.h"
 #include "store/state_store.h"
 #include "taskmaster/env.h"
 #include "taskmaster/journal.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/signal_fd.h"
 
 namespace taskmaster::sidecar {
 
@@ -52,11 +53,11 @@ class Sidecar {
           Health* health);
 
   // Runs until the step's commit record is durable and a stop was requested,
-  // or the grace period after the stop ran out. `signal_fd` is a signalfd
-  // whose SIGTERM/SIGINT request the stop (-1: none; stop via RequestStop).
+  // or the grace period after the stop ran out. SIGTERM or SIGINT from
+  // `signals` request the stop (null: none; stop via RequestStop); not owned.
   // Returns the exit code (DESIGN.md §9: 0, 1 runtime failure, 2 bad config,
   // 75 store unreachable at start).
-  int Run(int signal_fd);
+  int Run(SignalFd* signals);
   void RequestStop();
 
  private:
@@ -69,7 +70,7 @@ class Sidecar {
   // Commits the pending batch. False when the store failed (the batch is kept).
   bool Flush();
   void PublishToCache(const ApplyResult& result);
-  // Marks the cache dirty after a failed Redis operation; refilled after a backoff.
+  // Marks the cache dirty after a failed Redis operation; refilled when cache_retry_ is due.
   void CacheFailed(const Status& s);
   void RefillCache();
   void WriteProgress();
@@ -82,8 +83,8 @@ class Sidecar {
   LiveCache* cache_;
   Metrics* metrics_;
   Health* health_;
-  Backoff backoff_;
-  Backoff cache_backoff_;
+  RetrySchedule store_retry_;  // the store at start, then each flush
+  RetrySchedule cache_retry_;  // refilling a dirty cache
 
   int64_t fence_ = 0;
   std::unique_ptr<JournalReader> reader_;
@@ -92,8 +93,7 @@ class Sidecar {
   int64_t batch_started_ns_ = 0;
   protocol::Ack ack_;
   bool fenced_out_ = false;
-  bool cache_dirty_ = false;
-  int64_t cache_retry_at_ns_ = 0;  // a dirty cache is refilled from then on
+  bool cache_dirty_ = false;  // refilled from the store once cache_retry_ is due
   bool commit_durable_ = false;
   bool stop_requested_ = false;
   int64_t stop_at_ns_ = 0;

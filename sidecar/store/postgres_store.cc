@@ -29,6 +29,11 @@ struct Migration {
 // The schema, version by version. A released migration never changes; a new
 // version appends one. Checkpoint documents are text, never jsonb: jsonb
 // re-encodes a document, and its checksum covers the exact bytes.
+//
+// The migrations and statements here are written again in SQLite's dialect in
+// sqlite_store.cc, on purpose: the two stores keep the same tables, columns and
+// results (the conformance tests hold them to it), so a change to one is made
+// to the other.
 constexpr Migration kMigrations[] = {
     {1, "workflow, task, checkpoint and fence tables", R"sql(
 CREATE TABLE workflow_states (

@@ -34,6 +34,11 @@ struct Migration {
 
 // The schema, version by version. A released migration never changes; a new
 // version appends one. Names and columns match the PostgreSQL store.
+//
+// The migrations and statements here are those of postgres_store.cc in
+// SQLite's dialect, a deliberate pair: the two stores keep the same tables,
+// columns and results (the conformance tests hold them to it), so a change to
+// one is made to the other.
 constexpr Migration kMigrations[] = {
     {1, "workflow, task, checkpoint and fence tables", R"sql(
 CREATE TABLE workflow_states (
@@ -745,15 +750,9 @@ class SqliteStore final : public StateStore {
   Status ApplyLocked(const Batch& batch, ApplyResult* result) {
     const Writer& w = batch.writer;
     const char* role = protocol::ToString(w.role);
-    std::optional<FenceSeq> stored;
-    {
-      Query fence(db_.get(), &statements_, kReadFence);
-      fence.Text(w.workflow_id).Text(role).Int(w.shard);
-      Result<bool> row = fence.Step();
-      if (!row.ok()) return row.status();
-      if (*row) stored = FenceSeq{fence.ColumnInt(0), fence.ColumnInt(1)};
-    }
-    const FenceCheck check = CheckFence(batch.fence, stored);
+    Result<std::optional<FenceSeq>> stored = ReadFence(w);
+    if (!stored.ok()) return stored.status();
+    const FenceCheck check = CheckFence(batch.fence, *stored);
     if (check.fenced) {
       result->fenced = true;
       return FillState(w.workflow_id, result);
@@ -787,27 +786,7 @@ class SqliteStore final : public StateStore {
       TM_RETURN_IF_ERROR(q.Run());
       if (q.Changes() != 1) return MissingTask(id, "task_start", r->seq, r->ordinal, r->task_id);
     }
-    for (const CheckpointUpsert& u : plan.checkpoints) {
-      const CheckpointWrite& c = *u.current;
-      {
-        Query q(db_.get(), &statements_, kTaskGeneration);
-        q.Int(c.generation).Text(id).Int(c.ordinal).Text(c.task_id);
-        TM_RETURN_IF_ERROR(q.Run());
-        if (q.Changes() != 1) return MissingTask(id, "checkpoint", c.seq, c.ordinal, c.task_id);
-      }
-      Query q(db_.get(), &statements_, kUpsertCheckpoint);
-      q.Text(id).Text(c.task_id).Int(c.generation).Text(c.document);
-      if (u.previous) {
-        q.Int(u.previous->generation).Text(u.previous->document);
-      } else {
-        q.Int(0).Null();
-      }
-      q.Int(now);
-      Result<bool> row = q.Step();
-      if (!row.ok()) return row.status();
-      if (*row) result->checkpoints[c.task_id] = q.ColumnText(0);
-      TM_RETURN_IF_ERROR(q.Run());
-    }
+    TM_RETURN_IF_ERROR(ApplyCheckpoints(id, plan.checkpoints, now, result));
     for (const protocol::ProgressRecord* r : plan.progress) {
       Query q(db_.get(), &statements_, kTaskProgress);
       q.Int(r->done).Int(r->total).Text(id).Int(r->ordinal);
@@ -860,6 +839,44 @@ class SqliteStore final : public StateStore {
       TM_RETURN_IF_ERROR(q.Run());
     }
     return FillState(id, result);
+  }
+
+  // The writer's stored (fence, seq), nullopt when it has no fence row.
+  Result<std::optional<FenceSeq>> ReadFence(const Writer& w) {
+    Query fence(db_.get(), &statements_, kReadFence);
+    fence.Text(w.workflow_id).Text(protocol::ToString(w.role)).Int(w.shard);
+    Result<bool> row = fence.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<FenceSeq>();
+    return std::optional<FenceSeq>(FenceSeq{fence.ColumnInt(0), fence.ColumnInt(1)});
+  }
+
+  // Each task's generation, then its checkpoint row (current and backup);
+  // the documents it now holds go to result->checkpoints.
+  Status ApplyCheckpoints(const std::string& id, const std::vector<CheckpointUpsert>& checkpoints,
+                          int64_t now, ApplyResult* result) {
+    for (const CheckpointUpsert& u : checkpoints) {
+      const CheckpointWrite& c = *u.current;
+      {
+        Query q(db_.get(), &statements_, kTaskGeneration);
+        q.Int(c.generation).Text(id).Int(c.ordinal).Text(c.task_id);
+        TM_RETURN_IF_ERROR(q.Run());
+        if (q.Changes() != 1) return MissingTask(id, "checkpoint", c.seq, c.ordinal, c.task_id);
+      }
+      Query q(db_.get(), &statements_, kUpsertCheckpoint);
+      q.Text(id).Text(c.task_id).Int(c.generation).Text(c.document);
+      if (u.previous) {
+        q.Int(u.previous->generation).Text(u.previous->document);
+      } else {
+        q.Int(0).Null();
+      }
+      q.Int(now);
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (*row) result->checkpoints[c.task_id] = q.ColumnText(0);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    return Status::OK();
   }
 
   // Recounts the shards of `changed` into shard_counts, sums the workflow's

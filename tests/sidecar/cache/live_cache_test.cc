@@ -174,10 +174,7 @@ class LocalPort {
 };
 
 std::filesystem::path TestServicesScript() {
-  // CMake compiles sources by absolute path; the script is at the repository's root.
-  const std::filesystem::path script =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" /
-      "test-services.sh";
+  const std::filesystem::path script = TM_SERVICES_SCRIPT;
   BOOST_REQUIRE_MESSAGE(std::filesystem::exists(script), "cannot find " << script);
   return script;
 }

@@ -4,8 +4,8 @@
 //   TM_STORE_CONFORMANCE_TESTS(sqlite_conformance, SqliteHarness)
 //
 // Each case gets a new harness, so a new, migrated, empty database.
-#ifndef TASKMASTER_TESTS_SIDECAR_STORE_CONFORMANCE_H_
-#define TASKMASTER_TESTS_SIDECAR_STORE_CONFORMANCE_H_
+#ifndef TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
+#define TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -870,4 +870,4 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(free_text_is_stored_safely, FreeTextIsStoredSafely)                  \
   BOOST_AUTO_TEST_SUITE_END()
 
-#endif  // TASKMASTER_TESTS_SIDECAR_STORE_CONFORMANCE_H_
+#endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
