@@ -72,9 +72,9 @@ struct UnsyncedTail {
   bool zero_fill = false;   // ...as zeros, as a filesystem may after a crash
 };
 
-class FaultInjectionEnv final : public Env {
+class FaultInjectionEnv final : public EnvWrapper {
  public:
-  explicit FaultInjectionEnv(Env* base) : base_(base) {}
+  explicit FaultInjectionEnv(Env* base) : EnvWrapper(base), base_(base) {}
 
   // Fails the mutating operation with index n (0-based, counting from
   // construction) and every one after it.
@@ -114,13 +114,6 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     return OpenForWrite(path, /*truncate=*/true);
   }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return base_->NewRandomAccessFile(path);
-  }
-  Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  bool IsDirectory(const std::string& path) override { return base_->IsDirectory(path); }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
 
   Status Truncate(const std::string& path, uint64_t size) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -204,17 +197,11 @@ class FaultInjectionEnv final : public Env {
     return Status::OK();
   }
 
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return base_->ListDir(path);
-  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
     TM_RETURN_IF_ERROR(CountOp());
     return base_->LockFile(path);
   }
-  int64_t NowUnixMillis() override { return base_->NowUnixMillis(); }
-  int64_t MonotonicNanos() override { return base_->MonotonicNanos(); }
-  void SleepForMicros(int64_t micros) override { base_->SleepForMicros(micros); }
 
  private:
   // Shared by every handle open on one file, and moved along by renames.

@@ -95,6 +95,51 @@ class Env {
   virtual void SleepForMicros(int64_t micros) = 0;
 };
 
+// An Env that forwards every call to another (leveldb's EnvWrapper): a test Env
+// derives from it and overrides only what it changes (the clock, failing
+// writes). Does not own the target, which must outlive it.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    return target_->NewAppendableFile(path);
+  }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    return target_->NewWritableFile(path);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    return target_->NewRandomAccessFile(path);
+  }
+  Result<std::string> ReadFile(const std::string& path) override { return target_->ReadFile(path); }
+  bool FileExists(const std::string& path) override { return target_->FileExists(path); }
+  bool IsDirectory(const std::string& path) override { return target_->IsDirectory(path); }
+  Result<uint64_t> FileSize(const std::string& path) override { return target_->FileSize(path); }
+  Status Truncate(const std::string& path, uint64_t size) override {
+    return target_->Truncate(path, size);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_->Rename(from, to);
+  }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status RemoveTree(const std::string& path) override { return target_->RemoveTree(path); }
+  Status CreateDirs(const std::string& path) override { return target_->CreateDirs(path); }
+  Status SyncDir(const std::string& path) override { return target_->SyncDir(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return target_->ListDir(path);
+  }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return target_->LockFile(path);
+  }
+  int64_t NowUnixMillis() override { return target_->NowUnixMillis(); }
+  int64_t MonotonicNanos() override { return target_->MonotonicNanos(); }
+  void SleepForMicros(int64_t micros) override { target_->SleepForMicros(micros); }
+
+ private:
+  Env* const target_;
+};
+
 // Replaces path with data atomically: writes path + ".tmp", optionally syncs it,
 // renames it over path, and (when sync) syncs the directory. Removes the temp
 // file on failure, so a reader sees either the old or the new contents.
