@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -386,6 +387,33 @@ std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
   return std::nullopt;
 }
 
+// The workflow's batch size: what it was recorded with when there is a record
+// (a resume must not re-shard, whatever --max-shards says now), else the
+// requested one raised so that the list fits in --max-shards shards.
+int64_t InitBatchSize(const InitOptions& options, int64_t n, pr::ResumeVerdict verdict,
+                      const pr::InitRestore& recorded) {
+  const int64_t capped = pr::EffectiveBatchSize(n, options.batch_size, options.max_shards);
+  const bool recorded_before =
+      verdict == pr::ResumeVerdict::kResume || verdict == pr::ResumeVerdict::kRecordAgain;
+  if (recorded_before && recorded.effective_batch_size >= 1) {
+    if (recorded.effective_batch_size != capped) {
+      spdlog::info(
+          "keeping the recorded batch size {} ({} shards); --max-shards {} applies to "
+          "new workflows only",
+          recorded.effective_batch_size, pr::ShardCount(n, recorded.effective_batch_size),
+          options.max_shards);
+    }
+    return recorded.effective_batch_size;
+  }
+  if (capped != options.batch_size) {
+    spdlog::warn(
+        "raising the batch size from {} to {} so that {} tasks fit in {} shards "
+        "(--max-shards {})",
+        options.batch_size, capped, n, pr::ShardCount(n, capped), options.max_shards);
+  }
+  return capped;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> ParseCommandJson(const std::string& json) {
@@ -441,11 +469,6 @@ int RunInit(Env* env, const InitOptions& options) {
   if (!ids.ok()) return Usage(ids.status());
   const int64_t n = static_cast<int64_t>(ids->size());
   const std::string hash = pr::ListHash(*ids);
-  const int64_t batch = pr::EffectiveBatchSize(n, options.batch_size);
-  if (batch != options.batch_size) {
-    spdlog::warn("raising the batch size from {} to {} so that {} tasks fit in {} shards",
-                 options.batch_size, batch, n, pr::kMaxShards);
-  }
 
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
@@ -472,9 +495,10 @@ int RunInit(Env* env, const InitOptions& options) {
     case pr::ResumeVerdict::kResume:
       break;
   }
+  const int64_t batch = InitBatchSize(options, n, verdict, *restore);
   std::vector<int64_t> pending;
   if (verdict == pr::ResumeVerdict::kResume) {
-    pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
+    pending = pr::PendingShards(restore->statuses, batch);
     spdlog::info("Resuming workflow {}: {} of {} shards still have work", common.state_key,
                  pending.size(), pr::ShardCount(n, batch));
   } else {
@@ -490,7 +514,13 @@ int RunInit(Env* env, const InitOptions& options) {
                                 static_cast<int64_t>(pending.size()),
                                 verdict == pr::ResumeVerdict::kResume,
                                 hash};
-  return step.Commit(pr::Role::kInit, pr::InitOutputs(summary, pending), pr::kExitOk);
+  if (!pending.empty()) {
+    const int64_t lanes = std::min<int64_t>(options.parallelism, pending.size());
+    spdlog::info("{} pending shards in {} lanes of one shard at a time (--parallelism {})",
+                 pending.size(), lanes, options.parallelism);
+  }
+  return step.Commit(pr::Role::kInit, pr::InitOutputs(summary, pending, options.parallelism),
+                     pr::kExitOk);
 }
 
 int RunFinalize(Env* env, const FinalizeOptions& options) {

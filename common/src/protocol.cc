@@ -148,8 +148,9 @@ const char* ToString(RecordType type) {
 
 // ---- Shard math ---------------------------------------------------------------
 
-int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch) {
-  const int64_t for_cap = (task_count + kMaxShards - 1) / kMaxShards;
+int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch, int64_t max_shards) {
+  assert(max_shards >= 1);
+  const int64_t for_cap = (task_count + max_shards - 1) / max_shards;
   // Never below 1, so the shard math downstream never divides by zero.
   return std::max({requested_batch, for_cap, int64_t{1}});
 }
@@ -189,6 +190,16 @@ std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int6
     if (shards.empty() || shards.back() != shard) shards.push_back(shard);
   }
   return shards;
+}
+
+std::vector<std::vector<int64_t>> Lanes(const std::vector<int64_t>& pending, int64_t parallelism) {
+  assert(parallelism >= 1);
+  const size_t lanes = std::min(pending.size(), static_cast<size_t>(parallelism));
+  std::vector<std::vector<int64_t>> out(lanes);
+  // Round-robin rather than contiguous blocks: the lanes' lengths differ by one
+  // at most, and so do their shards' positions in the list.
+  for (size_t i = 0; i < pending.size(); ++i) out[i % lanes].push_back(pending[i]);
+  return out;
 }
 
 // ---- Journal records --------------------------------------------------------------
@@ -739,14 +750,30 @@ Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json) {
 }
 
 std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
-                                               const std::vector<int64_t>& pending_shards) {
+                                               const std::vector<int64_t>& pending_shards,
+                                               int64_t parallelism) {
   JsonWriter shards;
   shards.StartArray();
   for (int64_t shard : pending_shards) shards.Int64(shard);
   shards.EndArray();
+  const std::vector<std::vector<int64_t>> lanes = Lanes(pending_shards, parallelism);
+  JsonWriter lane_indexes;
+  lane_indexes.StartArray();
+  std::string plan;
+  for (size_t lane = 0; lane < lanes.size(); ++lane) {
+    lane_indexes.Int64(static_cast<int64_t>(lane));
+    if (lane > 0) plan += ';';
+    for (size_t i = 0; i < lanes[lane].size(); ++i) {
+      if (i > 0) plan += ',';
+      plan += std::to_string(lanes[lane][i]);
+    }
+  }
+  lane_indexes.EndArray();
   return {{kOutShards, shards.Take()},
           {kOutBatchSize, std::to_string(summary.batch_size)},
           {kOutTaskCount, std::to_string(summary.task_count)},
+          {kOutLanes, lane_indexes.Take()},
+          {kOutLanePlan, std::move(plan)},
           {kOutSummary, Encode(summary)}};
 }
 

@@ -88,7 +88,9 @@ BOOST_AUTO_TEST_CASE(step_init) {
                          "--task-list",
                          "@/s/run/task-list.json",
                          "--batch-size",
-                         "25"};
+                         "25",
+                         "--max-shards",
+                         "5000"};
   BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -374,14 +375,24 @@ BOOST_AUTO_TEST_CASE(summary_decoders_name_the_bad_field) {
 // Each role's outputs are made from its summary; the names are the documented ones.
 BOOST_AUTO_TEST_CASE(role_outputs_come_from_the_summary) {
   using Outputs = std::map<std::string, std::string>;
-  const Outputs init = tp::InitOutputs(GoldenInitSummary(), {1, 2});
+  const Outputs init = tp::InitOutputs(GoldenInitSummary(), {1, 2}, 20);
   BOOST_TEST((init == Outputs{{"shards", "[1,2]"},
                               {"batch-size", "1"},
                               {"task-count", "3"},
+                              {"lanes", "[0,1]"},
+                              {"lane-plan", "1;2"},
                               {"summary", tp::Encode(GoldenInitSummary())}}));
+  const Outputs one_lane = tp::InitOutputs(GoldenInitSummary(), {1, 2}, 1);
+  BOOST_TEST(one_lane.at("lanes") == "[0]");
+  BOOST_TEST(one_lane.at("lane-plan") == "1,2");
+  BOOST_TEST(tp::InitOutputs(GoldenInitSummary(), {0, 4, 5, 9, 12}, 2).at("lane-plan") ==
+             "0,5,12;4,9");
   tp::InitSummary done = GoldenInitSummary();
   done.pending_shards = 0;
-  BOOST_TEST(tp::InitOutputs(done, {}).at("shards") == "[]");
+  const Outputs nothing = tp::InitOutputs(done, {}, 20);
+  BOOST_TEST(nothing.at("shards") == "[]");
+  BOOST_TEST(nothing.at("lanes") == "[]");
+  BOOST_TEST(nothing.at("lane-plan") == "");
 
   BOOST_TEST((tp::ShardOutputs(GoldenShardSummary()) ==
               Outputs{{"summary", tp::Encode(GoldenShardSummary())}}));
@@ -575,26 +586,32 @@ BOOST_AUTO_TEST_CASE(role_and_record_names) {
 
 BOOST_AUTO_TEST_CASE(shard_math_table) {
   struct Case {
-    int64_t n, requested, want_batch, want_shards, last_begin, last_end;
+    int64_t n, requested, max_shards, want_batch, want_shards, last_begin, last_end;
   };
   const Case cases[] = {
-      {1, 1, 1, 1, 0, 1},
-      {10, 3, 3, 4, 9, 10},
-      {10, 10, 10, 1, 0, 10},
-      {10, 50, 50, 1, 0, 10},
-      {5000, 1, 1, 5000, 4999, 5000},
-      {5001, 1, 2, 2501, 5000, 5001},
-      {100000, 1, 20, 5000, 99980, 100000},
-      {100001, 1, 21, 4762, 99981, 100001},
-      {100000, 64, 64, 1563, 99968, 100000},
+      {1, 1, tp::kMaxShards, 1, 1, 0, 1},
+      {10, 3, tp::kMaxShards, 3, 4, 9, 10},
+      {10, 10, tp::kMaxShards, 10, 1, 0, 10},
+      {10, 50, tp::kMaxShards, 50, 1, 0, 10},
+      {5000, 1, tp::kMaxShards, 1, 5000, 4999, 5000},
+      {5001, 1, tp::kMaxShards, 2, 2501, 5000, 5001},
+      {100000, 1, tp::kMaxShards, 20, 5000, 99980, 100000},
+      {100001, 1, tp::kMaxShards, 21, 4762, 99981, 100001},
+      {100000, 64, tp::kMaxShards, 64, 1563, 99968, 100000},
+      // The default cap, tm-step init's and the WorkflowTemplate's.
+      {200, 1, tp::kDefaultMaxShards, 1, 200, 199, 200},
+      {201, 1, tp::kDefaultMaxShards, 2, 101, 200, 201},
+      {1000000, 1, tp::kDefaultMaxShards, 5000, 200, 995000, 1000000},
+      {1000000, 7000, tp::kDefaultMaxShards, 7000, 143, 994000, 1000000},
+      {10, 1, 1, 10, 1, 0, 10},
   };
   for (const Case& c : cases) {
-    BOOST_TEST_CONTEXT("N=" << c.n << " B=" << c.requested) {
-      const int64_t batch = tp::EffectiveBatchSize(c.n, c.requested);
+    BOOST_TEST_CONTEXT("N=" << c.n << " B=" << c.requested << " max=" << c.max_shards) {
+      const int64_t batch = tp::EffectiveBatchSize(c.n, c.requested, c.max_shards);
       BOOST_TEST(batch == c.want_batch);
       const int64_t shards = tp::ShardCount(c.n, batch);
       BOOST_TEST(shards == c.want_shards);
-      BOOST_TEST(shards <= tp::kMaxShards);
+      BOOST_TEST(shards <= c.max_shards);
       tp::OrdinalRange last = tp::ShardRange(shards - 1, c.n, batch);
       BOOST_TEST(last.begin == c.last_begin);
       BOOST_TEST(last.end == c.last_end);
@@ -613,6 +630,29 @@ BOOST_AUTO_TEST_CASE(shard_math_table) {
   BOOST_TEST(first.begin == 0);
   BOOST_TEST(first.end == 3);
   BOOST_TEST(tp::ShardCount(0, 1) == 0);
+  // Without a cap given, the default one applies.
+  BOOST_TEST(tp::EffectiveBatchSize(1000000, 1) == 1000000 / tp::kDefaultMaxShards);
+}
+
+// Lanes: every pending shard exactly once, dealt round-robin, at most
+// `parallelism` lanes whose lengths differ by one at most.
+BOOST_AUTO_TEST_CASE(lanes_deal_the_pending_shards_round_robin) {
+  using Lanes = std::vector<std::vector<int64_t>>;
+  BOOST_TEST((tp::Lanes({0, 1, 2, 3, 4}, 2) == Lanes{{0, 2, 4}, {1, 3}}));
+  BOOST_TEST((tp::Lanes({3, 7, 9}, 20) == Lanes{{3}, {7}, {9}}));
+  BOOST_TEST((tp::Lanes({3, 7, 9}, 1) == Lanes{{3, 7, 9}}));
+  BOOST_TEST(tp::Lanes({}, 4).empty());
+  std::vector<int64_t> pending;
+  for (int64_t k = 0; k < 200; k += 3) pending.push_back(k);
+  const Lanes lanes = tp::Lanes(pending, 20);
+  BOOST_TEST(lanes.size() == 20u);
+  std::vector<int64_t> seen;
+  for (const auto& lane : lanes) {
+    BOOST_TEST((lane.size() == 3u || lane.size() == 4u));
+    seen.insert(seen.end(), lane.begin(), lane.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  BOOST_TEST(seen == pending);
 }
 
 BOOST_AUTO_TEST_CASE(list_hash_covers_order_and_boundaries) {

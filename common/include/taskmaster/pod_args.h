@@ -50,6 +50,9 @@ struct StepInitArgs {
   StepCommonArgs common;
   std::string task_list;  // JSON array of task IDs, or @path
   int64_t batch_size = 1;
+  // Local mode has no Argo node status to keep small: it keeps the 5,000 cap
+  // rather than tm-step init's default.
+  int64_t max_shards = kMaxShards;
 
   std::vector<std::string> ToArgv() const;
 };
