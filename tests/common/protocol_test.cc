@@ -599,10 +599,10 @@ BOOST_AUTO_TEST_CASE(shard_math_table) {
       {100001, 1, tp::kMaxShards, 21, 4762, 99981, 100001},
       {100000, 64, tp::kMaxShards, 64, 1563, 99968, 100000},
       // The default cap, tm-step init's and the WorkflowTemplate's.
-      {200, 1, tp::kDefaultMaxShards, 1, 200, 199, 200},
-      {201, 1, tp::kDefaultMaxShards, 2, 101, 200, 201},
-      {1000000, 1, tp::kDefaultMaxShards, 5000, 200, 995000, 1000000},
-      {1000000, 7000, tp::kDefaultMaxShards, 7000, 143, 994000, 1000000},
+      {128, 1, tp::kDefaultMaxShards, 1, 128, 127, 128},
+      {129, 1, tp::kDefaultMaxShards, 2, 65, 128, 129},
+      {1000000, 1, tp::kDefaultMaxShards, 7813, 128, 992251, 1000000},
+      {1000000, 10000, tp::kDefaultMaxShards, 10000, 100, 990000, 1000000},
       {10, 1, 1, 10, 1, 0, 10},
   };
   for (const Case& c : cases) {
@@ -631,7 +631,8 @@ BOOST_AUTO_TEST_CASE(shard_math_table) {
   BOOST_TEST(first.end == 3);
   BOOST_TEST(tp::ShardCount(0, 1) == 0);
   // Without a cap given, the default one applies.
-  BOOST_TEST(tp::EffectiveBatchSize(1000000, 1) == 1000000 / tp::kDefaultMaxShards);
+  BOOST_TEST(tp::kDefaultMaxShards == 128);
+  BOOST_TEST(tp::EffectiveBatchSize(1000000, 1) == 7813);
 }
 
 // Lanes: every pending shard exactly once, dealt round-robin, at most

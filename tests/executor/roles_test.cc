@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(init_caps_the_shard_count_at_max_shards) {
   };
   const std::vector<Case> cases = {
       {5001, {"--max-shards", "5000"}, "2", "2500", "to 2 so that 5001 tasks fit in 2501 shards"},
-      {201, {}, "2", "100", "to 2 so that 201 tasks fit in 101 shards (--max-shards 200)"},
+      {129, {}, "2", "64", "to 2 so that 129 tasks fit in 65 shards (--max-shards 128)"},
       {10, {"--max-shards=3"}, "4", "2", "to 4 so that 10 tasks fit in 3 shards"},
   };
   for (const Case& c : cases) {

@@ -97,7 +97,7 @@ inline constexpr size_t kTaskListChunkBytes = 1 << 20;  // IDs per task_list rec
 // default to kDefaultMaxShards, which keeps the fan-out's node status in Argo
 // well under 1 MiB (docs/argo.md, "Size budget"). Local mode keeps kMaxShards.
 inline constexpr int64_t kMaxShards = 5000;
-inline constexpr int64_t kDefaultMaxShards = 200;
+inline constexpr int64_t kDefaultMaxShards = 128;
 // --parallelism of tm-step init (the template's `parallelism`): shards at once.
 inline constexpr int64_t kMaxParallelism = 5000;
 inline constexpr int64_t kDefaultParallelism = 20;
