@@ -54,6 +54,19 @@ pr::InitRestore RecordedKIds(std::vector<TaskStatus> statuses) {
   return restore;
 }
 
+// Runs `tm-step init --task-list LIST FLAGS...` for a workflow the store does
+// not hold yet.
+StepResult RunNewInit(const ShardFixture& f, FakeSidecar& sidecar, const std::string& list,
+                      const std::vector<std::string>& flags) {
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  std::vector<std::string> args = {"init", "--task-list", list};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return RunRole(f, sidecar, args);
+}
+
 BOOST_AUTO_TEST_SUITE(roles)
 
 BOOST_AUTO_TEST_CASE(init_records_a_new_workflow) {
@@ -191,13 +204,7 @@ BOOST_AUTO_TEST_CASE(init_caps_the_shard_count_at_max_shards) {
       for (int i = 0; i < c.tasks; ++i) ids.push_back("task-" + std::to_string(i));
       WriteFile(f.tmp / "list.json", JsonList(ids));
       FakeSidecar sidecar(f.work);
-      pr::InitRestore restore;
-      restore.workflow_id = kStateKey;
-      sidecar.WriteInitRestore(restore);
-      sidecar.Start(RoleReady(pr::Role::kInit));
-      std::vector<std::string> args = {"init", "--task-list", "@" + (f.tmp / "list.json")};
-      args.insert(args.end(), c.flags.begin(), c.flags.end());
-      StepResult r = RunRole(f, sidecar, args);
+      StepResult r = RunNewInit(f, sidecar, "@" + (f.tmp / "list.json"), c.flags);
       BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
       BOOST_CHECK_MESSAGE(
           Contains(r.err, std::string("raising the batch size from 1 ") + c.message), r.err);
@@ -254,13 +261,7 @@ BOOST_AUTO_TEST_CASE(init_outputs_the_lanes) {
       ShardFixture f;
       for (const auto& [name, value] : c.env) f.env[name] = value;
       FakeSidecar sidecar(f.work);
-      pr::InitRestore restore;
-      restore.workflow_id = kStateKey;
-      sidecar.WriteInitRestore(restore);
-      sidecar.Start(RoleReady(pr::Role::kInit));
-      std::vector<std::string> args = {"init", "--task-list", JsonList(kIds)};
-      args.insert(args.end(), c.flags.begin(), c.flags.end());
-      StepResult r = RunRole(f, sidecar, args);
+      StepResult r = RunNewInit(f, sidecar, JsonList(kIds), c.flags);
       BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
       BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1,2]\n");
       BOOST_CHECK_EQUAL(f.Output(pr::kOutLanes), c.lanes);
@@ -298,13 +299,7 @@ BOOST_AUTO_TEST_CASE(init_refuses_a_bad_max_shards_or_parallelism) {
       ShardFixture f;
       for (const auto& [name, value] : c.env) f.env[name] = value;
       FakeSidecar sidecar(f.work);
-      pr::InitRestore restore;
-      restore.workflow_id = kStateKey;
-      sidecar.WriteInitRestore(restore);
-      sidecar.Start(RoleReady(pr::Role::kInit));
-      std::vector<std::string> args = {"init", "--task-list", JsonList(kIds)};
-      args.insert(args.end(), c.flags.begin(), c.flags.end());
-      StepResult r = RunRole(f, sidecar, args);
+      StepResult r = RunNewInit(f, sidecar, JsonList(kIds), c.flags);
       BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
       BOOST_CHECK_MESSAGE(Contains(r.err, c.message), r.err);
       BOOST_CHECK(sidecar.records().empty());

@@ -129,16 +129,15 @@ def parameter_values(spec):
 
 def init_argv(step, parameters, list_file):
     """tm-step's arguments in the template's init pod, the list as @FILE (what Argo
-    >= 3.7 passes for an argument over 128 KiB, and what a recorded list needs)."""
+    >= 3.7 passes for an argument over 128 KiB) in place of the template's own."""
     secrets = {"taskmaster-store": {"postgres-dsn": "postgresql://unused"}}
     pod, _ = render_pod.render(TEMPLATE, "init", workflow_file=WORKFLOW, parameters=parameters,
                                inputs={"state-key": STATE_KEY}, secrets=secrets)
     main = pod["spec"]["containers"][0]
-    args = list(main["args"])
-    if "--task-list" not in args:
-        raise Failure("the init pod passes no --task-list: %s" % args)
-    args[args.index("--task-list") + 1] = "@" + list_file
-    return [step] + args
+    args = [a for a in main["args"] if not a.startswith("--task-list=")]
+    if "--task-list" in args:
+        del args[args.index("--task-list"):args.index("--task-list") + 2]
+    return [step] + args + ["--task-list", "@" + list_file]
 
 
 def run_init(step, sidecar, argv, tasks, workdir):
@@ -429,8 +428,9 @@ def main(argv):
     sizes["init_outputs"] = sum(len(v.encode()) for v in outputs.values())
     check(-(-args.tasks // batch) <= max_shards and len(shards) == -(-args.tasks // batch),
           "init: batch size %d, %d shards <= max-shards %d" % (batch, len(shards), max_shards), failures)
-    check("raising the batch size from 1 to %d" % batch in log or batch == 1,
-          "init says it raised the batch size", failures)
+    requested = int(values["batch-size"])
+    check(batch == requested or "raising the batch size from %d to %d" % (requested, batch) in log,
+          "init says it raised the batch size from %d to %d" % (requested, batch), failures)
     check(len(lanes) == min(parallelism, len(shards)) and
           sorted(s for lane in lanes for s in lane) == shards and
           max(map(len, lanes)) - min(map(len, lanes)) <= 1,
