@@ -1,0 +1,91 @@
+// --max-shards and --parallelism of tm-step init on real stores (SQLite, and
+// PostgreSQL + Redis): a new workflow's batch size is raised to fit the cap and
+// recorded; its pending shards are dealt over the lanes; a resume keeps the
+// recorded shards whatever --max-shards says then, and deals only the shards
+// that still have work.
+#include <rapidjson/document.h>
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "taskmaster/protocol.h"
+
+namespace taskmaster::e2e {
+namespace {
+
+namespace pr = protocol;
+
+struct InitRun {
+  PodResult pod;
+  std::string dir;
+  std::string Output(const char* name) const {
+    return ReadFile(dir + "/work/" + pr::kOutputsDir + "/" + name);
+  }
+};
+
+InitRun RunInit(Workflow& wf, const std::vector<std::string>& ids,
+                const std::vector<std::string>& flags) {
+  InitRun run;
+  run.dir = wf.NewPodDir("init");
+  std::vector<std::string> args = {"init", "--task-list", TaskListJson(ids)};
+  args.insert(args.end(), flags.begin(), flags.end());
+  run.pod = RunPod(run.dir, wf.Spec("init"), args);
+  BOOST_REQUIRE_MESSAGE(run.pod.step == 0 && run.pod.sidecar == 0, run.pod.logs);
+  return run;
+}
+
+void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
+  TempDir tmp;
+  Workflow wf(tmp.path(), key, store);
+  const std::vector<std::string> ids = TaskIds("t", 10);
+
+  // 10 tasks at most 3 shards: batch 4, shards [0,4) [4,8) [8,10).
+  InitRun first = RunInit(wf, ids, {"--max-shards", "3", "--parallelism", "2"});
+  BOOST_CHECK_MESSAGE(first.pod.logs.find("raising the batch size from 1 to 4 so that 10 tasks "
+                                          "fit in 3 shards (--max-shards 3)") != std::string::npos,
+                      first.pod.logs);
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutBatchSize), "4\n");
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutShards), "[0,1,2]\n");
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanes), "[0,1]\n");
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanePlan), "0,2;1\n");
+
+  // Shard 1 runs the 4 tasks [4, 8): the stored shards have batch 4.
+  PodResult shard = wf.Shard(1, Sh("exit 0"));
+  BOOST_REQUIRE_MESSAGE(shard.step == 0, shard.logs);
+
+  // A resume with another cap (10 shards would mean batch 1) keeps batch 4 and
+  // deals the two shards left over one lane each.
+  InitRun again = RunInit(wf, ids, {"--max-shards", "10"});
+  BOOST_CHECK_MESSAGE(
+      again.pod.logs.find("keeping the recorded batch size 4 (3 shards); "
+                          "--max-shards 10 applies to new workflows only") != std::string::npos,
+      again.pod.logs);
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutBatchSize), "4\n");
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutShards), "[0,2]\n");
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanes), "[0,1]\n");
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanePlan), "0;2\n");
+  rapidjson::Document summary;
+  summary.Parse(again.Output(pr::kOutSummary).c_str());
+  BOOST_REQUIRE(summary.IsObject());
+  BOOST_CHECK(summary["resumed"].GetBool());
+  BOOST_CHECK_EQUAL(summary["shards"].GetInt64(), 3);
+  BOOST_CHECK_EQUAL(summary["pending_shards"].GetInt64(), 2);
+}
+
+BOOST_AUTO_TEST_SUITE(max_shards)
+
+BOOST_AUTO_TEST_CASE(resume_keeps_the_recorded_shards_sqlite) {
+  TempDir db;
+  CheckResumeKeepsTheShards(SqliteStore(db.path() + "/state.db"), UniqueKey("max-shards"));
+}
+
+BOOST_AUTO_TEST_CASE(resume_keeps_the_recorded_shards_postgres_redis) {
+  CheckResumeKeepsTheShards(PostgresStore(/*with_redis=*/true), UniqueKey("max-shards"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace taskmaster::e2e
