@@ -756,24 +756,28 @@ std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
   shards.StartArray();
   for (int64_t shard : pending_shards) shards.Int64(shard);
   shards.EndArray();
-  const std::vector<std::vector<int64_t>> lanes = Lanes(pending_shards, parallelism);
   JsonWriter lane_indexes;
   lane_indexes.StartArray();
-  std::string plan;
-  for (size_t lane = 0; lane < lanes.size(); ++lane) {
-    lane_indexes.Int64(static_cast<int64_t>(lane));
-    if (lane > 0) plan += ';';
-    for (size_t i = 0; i < lanes[lane].size(); ++i) {
-      if (i > 0) plan += ',';
-      plan += std::to_string(lanes[lane][i]);
-    }
+  std::vector<std::string> entries;
+  size_t width = 0;
+  for (const std::vector<int64_t>& lane : Lanes(pending_shards, parallelism)) {
+    lane_indexes.Int64(static_cast<int64_t>(entries.size()));
+    JsonWriter entry;
+    entry.StartArray();
+    for (int64_t shard : lane) entry.Int64(shard);
+    entry.EndArray();
+    entries.push_back(entry.Take());
+    width = std::max(width, entries.back().size());
   }
   lane_indexes.EndArray();
+  std::string plan;
+  for (std::string& entry : entries) plan += entry.append(width - entry.size(), ' ');
   return {{kOutShards, shards.Take()},
           {kOutBatchSize, std::to_string(summary.batch_size)},
           {kOutTaskCount, std::to_string(summary.task_count)},
           {kOutLanes, lane_indexes.Take()},
           {kOutLanePlan, std::move(plan)},
+          {kOutLaneWidth, std::to_string(width)},
           {kOutSummary, Encode(summary)}};
 }
 

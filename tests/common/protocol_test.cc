@@ -380,19 +380,20 @@ BOOST_AUTO_TEST_CASE(role_outputs_come_from_the_summary) {
                               {"batch-size", "1"},
                               {"task-count", "3"},
                               {"lanes", "[0,1]"},
-                              {"lane-plan", "1;2"},
+                              {"lane-plan", "[1][2]"},
+                              {"lane-width", "3"},
                               {"summary", tp::Encode(GoldenInitSummary())}}));
   const Outputs one_lane = tp::InitOutputs(GoldenInitSummary(), {1, 2}, 1);
   BOOST_TEST(one_lane.at("lanes") == "[0]");
-  BOOST_TEST(one_lane.at("lane-plan") == "1,2");
-  BOOST_TEST(tp::InitOutputs(GoldenInitSummary(), {0, 4, 5, 9, 12}, 2).at("lane-plan") ==
-             "0,5,12;4,9");
+  BOOST_TEST(one_lane.at("lane-plan") == "[1,2]");
+  BOOST_TEST(one_lane.at("lane-width") == "5");
   tp::InitSummary done = GoldenInitSummary();
   done.pending_shards = 0;
   const Outputs nothing = tp::InitOutputs(done, {}, 20);
   BOOST_TEST(nothing.at("shards") == "[]");
   BOOST_TEST(nothing.at("lanes") == "[]");
   BOOST_TEST(nothing.at("lane-plan") == "");
+  BOOST_TEST(nothing.at("lane-width") == "0");
 
   BOOST_TEST((tp::ShardOutputs(GoldenShardSummary()) ==
               Outputs{{"summary", tp::Encode(GoldenShardSummary())}}));
@@ -633,6 +634,27 @@ BOOST_AUTO_TEST_CASE(shard_math_table) {
   // Without a cap given, the default one applies.
   BOOST_TEST(tp::kDefaultMaxShards == 128);
   BOOST_TEST(tp::EffectiveBatchSize(1000000, 1) == 7813);
+}
+
+// lane-plan: lane l's shards are the bytes [l * W, (l + 1) * W) (W = lane-width),
+// a JSON array padded with spaces, which is what the WorkflowTemplate's lane
+// template cuts out and hands to withParam.
+BOOST_AUTO_TEST_CASE(lane_plan_slices_are_the_lanes_as_json) {
+  const std::vector<int64_t> pending = {0, 4, 5, 9, 12, 100, 101, 1000};
+  const auto outputs = tp::InitOutputs(GoldenInitSummary(), pending, 3);
+  const std::string& plan = outputs.at("lane-plan");
+  BOOST_TEST(plan == "[0,9,101]  [4,12,1000][5,100]    ");
+  const size_t width = std::stoul(outputs.at("lane-width"));
+  const auto lanes = tp::Lanes(pending, 3);
+  BOOST_TEST_REQUIRE(plan.size() == width * lanes.size());
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    rapidjson::Document doc;
+    doc.Parse(plan.substr(l * width, width).c_str());
+    BOOST_TEST_REQUIRE(doc.IsArray());
+    std::vector<int64_t> got;
+    for (const auto& v : doc.GetArray()) got.push_back(v.GetInt64());
+    BOOST_TEST(got == lanes[l]);
+  }
 }
 
 // Lanes: every pending shard exactly once, dealt round-robin, at most

@@ -49,7 +49,8 @@ void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
   BOOST_CHECK_EQUAL(first.Output(pr::kOutBatchSize), "4\n");
   BOOST_CHECK_EQUAL(first.Output(pr::kOutShards), "[0,1,2]\n");
   BOOST_CHECK_EQUAL(first.Output(pr::kOutLanes), "[0,1]\n");
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanePlan), "0,2;1\n");
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanePlan), "[0,2][1]  \n");
+  BOOST_CHECK_EQUAL(first.Output(pr::kOutLaneWidth), "5\n");
 
   // Shard 1 runs the 4 tasks [4, 8): the stored shards have batch 4.
   PodResult shard = wf.Shard(1, Sh("exit 0"));
@@ -65,7 +66,8 @@ void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
   BOOST_CHECK_EQUAL(again.Output(pr::kOutBatchSize), "4\n");
   BOOST_CHECK_EQUAL(again.Output(pr::kOutShards), "[0,2]\n");
   BOOST_CHECK_EQUAL(again.Output(pr::kOutLanes), "[0,1]\n");
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanePlan), "0;2\n");
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanePlan), "[0][2]\n");
+  BOOST_CHECK_EQUAL(again.Output(pr::kOutLaneWidth), "3\n");
   rapidjson::Document summary;
   summary.Parse(again.Output(pr::kOutSummary).c_str());
   BOOST_REQUIRE(summary.IsObject());

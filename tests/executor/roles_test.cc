@@ -250,11 +250,12 @@ BOOST_AUTO_TEST_CASE(init_outputs_the_lanes) {
     EnvVars env;
     const char* lanes;
     const char* plan;
+    const char* width;
   };
   const std::vector<Case> cases = {
-      {{"--parallelism", "2"}, {}, "[0,1]\n", "0,2;1\n"},
-      {{}, {{"TM_PARALLELISM", "1"}}, "[0]\n", "0,1,2\n"},
-      {{}, {}, "[0,1,2]\n", "0;1;2\n"},  // the default, 20, over 3 shards
+      {{"--parallelism", "2"}, {}, "[0,1]\n", "[0,2][1]  \n", "5\n"},
+      {{}, {{"TM_PARALLELISM", "1"}}, "[0]\n", "[0,1,2]\n", "7\n"},
+      {{}, {}, "[0,1,2]\n", "[0][1][2]\n", "3\n"},  // the default, 20, over 3 shards
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT("lanes " << c.lanes) {
@@ -266,6 +267,7 @@ BOOST_AUTO_TEST_CASE(init_outputs_the_lanes) {
       BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1,2]\n");
       BOOST_CHECK_EQUAL(f.Output(pr::kOutLanes), c.lanes);
       BOOST_CHECK_EQUAL(f.Output(pr::kOutLanePlan), c.plan);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutLaneWidth), c.width);
     }
   }
 }

@@ -167,20 +167,23 @@ def run_init(step, sidecar, argv, tasks, workdir):
     out_dir = os.path.join(work, "outputs")
     for name in sorted(os.listdir(out_dir)):
         with open(os.path.join(out_dir, name), encoding="utf-8") as f:
-            outputs[name] = f.read().rstrip("\n")  # Argo trims the trailing newline
+            text = f.read()
+            outputs[name] = text[:-1] if text.endswith("\n") else text  # as Argo trims it
     return outputs, seconds, step_run.stderr
 
 
 def lane_items(template_spec, outputs):
-    """What the lane template's withParam gives each lane, evaluated as Argo's expr
-    would: '[' + sprig.splitList(';', plan)[asInt(lane)] + ']'."""
+    """What the lane template's withParam gives each lane, evaluated as expr would
+    (asInt, integer arithmetic, a string slice), then parsed as Argo parses a
+    withParam: a JSON array."""
     lane = next(t for t in template_spec["templates"] if t["name"] == "lane")
     expression = lane["steps"][0][0]["withParam"]
-    want = "{{='[' + sprig.splitList(';', inputs.parameters.plan)[asInt(inputs.parameters.lane)] + ']'}}"
+    want = ("{{=inputs.parameters.plan[asInt(inputs.parameters.lane) * asInt(inputs.parameters.width):"
+            "(asInt(inputs.parameters.lane) + 1) * asInt(inputs.parameters.width)]}}")
     if expression != want:
         raise Failure("the lane's withParam changed; update this emulation: %s" % expression)
-    plan = outputs["lane-plan"].split(";")
-    return [json.loads("[" + plan[int(l)] + "]") for l in json.loads(outputs["lanes"])]
+    plan, width = outputs["lane-plan"], int(outputs["lane-width"])
+    return [json.loads(plan[l * width:(l + 1) * width]) for l in json.loads(outputs["lanes"])]
 
 
 # ---- 3. Node status ---------------------------------------------------------------------
@@ -285,7 +288,7 @@ def simulate(init_outputs, lanes, batch, tasks, attempts):
     init_out = {"parameters": [param(n, init_outputs[n], "/tm/work/outputs/" + n,
                                      {"batch-size": "0", "task-count": "0", "summary": "{}"}.get(n))
                                for n in ("shards", "batch-size", "task-count", "lanes", "lane-plan",
-                                         "summary")], "exitCode": "0"}
+                                         "lane-width", "summary")], "exitCode": "0"}
     init_retry, init_pod = pod_template(nodes, WF_NAME, sg0["name"] + ".init", "init", "init", key_in,
                                         lambda a: (init_out, False), 1, "0/0")
     nodes.child(sg0, init_retry)
@@ -301,7 +304,8 @@ def simulate(init_outputs, lanes, batch, tasks, attempts):
                          progress=lane_progress,
                          resourcesDuration={"cpu": 57600 * len(shards), "memory": 7372800 * len(shards)},
                          inputs={"parameters": [param("state-key", STATE_KEY), param("lane", str(l)),
-                                                param("plan", init_outputs["lane-plan"])]})
+                                                param("plan", init_outputs["lane-plan"]),
+                                                param("width", init_outputs["lane-width"])]})
         nodes.child(sg1, lane)
         lane_sg = step_group(nodes, lane_name, 0, lane_name)
         nodes.child(lane, lane_sg)

@@ -47,12 +47,13 @@ inline constexpr const char* kOutShards = "shards";         // init: JSON array 
 inline constexpr const char* kOutBatchSize = "batch-size";  // init: effective batch size
 inline constexpr const char* kOutTaskCount = "task-count";  // init: tasks in the list
 inline constexpr const char* kOutLanes = "lanes";           // init: JSON array of lane indexes
-inline constexpr const char* kOutLanePlan = "lane-plan";   // init: each lane's shards (InitOutputs)
-inline constexpr const char* kOutSummary = "summary";      // every role: summary JSON
-inline constexpr const char* kOutTotal = "total";          // finalize
-inline constexpr const char* kOutSucceeded = "succeeded";  // finalize
-inline constexpr const char* kOutFailed = "failed";        // finalize: final failures
-inline constexpr const char* kOutCancelled = "cancelled";  // finalize
+inline constexpr const char* kOutLanePlan = "lane-plan";  // init: each lane's shards (InitOutputs)
+inline constexpr const char* kOutLaneWidth = "lane-width";      // init: bytes per lane in lane-plan
+inline constexpr const char* kOutSummary = "summary";           // every role: summary JSON
+inline constexpr const char* kOutTotal = "total";               // finalize
+inline constexpr const char* kOutSucceeded = "succeeded";       // finalize
+inline constexpr const char* kOutFailed = "failed";             // finalize: final failures
+inline constexpr const char* kOutCancelled = "cancelled";       // finalize
 inline constexpr const char* kOutFailedTasks = "failed-tasks";  // finalize: first 100 IDs
 
 // ---- Environment (each also a flag; a flag beats the environment) ----------
@@ -368,9 +369,12 @@ Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json);
 // The outputs of each role's commit record, made from its summary (the names
 // are the kOut* above). `pending_shards` is init's "shards" output, ascending;
 // its size is summary.pending_shards. They are also dealt over `parallelism`
-// lanes: "lanes" is [0, ..., L-1] and "lane-plan" each lane's shards, lanes
-// separated by ';' and shards by ',' ("0,2;1" for shards 0 to 2 over 2 lanes),
-// which the WorkflowTemplate's lane template splits with sprig.splitList.
+// lanes: "lanes" is [0, ..., L-1]; "lane-plan" holds each lane's shards as a
+// JSON array padded with spaces to "lane-width" bytes, lane after lane, so that
+// lane l's are the bytes [l * W, (l + 1) * W): "[0,2][1]  " and "5" for shards
+// 0 to 2 over 2 lanes. The WorkflowTemplate's lane template cuts its share out
+// with nothing but integer arithmetic and a string slice, which every Argo
+// release evaluates alike (docs/argo.md, "Parallelism").
 std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
                                                const std::vector<int64_t>& pending_shards,
                                                int64_t parallelism);
