@@ -12,39 +12,10 @@
 #include <mutex>
 
 #include "taskmaster/state.h"
+#include "taskmaster/utf8.h"
 
 namespace taskmaster {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when the bytes
-// there are not one (overlong forms, surrogates and code points past U+10FFFF
-// included).
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) lo = 0xA0;
-    if (lead == 0xED) hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) lo = 0x90;
-    if (lead == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = i + 2; k < i + length; ++k) {
-    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
-  }
-  return length;
-}
 
 const char* JsonLevelName(spdlog::level::level_enum level) {
   switch (level) {
@@ -144,15 +115,15 @@ std::string JsonEscape(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
-      const size_t length = Utf8SequenceLength(text, i);
-      if (length == 0) {
+      size_t end = i;
+      if (!DecodeUtf8(text, &end)) {
         // Invalid UTF-8 would make the whole line invalid JSON: replace the
         // byte with U+FFFD and carry on.
-        out += "\xEF\xBF\xBD";
+        out += kUtf8Replacement;
         ++i;
       } else {
-        out.append(text.substr(i, length));
-        i += length;
+        out.append(text.substr(i, end - i));
+        i = end;
       }
       continue;
     }

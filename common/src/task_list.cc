@@ -15,55 +15,16 @@
 
 #include "taskmaster/env.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/utf8.h"
 
 namespace taskmaster {
 namespace {
 
-// Decodes one UTF-8 sequence at text[pos] strictly (Unicode Table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF). Returns the code point
-// and advances *pos, or nullopt when the bytes there are not valid UTF-8.
-std::optional<uint32_t> DecodeUtf8(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const size_t i = *pos;
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) {
-    *pos = i + 1;
-    return b0;
-  }
-  size_t len;
-  uint32_t cp;
-  unsigned char lo = 0x80, hi = 0xBF;  // valid range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // UTF-16 surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return std::nullopt;
-  }
-  if (text.size() - i < len) return std::nullopt;
-  for (size_t k = 1; k < len; ++k) {
-    const unsigned char b = byte(i + k);
-    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return std::nullopt;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  *pos = i + len;
-  return cp;
-}
-
-bool IsControl(uint32_t cp) {
+bool IsControl(char32_t cp) {
   return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
 }
 
-std::string CodePointName(uint32_t cp) {
+std::string CodePointName(char32_t cp) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "U+%04X", static_cast<unsigned>(cp));
   return buf;
@@ -224,7 +185,7 @@ Status ValidateId(std::string_view id, std::string_view what) {
   size_t pos = 0;
   while (pos < id.size()) {
     const size_t at = pos;
-    const std::optional<uint32_t> cp = DecodeUtf8(id, &pos);
+    const std::optional<char32_t> cp = DecodeUtf8(id, &pos);
     if (!cp) {
       return Status::InvalidArgument(name + " is not valid UTF-8: invalid byte " +
                                      ByteName(static_cast<unsigned char>(id[at])) + " at byte " +
