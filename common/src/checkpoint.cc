@@ -15,8 +15,8 @@
 
 #include "taskmaster/checksum.h"
 #include "taskmaster/protocol.h"
-#include "taskmaster/state.h"
 #include "taskmaster/task_list.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster {
 namespace {
@@ -97,7 +97,7 @@ std::string Quote(std::string_view text) {
   return out;
 }
 
-// created_at: exactly the RFC 3339 form state.h writes, from 1970 on.
+// created_at: exactly the RFC 3339 form time.h writes, from 1970 on.
 bool ParseCreatedAt(std::string_view text, int64_t* unix_ms) {
   auto parsed = ParseRfc3339Millis(text);
   if (!parsed.ok() || *parsed < 0) return false;

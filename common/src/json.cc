@@ -3,6 +3,7 @@
 #include <rapidjson/error/en.h>
 
 #include "taskmaster/state.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster {
 namespace {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <mutex>
 
-#include "taskmaster/state.h"
+#include "taskmaster/time.h"
 #include "taskmaster/utf8.h"
 
 namespace taskmaster {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "taskmaster/env.h"
+#include "taskmaster/time.h"
 
 namespace tp = taskmaster::protocol;
 using taskmaster::Result;

@@ -88,10 +88,6 @@ Result<WorkflowState> WorkflowStateFromJson(std::string_view json);
 std::string TaskStateToJson(const TaskState& state);
 Result<TaskState> TaskStateFromJson(std::string_view json);
 
-// "2026-11-29T00:28:02.123Z" for a Unix time in milliseconds, and back.
-std::string FormatRfc3339Millis(int64_t unix_ms);
-Result<int64_t> ParseRfc3339Millis(std::string_view text);
-
 }  // namespace taskmaster
 
 #endif  // TASKMASTER_STATE_H_
