@@ -116,6 +116,26 @@ WorkflowStatus DeriveWorkflowStatus(const TaskCounts& counts, bool any_started) 
   return ran ? WorkflowStatus::kRunning : WorkflowStatus::kPending;
 }
 
+void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out) {
+  out->Key("total").Int64(counts.total);
+  out->Key("succeeded").Int64(counts.succeeded);
+  out->Key("failed").Int64(counts.failed);
+  out->Key("running").Int64(counts.running);
+  out->Key("pending").Int64(counts.pending);
+  out->Key("cancelled").Int64(counts.cancelled);
+}
+
+TaskCounts ReadTaskCounts(FieldReader* in) {
+  TaskCounts counts;
+  counts.total = in->Int64("total");
+  counts.succeeded = in->Int64("succeeded");
+  counts.failed = in->Int64("failed");
+  counts.running = in->Int64("running");
+  counts.pending = in->Int64("pending");
+  counts.cancelled = in->Int64("cancelled");
+  return counts;
+}
+
 std::string WorkflowStateToJson(const WorkflowState& state) {
   JsonWriter w;
   w.StartObject();

@@ -23,7 +23,6 @@
 #include <string>
 #include <string_view>
 
-#include "taskmaster/state.h"
 #include "taskmaster/status.h"
 
 namespace taskmaster {
@@ -117,11 +116,6 @@ class FieldReader {
   std::string prefix_;
   Status status_;
 };
-
-// The members of TaskCounts, in declaration order, as written into an object
-// (the workflow state flat, the workflow summary under "counts").
-void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out);
-TaskCounts ReadTaskCounts(FieldReader* in);
 
 }  // namespace taskmaster
 
