@@ -14,7 +14,7 @@
 #include "step_work_dir.h"
 #include "task_runner.h"
 #include "taskmaster/checkpoint.h"
-#include "taskmaster/log.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 #include "taskmaster/time.h"
@@ -142,7 +142,7 @@ int CommitAndWait(StepWorkDir& wd, Signals& signals, const CommonOptions& option
 }
 
 std::string JsonString(std::string_view s) {
-  return "\"" + JsonEscape(s) + "\"";
+  return JsonQuote(s);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include <vector>
+
 #include "taskmaster/time.h"
 
 namespace taskmaster {
@@ -118,12 +120,60 @@ JsonWriter& JsonWriter::OptionalTime(const std::optional<int64_t>& unix_ms) {
 }
 
 JsonWriter& JsonWriter::Value(const rapidjson::Value& value) {
-  value.Accept(writer_);
+  // Value::Accept would recurse once per level; this walks with a heap stack
+  // of the containers still open and writes the same tokens.
+  struct Open {
+    const rapidjson::Value* value;
+    rapidjson::SizeType next;  // index of the next member or element
+  };
+  std::vector<Open> open;
+  // Writes a scalar, or starts a container and leaves it open.
+  const auto begin = [&](const rapidjson::Value& v) {
+    if (v.IsObject()) {
+      writer_.StartObject();
+      open.push_back({&v, 0});
+    } else if (v.IsArray()) {
+      writer_.StartArray();
+      open.push_back({&v, 0});
+    } else {
+      v.Accept(writer_);
+    }
+  };
+  begin(value);
+  while (!open.empty()) {
+    const rapidjson::Value& v = *open.back().value;
+    const rapidjson::SizeType i = open.back().next++;
+    if (v.IsObject()) {
+      if (i == v.MemberCount()) {
+        writer_.EndObject(i);
+        open.pop_back();
+        continue;
+      }
+      const auto& member = *(v.MemberBegin() + i);
+      writer_.Key(member.name.GetString(), member.name.GetStringLength());
+      begin(member.value);
+    } else if (i == v.Size()) {
+      writer_.EndArray(i);
+      open.pop_back();
+    } else {
+      begin(v[i]);
+    }
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  // The type only tells RapidJSON this is not an object's key.
+  writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
   return *this;
 }
 
 std::string JsonWriter::Take() {
   return std::string(buffer_.GetString(), buffer_.GetSize());
+}
+
+std::string JsonQuote(std::string_view text) {
+  return JsonWriter().String(text).Take();
 }
 
 FieldReader::FieldReader(const rapidjson::Value& value, std::string what, std::string prefix)

@@ -6,11 +6,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 
+#include "taskmaster/json.h"
 #include "taskmaster/time.h"
 #include "taskmaster/utf8.h"
 
@@ -82,16 +82,17 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     const std::string_view text(msg.payload.data(), msg.payload.size());
     std::string line;
     if (json_) {
-      line.reserve(text.size() + 96);
-      line += R"({"time":")";
-      line += time;
-      line += R"(","level":")";
-      line += JsonLevelName(msg.level);
-      line += R"(","logger":")";
-      line += JsonEscape(logger);
-      line += R"(","msg":")";
-      line += JsonEscape(text);
-      line += "\"}\n";
+      // Invalid UTF-8 would make the whole line invalid JSON: each such byte
+      // becomes U+FFFD.
+      JsonWriter w;
+      w.StartObject();
+      w.Key("time").String(time);
+      w.Key("level").String(JsonLevelName(msg.level));
+      w.Key("logger").String(ReplaceInvalidUtf8(logger));
+      w.Key("msg").String(ReplaceInvalidUtf8(text));
+      w.EndObject();
+      line = w.Take();
+      line += '\n';
     } else {
       // "2026-11-29 00:28:02.123 INFO tm-step: message": the same UTC time,
       // without the T and Z that make it machine-friendly.
@@ -108,54 +109,6 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 }  // namespace
-
-std::string JsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      size_t end = i;
-      if (!DecodeUtf8(text, &end)) {
-        // Invalid UTF-8 would make the whole line invalid JSON: replace the
-        // byte with U+FFFD and carry on.
-        out += kUtf8Replacement;
-        ++i;
-      } else {
-        out.append(text.substr(i, end - i));
-        i = end;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  return out;
-}
 
 void SetUpLogging(const std::string& program, LogFormat format) {
   const bool json =

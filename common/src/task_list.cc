@@ -3,8 +3,6 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +12,7 @@
 #include <utility>
 
 #include "taskmaster/env.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/utf8.h"
 
@@ -34,15 +33,6 @@ std::string ByteName(unsigned char b) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "0x%02X", static_cast<unsigned>(b));
   return buf;
-}
-
-// The ID as a JSON string, for messages. Validated IDs hold no control
-// characters, so only quotes and backslashes need escaping.
-std::string Quoted(std::string_view id) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
-  writer.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
-  return std::string(buf.GetString(), buf.GetSize());
 }
 
 bool IsJsonSpace(char c) {
@@ -98,7 +88,7 @@ class TaskListHandler {
     const auto [it, inserted] = seen_.emplace(ids_.back(), index);
     if (!inserted) {
       ids_.pop_back();
-      return Fail(ItemPrefix(start) + "duplicate task ID " + Quoted(id) + " (first at item " +
+      return Fail(ItemPrefix(start) + "duplicate task ID " + JsonQuote(id) + " (first at item " +
                   std::to_string(it->second) + ")");
     }
     last_end_ = stream_->Tell();  // just past the closing quote

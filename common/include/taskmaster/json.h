@@ -1,10 +1,15 @@
-// JSON helpers shared by the encoders and decoders of common/ (RapidJSON).
+// JSON for both programs (RapidJSON): the one writer, the one way text becomes
+// a document, and a reader of typed fields.
 //
 // JsonWriter builds compact JSON with keys in the order they are written, so an
-// encoder reads like the struct it encodes. ParseJson parses untrusted text
-// without recursion and validates its UTF-8. FieldReader reads typed members of
-// one object and keeps the first problem, so a decoder reads every field and
-// checks once; its messages name the field:
+// encoder reads like the struct it encodes. It is the one JSON writer: records,
+// state, checkpoints, HTTP answers and log lines are written with it, and
+// JsonQuote quotes a string the same way where JSON is put together by hand,
+// so a string has one spelling everywhere. ParseJson parses untrusted text
+// without recursion and validates its UTF-8.
+//
+// FieldReader reads typed members of one object and keeps the first problem,
+// so a decoder reads every field and checks once; its messages name the field:
 //
 //   "ready: field 'fence': missing"
 //   "restore/shard.json: field 'tasks[2].status': unknown task status 'done'"
@@ -38,7 +43,10 @@ inline constexpr unsigned kUntrustedParseFlags = rapidjson::kParseIterativeFlag 
 // Corruption "<what>: invalid JSON at byte N: <reason>".
 Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc);
 
-// Compact JSON. Strings are written as UTF-8, escaping only what JSON requires.
+// Compact JSON. Strings are copied byte for byte, escaping only what JSON
+// requires: '"', '\\' and control characters (\b \f \n \r \t, the others as
+// \u00XX with upper-case hex). Bytes that are not valid UTF-8 are copied too:
+// pass text that may hold them through ReplaceInvalidUtf8 (utf8.h) first.
 class JsonWriter {
  public:
   JsonWriter() : writer_(buffer_) {}
@@ -55,10 +63,13 @@ class JsonWriter {
   JsonWriter& Uint64(uint64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& OptionalInt(const std::optional<int>& value);  // null when absent
-  JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string
+  JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string (time.h)
   JsonWriter& OptionalTime(const std::optional<int64_t>& unix_ms);
-  // Writes a DOM value as it is.
+  // Writes a DOM value as it is, without recursion: a value parsed from a
+  // task's output may be nested deeper than the stack could follow.
   JsonWriter& Value(const rapidjson::Value& value);
+  // Writes JSON text that is already valid and compact, unchanged.
+  JsonWriter& Raw(std::string_view json);
   // The text written so far; the writer is spent afterwards.
   std::string Take();
 
@@ -66,6 +77,9 @@ class JsonWriter {
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
+
+// `text` as one JSON string, quotes included, escaped as JsonWriter escapes.
+std::string JsonQuote(std::string_view text);
 
 // Reads the members of one object. `what` names the document in messages and
 // `prefix` the path of this object inside it ("tasks[2]."). `value` must
