@@ -1,7 +1,6 @@
 #include "control_channel.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "taskmaster/json.h"
 
@@ -9,12 +8,8 @@ namespace taskmaster::step {
 
 Result<ControlMessage> ParseControlLine(std::string_view line) {
   rapidjson::Document doc;
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  doc.Parse<kFlags>(line.data(), line.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(doc.GetErrorOffset()) +
-                                   ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  Status parsed = ParseJson(line, "", &doc, JsonNumbers::kFast);
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.message());
   if (!doc.IsObject()) return Status::InvalidArgument("expected a JSON object");
 
   ControlMessage msg;

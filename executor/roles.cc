@@ -149,9 +149,7 @@ std::string JsonString(std::string_view s) {
 
 Result<std::vector<std::string>> ParseCommandJson(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
-                                                                                    json.size());
-  if (doc.HasParseError() || !doc.IsArray() || doc.Empty()) {
+  if (!ParseJson(json, "--command-json", &doc).ok() || !doc.IsArray() || doc.Empty()) {
     return Status::InvalidArgument("--command-json must be a non-empty JSON array of strings");
   }
   std::vector<std::string> argv;

@@ -13,6 +13,7 @@
 
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/dir_watcher.h"
+#include "taskmaster/json.h"
 
 namespace taskmaster::sidecar {
 
@@ -44,9 +45,8 @@ std::optional<WorkflowStatus> FinalStatus(const pr::CommitRecord& commit) {
   auto it = commit.outputs.find(pr::kOutSummary);
   if (it == commit.outputs.end()) return std::nullopt;
   rapidjson::Document doc;
-  doc.Parse(it->second.data(), it->second.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("status") ||
-      !doc["status"].IsString()) {
+  if (!ParseJson(it->second, pr::kOutSummary, &doc).ok() || !doc.IsObject() ||
+      !doc.HasMember("status") || !doc["status"].IsString()) {
     return std::nullopt;
   }
   auto status = ParseWorkflowStatus(doc["status"].GetString());

@@ -1,6 +1,5 @@
 #include "taskmaster/checkpoint.h"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
@@ -53,12 +52,6 @@ constexpr int64_t kMaxCreatedAtMs = 253402300799999;
 
 bool IsJsonSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-std::string DescribeParseError(const rapidjson::ParseResult& result) {
-  std::string reason = rapidjson::GetParseError_En(result.Code());
-  if (!reason.empty() && reason.back() == '.') reason.pop_back();
-  return "invalid JSON at byte " + std::to_string(result.Offset()) + ": " + reason;
 }
 
 // Text from a damaged document, quoted and shortened for a message.
@@ -460,7 +453,8 @@ Result<std::string> EncodeCheckpoint(const CheckpointFields& fields,
                                    " is not valid UTF-8 (unpaired surrogate escape)");
   }
   if (result.IsError()) {
-    return Status::InvalidArgument("checkpoint payload: " + DescribeParseError(result));
+    return Status::InvalidArgument("checkpoint payload: " +
+                                   DescribeJsonError(result.Code(), result.Offset()));
   }
   // The stream reads a NUL byte as its end; one after the value is not JSON.
   if (stream.Tell() != payload_json.size()) {
@@ -485,7 +479,7 @@ Result<Checkpoint> VerifyCheckpoint(std::string_view document) {
     if (result.Offset() >= doc.size()) {
       return Status::Corruption("truncated at byte " + std::to_string(doc.size()));
     }
-    return Status::Corruption(DescribeParseError(result));
+    return Status::Corruption(DescribeJsonError(result.Code(), result.Offset()));
   }
   if (stream.Tell() != doc.size()) {
     return Status::Corruption("invalid JSON at byte " + std::to_string(stream.Tell()) +

@@ -2,12 +2,19 @@
 
 #include <rapidjson/error/en.h>
 
+#include <utility>
 #include <vector>
 
 #include "taskmaster/time.h"
 
 namespace taskmaster {
 namespace {
+
+// Text that did not come from this process: the iterative parser's stack is
+// on the heap, so deep nesting cannot overflow the call stack; the encoding
+// is validated, so every string read is UTF-8.
+constexpr unsigned kUntrustedParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 const char* TypeName(const rapidjson::Value& value) {
   switch (value.GetType()) {
@@ -40,14 +47,25 @@ std::string IntegerProblem(const rapidjson::Value& got, const char* kind) {
 
 }  // namespace
 
-Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc) {
-  doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
-  if (doc->HasParseError()) {
-    return Status::Corruption(std::string(what) + ": invalid JSON at byte " +
-                              std::to_string(doc->GetErrorOffset()) + ": " +
-                              rapidjson::GetParseError_En(doc->GetParseError()));
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
+                 JsonNumbers numbers) {
+  if (numbers == JsonNumbers::kExact) {
+    doc->Parse<kUntrustedParseFlags | rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+  } else {
+    doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
   }
-  return Status::OK();
+  if (!doc->HasParseError()) return Status::OK();
+  // The period RapidJSON ends its reasons with stays: these messages reach
+  // HTTP answers and logs as they were.
+  std::string message = DescribeJsonError(doc->GetParseError(), doc->GetErrorOffset()) + ".";
+  if (!what.empty()) message = std::string(what) + ": " + message;
+  return Status::Corruption(std::move(message));
+}
+
+std::string DescribeJsonError(rapidjson::ParseErrorCode code, size_t offset) {
+  std::string reason = rapidjson::GetParseError_En(code);
+  if (!reason.empty() && reason.back() == '.') reason.pop_back();
+  return "invalid JSON at byte " + std::to_string(offset) + ": " + reason;
 }
 
 JsonWriter& JsonWriter::StartObject() {

@@ -1,6 +1,5 @@
 #include "taskmaster/task_list.h"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
@@ -206,9 +205,7 @@ Result<std::vector<std::string>> ParseTaskList(std::string_view json) {
     if (auto described = handler.DescribeStringError(result.Code(), result.Offset())) {
       return fail(*described);
     }
-    std::string reason = rapidjson::GetParseError_En(result.Code());
-    if (!reason.empty() && reason.back() == '.') reason.pop_back();
-    return fail("invalid JSON at byte " + std::to_string(result.Offset()) + ": " + reason);
+    return fail(DescribeJsonError(result.Code(), result.Offset()));
   }
   // The stream reads a NUL byte as its end, so one after the array would
   // otherwise be taken for the end of the text.

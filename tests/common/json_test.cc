@@ -2,12 +2,16 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
+using taskmaster::DescribeJsonError;
+using taskmaster::JsonNumbers;
 using taskmaster::JsonQuote;
 using taskmaster::JsonWriter;
 using taskmaster::ParseJson;
+using taskmaster::Status;
 
 BOOST_AUTO_TEST_SUITE(json)
 
@@ -74,6 +78,47 @@ BOOST_AUTO_TEST_CASE(deep_values_are_parsed_and_written_without_recursion) {
   rapidjson::Document doc;
   BOOST_REQUIRE(ParseJson(text, "deep", &doc).ok());
   BOOST_TEST((JsonWriter().Value(doc).Take() == text));
+}
+
+BOOST_AUTO_TEST_CASE(parse_errors_name_the_document_and_the_byte) {
+  rapidjson::Document doc;
+  Status s = ParseJson("[1,]", "request body", &doc);
+  BOOST_TEST(s.IsCorruption());
+  BOOST_TEST(s.message() == "request body: invalid JSON at byte 3: Invalid value.");
+  // Without a name, for callers whose own message names the text.
+  BOOST_TEST(ParseJson("", "", &doc).message() == "invalid JSON at byte 0: The document is empty.");
+  BOOST_TEST(ParseJson("{} {}", "x", &doc).message() ==
+             "x: invalid JSON at byte 3: The document root must not be followed by other values.");
+  // Invalid UTF-8 and unpaired surrogate escapes are refused.
+  BOOST_TEST(ParseJson("\"\xff\"", "x", &doc).message() ==
+             "x: invalid JSON at byte 1: Invalid encoding in string.");
+  BOOST_TEST(!ParseJson(R"("\ud800")", "x", &doc).ok());
+  BOOST_TEST(!ParseJson("\"\xED\xA0\x80\"", "x", &doc).ok());
+  // Whitespace around the value is allowed.
+  BOOST_TEST(ParseJson(" \n{\"a\":1}\t ", "x", &doc).ok());
+  BOOST_TEST(doc["a"].GetInt() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(error_descriptions_drop_the_final_period) {
+  BOOST_TEST(DescribeJsonError(rapidjson::kParseErrorValueInvalid, 7) ==
+             "invalid JSON at byte 7: Invalid value");
+  BOOST_TEST(DescribeJsonError(rapidjson::kParseErrorDocumentEmpty, 0) ==
+             "invalid JSON at byte 0: The document is empty");
+}
+
+BOOST_AUTO_TEST_CASE(numbers_are_exact_unless_fast_is_asked_for) {
+  // RapidJSON's fast reading is one unit in the last place off for this one.
+  const char* text = "1.3640703636619725e-04";
+  rapidjson::Document exact;
+  BOOST_REQUIRE(ParseJson(text, "x", &exact).ok());
+  BOOST_TEST(exact.GetDouble() == std::strtod(text, nullptr));
+  // kFast reads exactly as RapidJSON's default always has (the control lines).
+  rapidjson::Document fast;
+  BOOST_REQUIRE(ParseJson(text, "x", &fast, JsonNumbers::kFast).ok());
+  rapidjson::Document plain;
+  plain.Parse(text);
+  BOOST_TEST(fast.GetDouble() == plain.GetDouble());
+  BOOST_TEST(fast.GetDouble() != exact.GetDouble());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

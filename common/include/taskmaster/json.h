@@ -5,8 +5,11 @@
 // encoder reads like the struct it encodes. It is the one JSON writer: records,
 // state, checkpoints, HTTP answers and log lines are written with it, and
 // JsonQuote quotes a string the same way where JSON is put together by hand,
-// so a string has one spelling everywhere. ParseJson parses untrusted text
-// without recursion and validates its UTF-8.
+// so a string has one spelling everywhere. ParseJson is the one way text
+// becomes a document: without recursion, refusing invalid UTF-8, with
+// messages that name the document. The two streaming readers that need their
+// own handler (the task list, the checkpoint envelope) describe their parse
+// errors with DescribeJsonError, in the same words.
 //
 // FieldReader reads typed members of one object and keeps the first problem,
 // so a decoder reads every field and checks once; its messages name the field:
@@ -20,9 +23,11 @@
 #define TASKMASTER_JSON_H_
 
 #include <rapidjson/document.h>
+#include <rapidjson/error/error.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,16 +37,26 @@
 
 namespace taskmaster {
 
-// Flags for parsing text that did not come from this process: the iterative
-// parser's stack is on the heap, so deep nesting cannot overflow the call stack;
-// full precision keeps a number's value exact when it is written back.
-inline constexpr unsigned kUntrustedParseFlags = rapidjson::kParseIterativeFlag |
-                                                 rapidjson::kParseValidateEncodingFlag |
-                                                 rapidjson::kParseFullPrecisionFlag;
+// How ParseJson reads numbers.
+enum class JsonNumbers {
+  // Correctly rounded, so a number keeps its value when it is written back.
+  kExact,
+  // RapidJSON's faster reading, which can be off in the last binary digit for
+  // numbers with more than 15 significant digits. Only the step's control
+  // lines use it: checkpoint payloads have always been written back from
+  // these doubles, and their bytes must not change.
+  kFast,
+};
 
-// Parses one JSON value (whitespace around it is allowed, anything else is not).
-// Corruption "<what>: invalid JSON at byte N: <reason>".
-Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc);
+// Parses one JSON value (whitespace around it is allowed, anything else is
+// not) iteratively, so deep nesting cannot overflow the stack, refusing
+// invalid UTF-8. Corruption "<what>: invalid JSON at byte N: <reason>." (no
+// "<what>: " when `what` is empty, for callers whose context names the text).
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
+                 JsonNumbers numbers = JsonNumbers::kExact);
+
+// "invalid JSON at byte N: <RapidJSON's reason, without its final period>".
+std::string DescribeJsonError(rapidjson::ParseErrorCode code, size_t offset);
 
 // Compact JSON. Strings are copied byte for byte, escaping only what JSON
 // requires: '"', '\\' and control characters (\b \f \n \r \t, the others as
