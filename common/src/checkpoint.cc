@@ -97,7 +97,7 @@ bool IsTaggedHex(std::string_view text) {
 // The document for valid fields and an already compact payload. The
 // checksum is XXH3 of the document with its digits written as zeros.
 std::string BuildDocument(const CheckpointFields& f, std::string_view payload) {
-  JsonWriter w;
+  JsonWriter w(payload.size() + f.workflow_id.size() + f.task_id.size() + 200);
   w.StartObject();
   w.Key(kKeys[kFormatKey]).Int(kCheckpointFormat);
   w.Key(kKeys[kWorkflowIdKey]).String(f.workflow_id);

@@ -2,6 +2,7 @@
 
 #include <rapidjson/error/en.h>
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -181,8 +182,11 @@ JsonWriter& JsonWriter::Value(const rapidjson::Value& value) {
 }
 
 JsonWriter& JsonWriter::Raw(std::string_view json) {
-  // The type only tells RapidJSON this is not an object's key.
-  writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  // RawValue writes the separator the value needs (its type only says it is
+  // not a key); the text is then copied at once, where RawValue would copy it
+  // byte by byte, which a checkpoint of a megabyte notices.
+  writer_.RawValue(json.data(), 0, rapidjson::kObjectType);
+  std::memcpy(buffer_.Push(json.size()), json.data(), json.size());
   return *this;
 }
 

@@ -54,6 +54,11 @@ BOOST_AUTO_TEST_CASE(raw_text_is_inserted_unchanged_with_separators) {
   JsonWriter o;
   o.StartObject().Key("a").Raw("1e3").Key("b").Raw("null").EndObject();
   BOOST_TEST(o.Take() == R"({"a":1e3,"b":null})");
+  // A capacity is room reserved, not a limit.
+  const std::string digits(100000, '7');
+  JsonWriter big(8);
+  big.StartArray().Raw(digits).Raw(digits).EndArray();
+  BOOST_TEST((big.Take() == "[" + digits + "," + digits + "]"));
 }
 
 BOOST_AUTO_TEST_CASE(a_dom_value_is_written_as_accept_writes_it) {

@@ -65,6 +65,8 @@ std::string DescribeJsonError(rapidjson::ParseErrorCode code, size_t offset);
 class JsonWriter {
  public:
   JsonWriter() : writer_(buffer_) {}
+  // Reserves room for `capacity` bytes of text, for large documents.
+  explicit JsonWriter(size_t capacity) : buffer_(nullptr, capacity), writer_(buffer_) {}
   JsonWriter(const JsonWriter&) = delete;  // writer_ points into buffer_
   JsonWriter& operator=(const JsonWriter&) = delete;
   JsonWriter& StartObject();
