@@ -15,8 +15,10 @@
 #include "step_work_dir.h"
 #include "task_runner.h"
 #include "taskmaster/checkpoint.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster::step {
 
@@ -31,42 +33,17 @@ int Usage(const Status& status) {
   return pr::kExitUsage;
 }
 
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 // ARGO_DEADLINE as Argo writes it, Go's time.RFC3339 ("2006-01-02T15:04:05Z07:00":
 // whole seconds, "Z" or a +hh:mm/-hh:mm offset), or Go's zero time when the
 // workflow has no deadline (nullopt). A fraction of a second is accepted too.
 Result<std::optional<int64_t>> ParseArgoDeadline(std::string_view text) {
   constexpr std::string_view kZeroTime = "0001-01-01T00:00:00";
   if (text.substr(0, kZeroTime.size()) == kZeroTime) return std::optional<int64_t>();
-  const auto bad = [&] {
+  Result<int64_t> deadline = ParseRfc3339(text);
+  if (!deadline.ok()) {
     return Status::InvalidArgument("not an RFC 3339 time like 2026-11-29T00:28:02Z");
-  };
-  if (text.size() < 20) return bad();
-  std::string_view rest = text.substr(19);
-  std::string millis = "000";
-  if (rest[0] == '.') {
-    size_t end = 1;
-    while (end < rest.size() && IsDigit(rest[end])) ++end;
-    if (end == 1) return bad();
-    millis = (std::string(rest.substr(1, end - 1)) + "00").substr(0, 3);
-    rest.remove_prefix(end);
   }
-  int64_t offset_ms = 0;
-  if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigit(rest[1]) &&
-      IsDigit(rest[2]) && rest[3] == ':' && IsDigit(rest[4]) && IsDigit(rest[5])) {
-    offset_ms = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600000 +
-                ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60000;
-    if (rest[0] == '-') offset_ms = -offset_ms;
-  } else if (rest != "Z") {
-    return bad();
-  }
-  // The local time of an offset is UTC plus the offset.
-  auto utc = ParseRfc3339Millis(std::string(text.substr(0, 19)) + "." + millis + "Z");
-  if (!utc.ok()) return bad();
-  return std::optional<int64_t>(*utc - offset_ms);
+  return std::optional<int64_t>(*deadline);
 }
 
 // How long the step waits for the sidecar to acknowledge a record: the final
@@ -390,9 +367,7 @@ std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
 
 Result<std::vector<std::string>> ParseCommandJson(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
-                                                                                    json.size());
-  if (doc.HasParseError() || !doc.IsArray() || doc.Empty()) {
+  if (!ParseJson(json, "--command-json", &doc).ok() || !doc.IsArray() || doc.Empty()) {
     return Status::InvalidArgument("--command-json must be a non-empty JSON array of strings");
   }
   std::vector<std::string> argv;

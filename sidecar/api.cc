@@ -152,10 +152,7 @@ Result<SubmitRequest> ParseSubmitRequest(const std::string& body) {
     const std::string name(member.name.GetString(), member.name.GetStringLength());
     if (name == "task_list") {
       // Re-serialized and parsed as tm-step parses --task-list: same rules, same messages.
-      rapidjson::StringBuffer buffer;
-      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-      member.value.Accept(writer);
-      auto ids = ParseTaskList(std::string_view(buffer.GetString(), buffer.GetSize()));
+      auto ids = ParseTaskList(JsonWriter().Value(member.value).Take());
       if (!ids.ok()) return ids.status();
       request.ids = std::move(ids).value();
       have_list = true;
