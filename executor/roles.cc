@@ -17,6 +17,7 @@
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
 #include "taskmaster/time.h"
 
@@ -363,6 +364,71 @@ std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
   return std::nullopt;
 }
 
+// The bytes of JSON a --task-list argument holds: the file's size for @path.
+// A file that cannot be read is LoadTaskList's to report.
+Result<uint64_t> TaskListBytes(Env* env, const std::string& arg) {
+  if (arg.front() != '@') return uint64_t{arg.size()};
+  return env->FileSize(arg.substr(1));
+}
+
+// The `tm-sidecar submit` that records a list under `state_key`, for messages.
+std::string SubmitHint(const std::string& state_key) {
+  return "`tm-sidecar submit --task-list @FILE --state-key " + ShellQuote(state_key) + "`";
+}
+
+std::string OverInlineLimitMessage(const std::string& state_key, uint64_t bytes) {
+  return "the task list is " + std::to_string(bytes) + " bytes of JSON, over the " +
+         std::to_string(pr::kMaxInlineTaskListBytes) +
+         "-byte limit of a list given to init (it travels in the Workflow object): record it in "
+         "the store with " +
+         SubmitHint(state_key) +
+         " and submit the workflow with -p state-key=" + ShellQuote(state_key) +
+         " and no task-list";
+}
+
+// Hands out the shards of a list recorded whole that still have work.
+int CommitResume(RoleStep* step, const std::string& key, const pr::InitRestore& recorded) {
+  const int64_t batch = recorded.effective_batch_size;
+  const int64_t shards = pr::ShardCount(recorded.task_count, batch);
+  const std::vector<int64_t> pending = pr::PendingShards(recorded.statuses, batch);
+  spdlog::info("Resuming workflow {}: {} of {} shards still have work", key, pending.size(),
+               shards);
+  const pr::InitSummary summary{
+      key,  recorded.task_count, batch, shards, static_cast<int64_t>(pending.size()),
+      true, recorded.list_hash};
+  return step->Commit(pr::Role::kInit, pr::InitOutputs(summary, pending), pr::kExitOk);
+}
+
+// init without a task list: the list recorded under the state key (by
+// `tm-sidecar submit`, the API, or an earlier init), with the batch size
+// recorded with it. restore/init.json holds all it takes (hash, counts, batch
+// sizes, statuses by ordinal): the IDs stay in the store.
+int InitFromStore(Env* env, const InitOptions& options) {
+  const std::string& key = options.common.state_key;
+  RoleStep step(env, options.common);
+  if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
+  auto restore = step.wd().ReadInitRestore();
+  if (!restore.ok()) return RestoreError("workflow", restore.status());
+  if (!restore->exists) {
+    return Usage(Status::InvalidArgument(
+        "no task list given and state key " + key + " has none recorded: record one with " +
+        SubmitHint(key) + " and submit the workflow with -p state-key=" + ShellQuote(key) +
+        ", or give the list (task-list, --task-list)"));
+  }
+  if (static_cast<int64_t>(restore->statuses.size()) != restore->task_count) {
+    return Usage(Status::InvalidArgument(
+        "no task list given and the one recorded under state key " + key + " is incomplete (" +
+        std::to_string(restore->statuses.size()) + " of " + std::to_string(restore->task_count) +
+        " tasks: recording it was interrupted): record the same list again with " +
+        SubmitHint(key) + ", or give it (task-list, --task-list)"));
+  }
+  if (options.batch_size != restore->batch_size) {
+    spdlog::info("using the batch size recorded with the list of {} ({}), not --batch-size {}", key,
+                 restore->batch_size, options.batch_size);
+  }
+  return CommitResume(&step, key, *restore);
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> ParseCommandJson(const std::string& json) {
@@ -412,6 +478,13 @@ int RunInit(Env* env, const InitOptions& options) {
   if (options.batch_size < 1) {
     return Usage(Status::InvalidArgument("--batch-size must be at least 1"));
   }
+  if (options.task_list.empty()) return InitFromStore(env, options);
+  if (!options.no_inline_limit) {
+    if (auto bytes = TaskListBytes(env, options.task_list);
+        bytes.ok() && *bytes > pr::kMaxInlineTaskListBytes) {
+      return Usage(Status::InvalidArgument(OverInlineLimitMessage(common.state_key, *bytes)));
+    }
+  }
   auto ids = LoadTaskList(env, options.task_list);
   if (!ids.ok()) return Usage(ids.status());
   const int64_t n = static_cast<int64_t>(ids->size());
@@ -447,23 +520,18 @@ int RunInit(Env* env, const InitOptions& options) {
     case pr::ResumeVerdict::kResume:
       break;
   }
+  if (verdict == pr::ResumeVerdict::kResume) return CommitResume(&step, common.state_key, *restore);
+  if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
   std::vector<int64_t> pending;
-  if (verdict == pr::ResumeVerdict::kResume) {
-    pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
-    spdlog::info("Resuming workflow {}: {} of {} shards still have work", common.state_key,
-                 pending.size(), pr::ShardCount(n, batch));
-  } else {
-    if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
-    for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
-    spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
-                 pending.size(), batch);
-  }
+  for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
+  spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
+               pending.size(), batch);
   const pr::InitSummary summary{common.state_key,
                                 n,
                                 batch,
                                 pr::ShardCount(n, batch),
                                 static_cast<int64_t>(pending.size()),
-                                verdict == pr::ResumeVerdict::kResume,
+                                false,
                                 hash};
   return step.Commit(pr::Role::kInit, pr::InitOutputs(summary, pending), pr::kExitOk);
 }

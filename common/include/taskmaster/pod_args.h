@@ -50,6 +50,9 @@ struct StepInitArgs {
   StepCommonArgs common;
   std::string task_list;  // JSON array of task IDs, or @path
   int64_t batch_size = 1;
+  // --no-inline-limit: a list of any size (kMaxInlineTaskListBytes bounds only
+  // what travels in a Workflow object; local mode has none).
+  bool no_inline_limit = false;
 
   std::vector<std::string> ToArgv() const;
 };
