@@ -138,7 +138,9 @@ CLI::App* AddValidate(CLI::App* app, std::string* task_list) {
 CLI::App* AddInit(CLI::App* app, InitOptions* init) {
   auto* cmd = app->add_subcommand("init", "Pod role: record the workflow, output pending shards");
   AddCommonFlags(cmd, &init->common);
-  AddTaskList(cmd, &init->task_list);
+  cmd->add_option("--task-list", init->task_list,
+                  "JSON array of task IDs, or @FILE; empty: the list recorded under the state key "
+                  "(tm-sidecar submit)");
   AddBatchSize(cmd, &init->batch_size);
   cmd->add_option("--max-shards", init->max_shards,
                   "At most this many shards: the batch size is raised to fit")
@@ -150,6 +152,8 @@ CLI::App* AddInit(CLI::App* app, InitOptions* init) {
       ->envname("TM_PARALLELISM")
       ->check(DecimalInRange(1, pr::kMaxParallelism))
       ->capture_default_str();
+  cmd->add_flag("--no-inline-limit", init->no_inline_limit,
+                "Accept a task list of any size (tm-step local: no Argo object carries it)");
   return cmd;
 }
 

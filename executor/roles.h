@@ -38,10 +38,15 @@ struct RunOptions {
 
 struct InitOptions {
   CommonOptions common;
-  std::string task_list;  // JSON or @path
+  // JSON or @path; empty: the list recorded under the state key (tm-sidecar
+  // submit), with the batch size recorded with it.
+  std::string task_list;
   int64_t batch_size = 1;
   int64_t max_shards = protocol::kDefaultMaxShards;     // 1..kMaxShards
   int64_t parallelism = protocol::kDefaultParallelism;  // 1..kMaxParallelism: lanes
+  // Accept a list over protocol::kMaxInlineTaskListBytes (tm-step local: no
+  // Argo object carries it).
+  bool no_inline_limit = false;
 };
 
 struct FinalizeOptions {

@@ -1034,4 +1034,39 @@ Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& opt
   return std::unique_ptr<StateStore>(std::move(store));
 }
 
+std::vector<StoreStatement> PostgresStatements() {
+  return {
+      {"BumpFence", kBumpFence},
+      {"PeekFence", kPeekFence},
+      {"CreateFence", kCreateFence},
+      {"LockFence", kLockFence},
+      {"StoreFence", kStoreFence},
+      {"InsertWorkflow", kInsertWorkflow},
+      {"InsertTasks", kInsertTasks},
+      {"StartTasks", kStartTasks},
+      {"TaskGenerations", kTaskGenerations},
+      {"UpsertCheckpoints", kUpsertCheckpoints},
+      {"TaskProgress", kTaskProgress},
+      {"TaskNotes", kTaskNotes},
+      {"EndTasks", kEndTasks},
+      {"ReopenWorkflow", kReopenWorkflow},
+      {"ReopenTasks", kReopenTasks},
+      {"FinishWorkflow", kFinishWorkflow},
+      {"LockWorkflow", kLockWorkflow},
+      {"TaskGroups", kTaskGroups},
+      {"DeleteShardCounts", kDeleteShardCounts},
+      {"RecountShards", kRecountShards},
+      {"ShardGroups", kShardGroups},
+      {"StoreCounts", kStoreCounts},
+      {"ReadWorkflowState", kReadWorkflowState},
+      {"ReadWorkflowInit", kReadWorkflowInit},
+      {"ReadStatuses", kReadStatuses},
+      {"CountFinalFailures", kCountFinalFailures},
+      {"ReadShardTasks", kReadShardTasks},
+      {"ReadFailedTasks", kReadFailedTasks},
+      {"ReadCheckpoints", kReadCheckpoints},
+      {"DeleteFinished", kDeleteFinished},
+  };
+}
+
 }  // namespace taskmaster::sidecar

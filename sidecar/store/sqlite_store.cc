@@ -972,4 +972,38 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path, Env
   return std::unique_ptr<StateStore>(std::move(store));
 }
 
+std::vector<StoreStatement> SqliteStatements() {
+  return {
+      {"BumpFence", kBumpFence},
+      {"ReadFence", kReadFence},
+      {"StoreFence", kStoreFence},
+      {"InsertWorkflow", kInsertWorkflow},
+      {"InsertTask", kInsertTask},
+      {"StartTask", kStartTask},
+      {"TaskGeneration", kTaskGeneration},
+      {"UpsertCheckpoint", kUpsertCheckpoint},
+      {"TaskProgress", kTaskProgress},
+      {"TaskNote", kTaskNote},
+      {"EndTask", kEndTask},
+      {"ReopenWorkflow", kReopenWorkflow},
+      {"ReopenTasks", kReopenTasks},
+      {"FinishWorkflow", kFinishWorkflow},
+      {"WorkflowFinish", kWorkflowFinish},
+      {"TaskGroups", kTaskGroups},
+      {"DeleteShardCounts", kDeleteShardCounts},
+      {"RecountShards", kRecountShards},
+      {"ShardGroups", kShardGroups},
+      {"StoreCounts", kStoreCounts},
+      {"ReadWorkflowState", kReadWorkflowState},
+      {"ReadWorkflowInit", kReadWorkflowInit},
+      {"ReadStatuses", kReadStatuses},
+      {"CountFinalFailures", kCountFinalFailures},
+      {"ReadShardTasks", kReadShardTasks},
+      {"ReadFailedTasks", kReadFailedTasks},
+      {"ReadCheckpoints", kReadCheckpoints},
+      {"DeleteFinished", kDeleteFinished},
+      {"DeleteFences", kDeleteFences},
+  };
+}
+
 }  // namespace taskmaster::sidecar

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "taskmaster/env.h"
+#include "taskmaster/time.h"
 
 namespace tp = taskmaster::protocol;
 using taskmaster::Result;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -185,6 +186,22 @@ std::string RedisCli(const std::string& args) {
   ShellResult r = Shell("redis-cli -u " + ShellQuote(RedisUrl()) + " " + args, true);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "redis-cli failed (" << r.exit_code << ") on: " << args);
   return r.out;
+}
+
+std::string StoredRows(const StoreSpec& store, const std::string& key) {
+  std::string sqlite;
+  for (size_t i = 0; i + 1 < store.flags.size(); ++i) {
+    if (store.flags[i] == "--store") sqlite = store.flags[i + 1].substr(std::strlen("sqlite:"));
+  }
+  std::string rows;
+  for (const char* table :
+       {"workflow_states", "task_states", "checkpoints", "fences", "shard_counts"}) {
+    // Every table has at least four columns, its primary key among them.
+    const std::string sql = std::string("SELECT * FROM ") + table + " WHERE workflow_id = '" + key +
+                            "' ORDER BY 1, 2, 3, 4";
+    rows += std::string(table) + ":\n" + (sqlite.empty() ? Psql(sql) : Sqlite(sqlite, sql));
+  }
+  return rows;
 }
 
 JournalSummary ReadJournal(const std::string& path) {

@@ -196,6 +196,10 @@ std::string Sqlite(const std::string& db, const std::string& sql);
 std::string Psql(const std::string& sql);
 // redis-cli -u TM_TEST_REDIS_URL <args>, raw output.
 std::string RedisCli(const std::string& args);
+// Every row the store of `store` holds for the workflow `key` (its workflow,
+// tasks, checkpoints, fences and shard counts), as text: what a test compares
+// before and after a request that must write nothing.
+std::string StoredRows(const StoreSpec& store, const std::string& key);
 
 // The records of a journal, its highest seq and the seq of its commit record
 // (all 0 when there is none, or no journal yet).

@@ -1,7 +1,7 @@
 // The init and finalize pod roles (DESIGN.md §2, issue 3) against the fake
 // sidecar: what init records and outputs for a new and a resumed workflow, the
 // refused resume, the shard cap (--max-shards) and the lanes (--parallelism),
-// and finalize's exit code and outputs.
+// init by state key alone (issue 10), and finalize's exit code and outputs.
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
@@ -308,6 +308,89 @@ BOOST_AUTO_TEST_CASE(init_refuses_a_bad_max_shards_or_parallelism) {
       BOOST_CHECK(!FileExists(f.work + "/" + pr::kOutputsDir));
     }
   }
+}
+
+// init as the WorkflowTemplate runs it for `argo submit ... -p state-key=K`: an
+// empty task-list and the template's batch size. It hands out the shards of the
+// list recorded under the key (tm-sidecar submit) at the recorded batch size,
+// from restore/init.json alone, and records nothing.
+BOOST_AUTO_TEST_CASE(init_without_a_list_resumes_the_recorded_one) {
+  const std::vector<std::vector<std::string>> forms = {
+      {"init", "--task-list", "", "--batch-size", "1"},
+      {"init"},
+  };
+  for (const auto& args : forms) {
+    BOOST_TEST_CONTEXT(args.size() << " arguments") {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      sidecar.WriteInitRestore(
+          RecordedKIds({TaskStatus::kSucceeded, TaskStatus::kSucceeded, TaskStatus::kPending}));
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r = RunRole(f, sidecar, args);
+      BOOST_CHECK_MESSAGE(r.exit_code == pr::kExitOk, r.err);
+      BOOST_CHECK(sidecar.Types() == std::vector<RT>({RT::kCommit}));
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[1]\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "3\n");
+      BOOST_CHECK_EQUAL(sidecar.Commit()->outputs.at(pr::kOutSummary),
+                        R"({"workflow_id":"wf-test","task_count":3,"batch_size":2,"shards":2,)"
+                        R"("pending_shards":1,"resumed":true,"list_hash":")" +
+                            pr::ListHash(kIds) + "\"}");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(init_without_a_list_refuses_a_key_with_none_recorded_whole) {
+  struct Case {
+    const char* name;
+    pr::InitRestore restore;
+    const char* message;
+  };
+  pr::InitRestore none;
+  none.workflow_id = kStateKey;
+  const std::vector<Case> cases = {
+      {"nothing recorded", none, "state key wf-test has none recorded"},
+      {"recorded in part", RecordedKIds({TaskStatus::kPending}), "is incomplete (1 of 3 tasks"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      sidecar.WriteInitRestore(c.restore);
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r = RunRole(f, sidecar, {"init", "--task-list", "", "--batch-size", "1"});
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
+      // What to do: record the list by key, or give it.
+      BOOST_CHECK_MESSAGE(Contains(r.err, c.message), r.err);
+      BOOST_CHECK_MESSAGE(
+          Contains(r.err, "tm-sidecar submit --task-list @FILE --state-key wf-test"), r.err);
+      BOOST_CHECK_MESSAGE(Contains(r.err, "task-list"), r.err);
+      BOOST_CHECK(sidecar.records().empty());
+      BOOST_CHECK(!FileExists(f.work + "/" + pr::kOutputsDir));
+    }
+  }
+}
+
+// tm-step local's init (--no-inline-limit) records a list over the inline limit.
+BOOST_AUTO_TEST_CASE(init_records_a_list_over_the_inline_limit_when_told) {
+  ShardFixture f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3000; ++i) ids.push_back(std::string(90, 'x') + std::to_string(i));
+  const std::string json = JsonList(ids);
+  BOOST_REQUIRE_GT(json.size(), pr::kMaxInlineTaskListBytes);
+  WriteFile(f.tmp / "list.json", json);
+  FakeSidecar sidecar(f.work);
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  StepResult r = RunRole(f, sidecar,
+                         {"init", "--task-list", "@" + (f.tmp / "list.json"), "--no-inline-limit"});
+  BOOST_CHECK_MESSAGE(r.exit_code == pr::kExitOk, r.err);
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "3000\n");
+  auto init = pr::DecodeWorkflowInit(sidecar.records().at(0).payload);
+  BOOST_REQUIRE(init.ok());
+  BOOST_CHECK_EQUAL(init->list_hash, pr::ListHash(ids));
 }
 
 BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {

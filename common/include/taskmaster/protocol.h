@@ -94,6 +94,12 @@ inline constexpr size_t kMaxControlLineBytes = (1 << 20) + (4 << 10);  // one fd
 inline constexpr size_t kMaxRecordBytes = 4 << 20;                     // one journal record
 inline constexpr uint64_t kBackpressureBytes = uint64_t{64} << 20;     // unacknowledged journal
 inline constexpr size_t kTaskListChunkBytes = 1 << 20;  // IDs per task_list record, by bytes
+// A task list given to `tm-step init` travels in the Workflow object (inline, or as
+// the @file Argo makes of a large argument): over this many bytes of JSON, init
+// refuses it and points to `tm-sidecar submit`, which records the list in the store
+// so that the workflow needs only its state key. `tm-step local` lifts the limit
+// (--no-inline-limit): no Argo object carries its list.
+inline constexpr size_t kMaxInlineTaskListBytes = 256 << 10;
 // --max-shards accepts 1..kMaxShards; tm-step init and the WorkflowTemplate
 // default to kDefaultMaxShards, which keeps the fan-out's node status in Argo
 // well under 1 MiB (docs/argo.md, "Size budget"). Local mode keeps kMaxShards.
