@@ -59,7 +59,8 @@ Result<SubmissionOutcome> RecordSubmission(Env* env, StateStore* store, LiveCach
   const int64_t n = static_cast<int64_t>(submission.ids.size());
   SubmissionOutcome outcome;
   outcome.list_hash = pr::ListHash(submission.ids);
-  outcome.effective_batch_size = pr::EffectiveBatchSize(n, submission.batch_size);
+  outcome.effective_batch_size =
+      pr::EffectiveBatchSize(n, submission.batch_size, submission.max_shards);
 
   auto recorded = store->LoadInit(key);
   if (!recorded.ok()) return recorded.status();

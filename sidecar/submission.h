@@ -36,7 +36,10 @@ namespace taskmaster::sidecar {
 struct Submission {
   std::string state_key;
   std::vector<std::string> ids;
-  int64_t batch_size = 1;  // as requested, before the 5,000-shard cap
+  int64_t batch_size = 1;  // as requested, before the --max-shards cap
+  // The batch size is raised so that the list fits in this many shards, and
+  // recorded: the workflow keeps it whatever the template's max-shards says.
+  int64_t max_shards = protocol::kDefaultMaxShards;
 };
 
 // What became of a submission. The store was written only when `verdict` is

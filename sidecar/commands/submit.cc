@@ -29,6 +29,7 @@ namespace {
 struct SubmitFlags {
   std::string task_list;
   int64_t batch_size = 1;
+  int64_t max_shards = pr::kDefaultMaxShards;
   std::string state_key;
   std::string output;  // text | json; empty: text on a terminal, else json
 };
@@ -86,7 +87,8 @@ int RunSubmit(Env* env, const StoreFlags& stores, const SubmitFlags& flags) {
   // Everything is checked before the store is opened: bad input writes nothing.
   auto ids = LoadTaskList(env, flags.task_list);
   if (!ids.ok()) return Usage(ids.status());
-  Submission submission{flags.state_key, std::move(ids).value(), flags.batch_size};
+  Submission submission{flags.state_key, std::move(ids).value(), flags.batch_size,
+                        flags.max_shards};
   if (submission.state_key.empty()) {
     submission.state_key = "list-" + pr::ListHash(submission.ids).substr(5);
   }
@@ -104,11 +106,19 @@ int RunSubmit(Env* env, const StoreFlags& stores, const SubmitFlags& flags) {
   auto outcome = RecordSubmission(env, store->get(), cache->get(), &metrics, submission);
   if (!outcome.ok()) return StoreFailure("store", outcome.status());
   if (auto code = Refusal(submission, *outcome)) return *code;
+  const int64_t n = static_cast<int64_t>(submission.ids.size());
+  if (outcome->verdict != pr::ResumeVerdict::kResume &&
+      outcome->effective_batch_size != submission.batch_size) {
+    std::cerr << "tm-sidecar: submit: raising the batch size from " << submission.batch_size
+              << " to " << outcome->effective_batch_size << " so that " << n << " tasks fit in "
+              << pr::ShardCount(n, outcome->effective_batch_size) << " shards (--max-shards "
+              << submission.max_shards << ")\n";
+  }
 
   const bool json = flags.output == "json" || (flags.output.empty() && !::isatty(STDOUT_FILENO));
   if (json) {
-    std::cout << SubmissionJson(submission.state_key, outcome->state.status,
-                                static_cast<int64_t>(submission.ids.size()), submission.batch_size)
+    std::cout << SubmissionJson(submission.state_key, outcome->state.status, n,
+                                submission.batch_size)
               << "\n";
   } else {
     PrintText(submission, *outcome);
@@ -129,6 +139,12 @@ Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   submit->add_option("--batch-size", flags->batch_size, "Tasks per shard")
       ->envname("TM_BATCH_SIZE")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  submit
+      ->add_option("--max-shards", flags->max_shards,
+                   "At most this many shards: the batch size is raised to fit (docs/argo.md)")
+      ->envname("TM_MAX_SHARDS")
+      ->check(CLI::Range(int64_t{1}, pr::kMaxShards))
       ->capture_default_str();
   submit
       ->add_option("--state-key", flags->state_key,

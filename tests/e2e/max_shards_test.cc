@@ -1,8 +1,8 @@
-// --max-shards and --parallelism of tm-step init on real stores (SQLite, and
-// PostgreSQL + Redis): a new workflow's batch size is raised to fit the cap and
-// recorded; its pending shards are dealt over the lanes; a resume keeps the
-// recorded shards whatever --max-shards says then, and deals only the shards
-// that still have work.
+// --max-shards and --parallelism of tm-step init (and tm-sidecar submit's
+// --max-shards) on real stores (SQLite, and PostgreSQL + Redis): a new
+// workflow's batch size is raised to fit the cap and recorded; its pending
+// shards are dealt over the lanes; a resume keeps the recorded shards whatever
+// --max-shards says then, and deals only the shards that still have work.
 #include <rapidjson/document.h>
 
 #include <boost/test/unit_test.hpp>
@@ -76,7 +76,49 @@ void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
   BOOST_CHECK_EQUAL(summary["pending_shards"].GetInt64(), 2);
 }
 
+// `tm-sidecar submit --max-shards` records the capped batch size; an init by key
+// alone then keeps it, whatever its own --max-shards says.
+void CheckSubmitRecordsTheCap(const StoreSpec& store, const std::string& key) {
+  TempDir tmp;
+  Workflow wf(tmp.path(), key, store);
+  WriteFile(tmp / "tasks.json", TaskListJson(TaskIds("t", 10)));
+  std::string submit = std::string(kSidecarBinary) + " submit";
+  for (const std::string& flag : store.flags) submit += " " + ShellQuote(flag);
+  submit += " --task-list @" + ShellQuote(tmp / "tasks.json") + " --state-key " + ShellQuote(key);
+
+  ShellResult bad = Shell(submit + " --max-shards 0 -o text");
+  BOOST_CHECK_EQUAL(bad.exit_code, pr::kExitUsage);
+  BOOST_CHECK_MESSAGE(bad.out.find("--max-shards") != std::string::npos, bad.out);
+
+  ShellResult ok = Shell(submit + " --max-shards 2 -o text");
+  BOOST_REQUIRE_MESSAGE(ok.exit_code == 0, ok.out);
+  BOOST_CHECK_MESSAGE(
+      ok.out.find("Recorded 10 tasks under state key " + key) != std::string::npos &&
+          ok.out.find(", 2 shards of 5).") != std::string::npos &&
+          ok.out.find("raising the batch size from 1 to 5 so that 10 tasks fit in 2 shards "
+                      "(--max-shards 2)") != std::string::npos,
+      ok.out);
+
+  const std::string dir = wf.NewPodDir("init");
+  PodResult init = RunPod(dir, wf.Spec("init"), {"init", "--task-list", "", "--max-shards", "10"});
+  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  BOOST_CHECK_MESSAGE(
+      init.logs.find("keeping the recorded batch size 5 (2 shards)") != std::string::npos,
+      init.logs);
+  BOOST_CHECK_EQUAL(ReadFile(dir + "/work/outputs/batch-size"), "5\n");
+  BOOST_CHECK_EQUAL(ReadFile(dir + "/work/outputs/shards"), "[0,1]\n");
+}
+
 BOOST_AUTO_TEST_SUITE(max_shards)
+
+BOOST_AUTO_TEST_CASE(submit_records_the_cap_sqlite) {
+  TempDir db;
+  CheckSubmitRecordsTheCap(SqliteStore(db.path() + "/state.db"), UniqueKey("max-shards"));
+}
+
+BOOST_AUTO_TEST_CASE(submit_records_the_cap_postgres_redis) {
+  CheckSubmitRecordsTheCap(PostgresStore(/*with_redis=*/true), UniqueKey("max-shards"));
+}
 
 BOOST_AUTO_TEST_CASE(resume_keeps_the_recorded_shards_sqlite) {
   TempDir db;

@@ -148,7 +148,7 @@ def run_init(step, sidecar, argv, max_shards, tasks, workdir):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TM_READY_TIMEOUT": "60"}
     start = time.monotonic()
     submit = subprocess.run([sidecar, "submit", "--store", db, "--task-list", "@" + list_file,
-                             "--state-key", STATE_KEY, "-o", "json"],
+                             "--state-key", STATE_KEY, "--max-shards", str(max_shards), "-o", "json"],
                             env=env, capture_output=True, text=True, timeout=300)
     if submit.returncode != 0:
         raise Failure("tm-sidecar submit of %d tasks exited %d:\n%s" % (
@@ -440,6 +440,8 @@ def main(argv):
     check(-(-args.tasks // batch) <= max_shards and len(shards) == -(-args.tasks // batch),
           "init: batch size %d, %d shards <= max-shards %d" % (batch, len(shards), max_shards), failures)
     requested = int(values["batch-size"])
+    check(batch == requested or "raising the batch size from %d to %d" % (requested, batch) in log,
+          "submit says it raised the batch size from %d to %d" % (requested, batch), failures)
     check('"resumed":true' in outputs["summary"], "init ran by state key alone", failures)
     check(len(lanes) == min(parallelism, len(shards)) and
           sorted(s for lane in lanes for s in lane) == shards and
