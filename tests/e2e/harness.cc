@@ -28,18 +28,6 @@ bool StartsWith(const std::string& s, const char* prefix) {
 
 }  // namespace
 
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 std::string UniqueKey(const std::string& prefix) {
   static int counter = 0;
   const auto now = std::chrono::system_clock::now().time_since_epoch();

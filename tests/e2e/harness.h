@@ -20,6 +20,7 @@
 #include "support/files.h"
 #include "support/temp_dir.h"
 #include "support/wait_until.h"
+#include "taskmaster/shell.h"
 
 namespace taskmaster::e2e {
 
@@ -43,8 +44,6 @@ class TempDir : public test_support::TempDir {
   TempDir() : test_support::TempDir("tm-e2e") {}
 };
 
-// 'text' quoted for sh.
-std::string ShellQuote(const std::string& text);
 // A state key no other test or run uses.
 std::string UniqueKey(const std::string& prefix);
 
