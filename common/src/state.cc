@@ -136,6 +136,9 @@ TaskCounts ReadTaskCounts(FieldReader* in) {
   return counts;
 }
 
+// The encoders and decoders below list the fields one by one, in the order of
+// the JSON (tests/golden/workflow-state.json), like protocol.cc's; they look
+// alike on purpose, their shape is the format.
 std::string WorkflowStateToJson(const WorkflowState& state) {
   JsonWriter w;
   w.StartObject();
@@ -150,19 +153,16 @@ std::string WorkflowStateToJson(const WorkflowState& state) {
 }
 
 Result<WorkflowState> WorkflowStateFromJson(std::string_view json) {
-  constexpr const char* kWhat = "workflow state";
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kWhat, &doc));
-  FieldReader in(doc, kWhat);
-  WorkflowState s;
-  s.workflow_id = in.String("workflow_id");
-  s.status = in.Enum<WorkflowStatus>("status", ParseWorkflowStatus);
-  s.counts = ReadTaskCounts(&in);
-  s.created_at_ms = in.Time("created_at");
-  s.updated_at_ms = in.Time("updated_at");
-  s.version = in.Int64("version");
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+  return ReadJsonObject<WorkflowState>(json, "workflow state", [](FieldReader& in) {
+    WorkflowState s;
+    s.workflow_id = in.String("workflow_id");
+    s.status = in.Enum<WorkflowStatus>("status", ParseWorkflowStatus);
+    s.counts = ReadTaskCounts(&in);
+    s.created_at_ms = in.Time("created_at");
+    s.updated_at_ms = in.Time("updated_at");
+    s.version = in.Int64("version");
+    return s;
+  });
 }
 
 std::string TaskStateToJson(const TaskState& state) {
@@ -186,26 +186,23 @@ std::string TaskStateToJson(const TaskState& state) {
 }
 
 Result<TaskState> TaskStateFromJson(std::string_view json) {
-  constexpr const char* kWhat = "task state";
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kWhat, &doc));
-  FieldReader in(doc, kWhat);
-  TaskState s;
-  s.workflow_id = in.String("workflow_id");
-  s.task_id = in.String("task_id");
-  s.ordinal = in.Int64("ordinal");
-  s.status = in.Enum<TaskStatus>("status", ParseTaskStatus);
-  s.final = in.Bool("final");
-  s.exit_code = in.OptionalInt("exit_code");
-  s.error = in.String("error");
-  s.attempts = in.Int64("attempts");
-  s.started_at_ms = in.OptionalTime("started_at");
-  s.finished_at_ms = in.OptionalTime("finished_at");
-  s.generation = in.Int64("generation");
-  s.applied.fence = in.Int64("fence");
-  s.applied.seq = in.Int64("seq");
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+  return ReadJsonObject<TaskState>(json, "task state", [](FieldReader& in) {
+    TaskState s;
+    s.workflow_id = in.String("workflow_id");
+    s.task_id = in.String("task_id");
+    s.ordinal = in.Int64("ordinal");
+    s.status = in.Enum<TaskStatus>("status", ParseTaskStatus);
+    s.final = in.Bool("final");
+    s.exit_code = in.OptionalInt("exit_code");
+    s.error = in.String("error");
+    s.attempts = in.Int64("attempts");
+    s.started_at_ms = in.OptionalTime("started_at");
+    s.finished_at_ms = in.OptionalTime("finished_at");
+    s.generation = in.Int64("generation");
+    s.applied.fence = in.Int64("fence");
+    s.applied.seq = in.Int64("seq");
+    return s;
+  });
 }
 
 }  // namespace taskmaster

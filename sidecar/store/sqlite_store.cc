@@ -17,6 +17,12 @@
 #include "store/schema_version.h"
 #include "taskmaster/env.h"
 
+// This store and postgres_store.cc are the two SQL dialects of one design, kept apart
+// on purpose: the same schema versions, statements and StateStore methods,
+// each written for its own engine and C API (SQLite here, PostgreSQL there), so a
+// change to one is made to the other too. What the dialects share without
+// differing (planning a batch, deriving the counts, the schema version check)
+// lives in apply_plan.h, derived_state.h and schema_version.h.
 namespace taskmaster::sidecar {
 namespace {
 

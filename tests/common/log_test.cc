@@ -35,14 +35,29 @@ std::string CaptureStderr(Fn log) {
   return out;
 }
 
+// What `log` writes to stderr once logging is set up for `program` in `format`
+// with TM_LOG_LEVEL `level` (unset when null); TM_LOG_LEVEL is unset afterwards.
+template <typename Fn>
+std::string Logged(const char* level, const char* program, LogFormat format, Fn log) {
+  if (level != nullptr) {
+    ::setenv("TM_LOG_LEVEL", level, 1);
+  } else {
+    ::unsetenv("TM_LOG_LEVEL");
+  }
+  const std::string out = CaptureStderr([&] {
+    taskmaster::SetUpLogging(program, format);
+    log();
+  });
+  ::unsetenv("TM_LOG_LEVEL");
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(logging)
 
 BOOST_AUTO_TEST_CASE(json_lines_stay_valid_json_whatever_the_message_holds) {
-  ::unsetenv("TM_LOG_LEVEL");
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-test", LogFormat::kJson);
+  const std::string out = Logged(nullptr, "tm-test", LogFormat::kJson, [] {
     spdlog::info("bell\a tab\t nul{} bad\xff\xE2\x80 ok\u00e9", std::string(1, '\0'));
   });
   BOOST_REQUIRE(!out.empty() && out.back() == '\n');
@@ -59,9 +74,7 @@ BOOST_AUTO_TEST_CASE(json_lines_stay_valid_json_whatever_the_message_holds) {
 }
 
 BOOST_AUTO_TEST_CASE(json_lines_when_asked) {
-  ::unsetenv("TM_LOG_LEVEL");
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-test", LogFormat::kJson);
+  const std::string out = Logged(nullptr, "tm-test", LogFormat::kJson, [] {
     spdlog::info("restored {} tasks from \"{}\"", 3, "shard.json");
     spdlog::debug("not shown at info");
     spdlog::warn("line one\nline two");
@@ -81,26 +94,20 @@ BOOST_AUTO_TEST_CASE(json_lines_when_asked) {
 }
 
 BOOST_AUTO_TEST_CASE(text_lines_and_level_from_environment) {
-  ::setenv("TM_LOG_LEVEL", "warn", 1);
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-step", LogFormat::kText);
+  const std::string out = Logged("warn", "tm-step", LogFormat::kText, [] {
     spdlog::info("hidden");
     spdlog::error("store unreachable");
   });
-  ::unsetenv("TM_LOG_LEVEL");
   const std::regex line(
       R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ERROR tm-step: store unreachable\n)");
   BOOST_TEST(std::regex_match(out, line), out);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_level_warns_and_uses_info) {
-  ::setenv("TM_LOG_LEVEL", "loud", 1);
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-step", LogFormat::kJson);
+  const std::string out = Logged("loud", "tm-step", LogFormat::kJson, [] {
     spdlog::info("still shown");
     spdlog::debug("not shown");
   });
-  ::unsetenv("TM_LOG_LEVEL");
   BOOST_TEST(out.find("TM_LOG_LEVEL='loud'") != std::string::npos, out);
   BOOST_TEST(out.find("still shown") != std::string::npos);
   BOOST_TEST(out.find("not shown") == std::string::npos);

@@ -1,9 +1,9 @@
 #include "taskmaster/state.h"
 
 #include <boost/test/unit_test.hpp>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "golden.h"
 
 using taskmaster::DeriveWorkflowStatus;
 using taskmaster::ParseTaskStatus;
@@ -13,27 +13,14 @@ using taskmaster::TaskState;
 using taskmaster::TaskStatus;
 using taskmaster::WorkflowState;
 using taskmaster::WorkflowStatus;
+using taskmaster::testing::ReadGolden;
 
 namespace {
 
-std::string ReadGolden(const std::string& name) {
-  std::ifstream in(std::string(TM_GOLDEN_DIR) + "/" + name, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open golden file " << name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TaskCounts Counts(int64_t succeeded, int64_t failed, int64_t running, int64_t pending,
                   int64_t cancelled) {
-  TaskCounts c;
-  c.succeeded = succeeded;
-  c.failed = failed;
-  c.running = running;
-  c.pending = pending;
-  c.cancelled = cancelled;
-  c.total = succeeded + failed + running + pending + cancelled;
-  return c;
+  const int64_t total = succeeded + failed + running + pending + cancelled;
+  return TaskCounts{total, succeeded, failed, running, pending, cancelled};
 }
 
 }  // namespace
@@ -71,14 +58,8 @@ BOOST_AUTO_TEST_CASE(task_counts_follow_the_failure_rules) {
   c.Add(TaskStatus::kRunning, false);
   c.Add(TaskStatus::kPending, false);
   c.Add(TaskStatus::kCancelled, false);
-  TaskCounts want;
-  want.total = 7;
-  want.succeeded = 1;
-  want.failed = 1;
-  want.running = 1;
-  want.pending = 3;
-  want.cancelled = 1;
-  BOOST_TEST((c == want));
+  BOOST_TEST((c == Counts(1, 1, 1, 3, 1)));
+  BOOST_TEST(c.total == 7);
 }
 
 BOOST_AUTO_TEST_CASE(derived_workflow_status_table) {

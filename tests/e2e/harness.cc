@@ -29,18 +29,6 @@ bool StartsWith(const std::string& s, const char* prefix) {
 
 }  // namespace
 
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 std::string UniqueKey(const std::string& prefix) {
   static int counter = 0;
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -352,6 +340,11 @@ PodResult Workflow::Init(const std::vector<std::string>& task_ids, int64_t batch
       {"init", "--task-list", TaskListJson(task_ids), "--batch-size", std::to_string(batch_size)});
 }
 
+void Workflow::MustInit(const std::vector<std::string>& task_ids, int64_t batch_size) {
+  const PodResult init = Init(task_ids, batch_size);
+  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+}
+
 PodResult Workflow::Shard(int64_t shard, const std::vector<std::string>& command,
                           const EnvVars& env) {
   PodSpec spec = Spec("shard", shard);
@@ -361,6 +354,13 @@ PodResult Workflow::Shard(int64_t shard, const std::vector<std::string>& command
 
 PodResult Workflow::Finalize() {
   return RunPod(NewPodDir("finalize"), Spec("finalize"), {"finalize"});
+}
+
+Workflow SqliteFixture::InitWorkflow(const std::string& key_prefix,
+                                     const std::vector<std::string>& task_ids, int64_t batch_size) {
+  Workflow wf(tmp.path(), UniqueKey(key_prefix), SqliteStore(db));
+  wf.MustInit(task_ids, batch_size);
+  return wf;
 }
 
 std::vector<std::string> Sh(const std::string& script) {

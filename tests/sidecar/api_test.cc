@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cache/live_cache.h"
 #include "fake_clock_env.h"
@@ -65,6 +66,21 @@ void CheckAnswer(const ApiResponse& r, int status, const std::string& body) {
 
 std::string Error(int status, const std::string& message) {
   return "{\"error\":\"" + message + "\",\"status\":" + std::to_string(status) + "}";
+}
+
+// A GET answered with an error.
+struct GetError {
+  const char* path;
+  int status;
+  const char* message;
+};
+
+void CheckGetErrors(Api& api, const std::vector<GetError>& errors) {
+  for (const GetError& e : errors) {
+    BOOST_TEST_CONTEXT("GET " << e.path) {
+      CheckAnswer(api.Handle("GET", e.path, ""), e.status, Error(e.status, e.message));
+    }
+  }
 }
 
 std::string Header(const ApiResponse& r, const std::string& name) {
@@ -157,24 +173,19 @@ BOOST_AUTO_TEST_CASE(state_keys_are_percent_encoded_in_locations_and_quoted_for_
 
 BOOST_AUTO_TEST_CASE(malformed_escapes_are_named_by_their_byte) {
   auto api = NewApi();
-  CheckAnswer(api->Handle("GET", "/api/workflows/a%2/progress", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 1"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/ok%41%zz", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 5"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/%%41", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 0"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/%41%42", ""), 404,
-              Error(404, "workflow 'AB' not found"));
+  CheckGetErrors(
+      *api,
+      {{"/api/workflows/a%2/progress", 400, "malformed percent-encoding in the path at byte 1"},
+       {"/api/workflows/ok%41%zz", 400, "malformed percent-encoding in the path at byte 5"},
+       {"/api/workflows/%%41", 400, "malformed percent-encoding in the path at byte 0"},
+       {"/api/workflows/%41%42", 404, "workflow 'AB' not found"}});
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_methods_and_workflows) {
   auto api = NewApi();
-  CheckAnswer(api->Handle("GET", "/api/nothing-here", ""), 404,
-              Error(404, "no such endpoint: /api/nothing-here"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/", ""), 404,
-              Error(404, "no such endpoint: /api/workflows/"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/nope/failed", ""), 404,
-              Error(404, "workflow 'nope' not found"));
+  CheckGetErrors(*api, {{"/api/nothing-here", 404, "no such endpoint: /api/nothing-here"},
+                        {"/api/workflows/", 404, "no such endpoint: /api/workflows/"},
+                        {"/api/workflows/nope/failed", 404, "workflow 'nope' not found"}});
   const ApiResponse deleted = api->Handle("DELETE", "/api/workflows/nope", "");
   CheckAnswer(deleted, 405, Error(405, "method DELETE not allowed here; allowed: GET, HEAD"));
   BOOST_CHECK_EQUAL(Header(deleted, "Allow"), "GET, HEAD");

@@ -148,6 +148,19 @@ class FieldReader {
   Status status_;
 };
 
+// The decoders' one shape: parses `text` (ParseJson), reads the object with
+// `read`, a callable taking FieldReader& and returning T, and checks once. The
+// value, or the first problem (Corruption).
+template <typename T, typename Read>
+Result<T> ReadJsonObject(std::string_view text, const char* what, Read read) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(text, what, &doc));
+  FieldReader in(doc, what);
+  T value = read(in);
+  TM_RETURN_IF_ERROR(in.status());
+  return value;
+}
+
 }  // namespace taskmaster
 
 #endif  // TASKMASTER_JSON_H_

@@ -104,6 +104,13 @@ void LoadWorkflow(Connection* db, const std::string& workflow, int tasks) {
       "INSERT INTO fences (workflow_id, role, shard, fence, seq) "
       "SELECT $1, 'shard', s, 1, 1 FROM generate_series(0, ($2::bigint - 1) / 1000) s",
       p);
+  // Fences of earlier workflows too, as a store that ran many holds them: gc's
+  // fence deletion must find its rows by index, not scan them all.
+  db->Run(
+      "INSERT INTO fences (workflow_id, role, shard, fence, seq) "
+      "SELECT $1 || '-earlier-' || w, 'shard', s, 1, 1 "
+      "FROM generate_series(1, 100) w, generate_series(0, ($2::bigint - 1) / 1000) s",
+      p);
   db->Run(
       "INSERT INTO shard_counts (workflow_id, shard, status, final, tasks, started) "
       "SELECT $1, s, 'succeeded', true, 1000, true "
@@ -220,8 +227,9 @@ BOOST_AUTO_TEST_CASE(every_statement_is_indexed_at_a_million_tasks) {
   BOOST_REQUIRE_EQUAL(
       db.Run("SELECT reltuples > 900000 FROM pg_class WHERE relname = $1", {"task_states"}), "t");
   // The check sees a scan when there is one.
-  BOOST_REQUIRE(
-      !ScannedBigTables(&db, {"TaskGroups", "SELECT count(*) FROM task_states"}, kBig).empty());
+  BOOST_REQUIRE(!ScannedBigTables(
+                     &db, {"TaskGroups", "SELECT count(*) FROM task_states WHERE error = $1"}, kBig)
+                     .empty());
 
   const std::vector<StoreStatement> statements = PostgresStatements();
   BOOST_REQUIRE_EQUAL(statements.size(), Parameters().size());
