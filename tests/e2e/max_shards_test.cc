@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 #include <boost/test/unit_test.hpp>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,19 @@ InitRun RunInit(Workflow& wf, const std::vector<std::string>& ids,
   return run;
 }
 
+// init's outputs about the shards, each without the "\n" the file ends with:
+// batch-size, shards, lanes, lane-plan, lane-width.
+void CheckShardOutputs(const InitRun& run, const std::vector<std::string>& want) {
+  const char* names[] = {pr::kOutBatchSize, pr::kOutShards, pr::kOutLanes, pr::kOutLanePlan,
+                         pr::kOutLaneWidth};
+  BOOST_REQUIRE_EQUAL(want.size(), std::size(names));
+  for (size_t i = 0; i < want.size(); ++i) {
+    BOOST_TEST_CONTEXT(names[i]) {
+      BOOST_CHECK_EQUAL(run.Output(names[i]), want[i] + "\n");
+    }
+  }
+}
+
 void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
   TempDir tmp;
   Workflow wf(tmp.path(), key, store);
@@ -46,11 +60,7 @@ void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
   BOOST_CHECK_MESSAGE(first.pod.logs.find("raising the batch size from 1 to 4 so that 10 tasks "
                                           "fit in 3 shards (--max-shards 3)") != std::string::npos,
                       first.pod.logs);
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutBatchSize), "4\n");
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutShards), "[0,1,2]\n");
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanes), "[0,1]\n");
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutLanePlan), "[0,2][1]  \n");
-  BOOST_CHECK_EQUAL(first.Output(pr::kOutLaneWidth), "5\n");
+  CheckShardOutputs(first, {"4", "[0,1,2]", "[0,1]", "[0,2][1]  ", "5"});
 
   // Shard 1 runs the 4 tasks [4, 8): the stored shards have batch 4.
   PodResult shard = wf.Shard(1, Sh("exit 0"));
@@ -63,11 +73,7 @@ void CheckResumeKeepsTheShards(const StoreSpec& store, const std::string& key) {
       again.pod.logs.find("keeping the recorded batch size 4 (3 shards); "
                           "--max-shards 10 applies to new workflows only") != std::string::npos,
       again.pod.logs);
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutBatchSize), "4\n");
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutShards), "[0,2]\n");
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanes), "[0,1]\n");
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutLanePlan), "[0][2]\n");
-  BOOST_CHECK_EQUAL(again.Output(pr::kOutLaneWidth), "3\n");
+  CheckShardOutputs(again, {"4", "[0,2]", "[0,1]", "[0][2]", "3"});
   rapidjson::Document summary;
   summary.Parse(again.Output(pr::kOutSummary).c_str());
   BOOST_REQUIRE(summary.IsObject());
