@@ -616,10 +616,16 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
 }
 
 int Validate(Env* env, const std::string& task_list) {
-  auto ids = LoadTaskList(env, task_list);
-  if (!ids.ok()) return Usage(ids.status());
-  std::cout << "valid task list: " << ids->size() << " tasks, list hash " << pr::ListHash(*ids)
-            << "\n";
+  // Streamed: the IDs are counted and hashed as they are read, never kept.
+  int64_t count = 0;
+  pr::ListHasher hash;
+  Status s = ScanTaskListArgument(env, task_list, [&](std::string_view id) {
+    ++count;
+    hash.Add(id);
+    return Status::OK();
+  });
+  if (!s.ok()) return Usage(s);
+  std::cout << "valid task list: " << count << " tasks, list hash " << hash.Digest() << "\n";
   return pr::kExitOk;
 }
 

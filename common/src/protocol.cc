@@ -173,19 +173,24 @@ OrdinalRange ShardRange(int64_t shard, int64_t task_count, int64_t batch) {
   return {std::min(shard * batch, task_count), std::min((shard + 1) * batch, task_count)};
 }
 
-std::string ListHash(const std::vector<std::string>& ids) {
+void ListHasher::Add(std::string_view id) {
   // The length prefix makes the ID boundaries part of the hash: ["ab","c"] and
   // ["a","bc"] are different lists.
-  Xxh3Stream hash;
-  for (const std::string& id : ids) {
-    const auto n = static_cast<uint32_t>(id.size());
-    const char prefix[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
-                            static_cast<char>((n >> 16) & 0xff),
-                            static_cast<char>((n >> 24) & 0xff)};
-    hash.Update(std::string_view(prefix, sizeof(prefix)));
-    hash.Update(id);
-  }
-  return "xxh3:" + Hex64(hash.Digest());
+  const auto n = static_cast<uint32_t>(id.size());
+  const char prefix[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                          static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+  hash_.Update(std::string_view(prefix, sizeof(prefix)));
+  hash_.Update(id);
+}
+
+std::string ListHasher::Digest() const {
+  return "xxh3:" + Hex64(hash_.Digest());
+}
+
+std::string ListHash(const std::vector<std::string>& ids) {
+  ListHasher hash;
+  for (const std::string& id : ids) hash.Add(id);
+  return hash.Digest();
 }
 
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch) {

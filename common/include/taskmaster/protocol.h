@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "taskmaster/checksum.h"
 #include "taskmaster/state.h"
 #include "taskmaster/status.h"
 
@@ -136,6 +137,15 @@ struct OrdinalRange {
 OrdinalRange ShardRange(int64_t shard, int64_t task_count, int64_t batch);
 // "xxh3:<16 hex>" of the IDs, each prefixed by its length as u32 little endian.
 std::string ListHash(const std::vector<std::string>& ids);
+// ListHash of IDs that arrive one at a time, for a list read as a stream.
+class ListHasher {
+ public:
+  void Add(std::string_view id);
+  std::string Digest() const;  // "xxh3:<16 hex>"
+
+ private:
+  Xxh3Stream hash_;
+};
 // Shards holding a task that has not succeeded, ascending.
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch);
 // The pending shards dealt round-robin over min(parallelism, pending) lanes: lane
