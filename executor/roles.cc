@@ -17,6 +17,7 @@
 #include "task_runner.h"
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/json.h"
+#include "taskmaster/list_recording.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
@@ -342,31 +343,37 @@ void ShardAttempt::Tally(const pr::TaskEndRecord& end) {
 }
 
 // Records a new list (or one recorded only in part): the workflow_init record,
-// then the list in task_list records. Exit code when the journal fails.
-std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
-                              const std::vector<std::string>& ids, const std::string& hash,
-                              int64_t batch) {
-  const int64_t n = static_cast<int64_t>(ids.size());
-  std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(ids);
+// then the list in task_list records, read again from --task-list one record
+// at a time. Exit code when the journal fails or the list changed since it was
+// digested (the records written are then a prefix of it: recorded in part).
+std::optional<int> RecordList(Env* env, StepWorkDir& wd, const InitOptions& options,
+                              const TaskListDigest& digest, int64_t batch) {
   auto init = wd.Append(pr::RecordType::kWorkflowInit, 0, [&](int64_t seq) {
-    return pr::Encode(pr::WorkflowInitRecord{wd.fence(), seq, options.common.state_key, n,
-                                             options.batch_size, batch, hash,
-                                             static_cast<int64_t>(chunks.size())});
+    return pr::Encode(pr::WorkflowInitRecord{
+        wd.fence(), seq, options.common.state_key, digest.count, options.batch_size, batch,
+        digest.list_hash, static_cast<int64_t>(digest.record_hashes.size())});
   });
   if (!init.ok()) return JournalError(init.status());
-  for (pr::TaskListRecord& chunk : chunks) {
+  std::optional<int> journal_failed;
+  Status s = ForEachTaskListRecord(env, options.task_list, digest, [&](pr::TaskListRecord& chunk) {
     auto appended = wd.Append(pr::RecordType::kTaskList, 0, [&](int64_t seq) {
       chunk.fence = wd.fence();
       chunk.seq = seq;
       return pr::Encode(chunk);
     });
-    if (!appended.ok()) return JournalError(appended.status());
+    if (!appended.ok()) journal_failed = JournalError(appended.status());
+    return appended.status();
+  });
+  if (journal_failed) return journal_failed;
+  if (!s.ok()) {
+    spdlog::error("cannot record the task list: {}", s.message());
+    return pr::kExitNotDurable;
   }
   return std::nullopt;
 }
 
 // The bytes of JSON a --task-list argument holds: the file's size for @path.
-// A file that cannot be read is LoadTaskList's to report.
+// A file that cannot be read is DigestTaskList's to report.
 Result<uint64_t> TaskListBytes(Env* env, const std::string& arg) {
   if (arg.front() != '@') return uint64_t{arg.size()};
   return env->FileSize(arg.substr(1));
@@ -527,10 +534,11 @@ int RunInit(Env* env, const InitOptions& options) {
       return Usage(Status::InvalidArgument(OverInlineLimitMessage(common.state_key, *bytes)));
     }
   }
-  auto ids = LoadTaskList(env, options.task_list);
-  if (!ids.ok()) return Usage(ids.status());
-  const int64_t n = static_cast<int64_t>(ids->size());
-  const std::string hash = pr::ListHash(*ids);
+  // Read as a stream, twice: checked and digested now, recorded below.
+  auto digest = DigestTaskList(env, options.task_list);
+  if (!digest.ok()) return Usage(digest.status());
+  const int64_t n = digest->count;
+  const std::string& hash = digest->list_hash;
 
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
@@ -563,7 +571,7 @@ int RunInit(Env* env, const InitOptions& options) {
       verdict == pr::ResumeVerdict::kRecordAgain && restore->effective_batch_size >= 1
           ? RecordedBatchSize(options, *restore)
           : NewBatchSize(options, n);
-  if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
+  if (auto code = RecordList(env, step.wd(), options, *digest, batch)) return *code;
   std::vector<int64_t> pending;
   for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
   spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,

@@ -390,23 +390,39 @@ Result<CommitRecord> DecodeCommit(std::string_view json) {
   });
 }
 
+std::optional<TaskListRecord> TaskListChunker::Add(std::string_view id) {
+  std::optional<TaskListRecord> complete;
+  const size_t bytes = EncodedIdBytes(id);
+  // A new record when this ID would overflow the current one; an empty record
+  // takes any ID, so every record holds at least one.
+  if (!filling_.ids.empty() && filling_bytes_ + bytes > kTaskListChunkBytes) {
+    complete = std::move(filling_);
+    filling_ = TaskListRecord{};
+    filling_.first_ordinal = next_ordinal_;
+    filling_bytes_ = 0;
+  }
+  filling_.ids.emplace_back(id);
+  filling_bytes_ += bytes;
+  ++next_ordinal_;
+  return complete;
+}
+
+std::optional<TaskListRecord> TaskListChunker::Finish() {
+  if (filling_.ids.empty()) return std::nullopt;
+  std::optional<TaskListRecord> last = std::move(filling_);
+  filling_ = TaskListRecord{};
+  filling_.first_ordinal = next_ordinal_;
+  filling_bytes_ = 0;
+  return last;
+}
+
 std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids) {
   std::vector<TaskListRecord> chunks;
-  size_t chunk_bytes = 0;
-  for (size_t ordinal = 0; ordinal < ids.size(); ++ordinal) {
-    const size_t bytes = EncodedIdBytes(ids[ordinal]);
-    // A new chunk when this ID would overflow the current one; an empty chunk
-    // takes any ID, so every chunk holds at least one.
-    if (chunks.empty() ||
-        (!chunks.back().ids.empty() && chunk_bytes + bytes > kTaskListChunkBytes)) {
-      TaskListRecord chunk;
-      chunk.first_ordinal = static_cast<int64_t>(ordinal);
-      chunks.push_back(std::move(chunk));
-      chunk_bytes = 0;
-    }
-    chunks.back().ids.push_back(ids[ordinal]);
-    chunk_bytes += bytes;
+  TaskListChunker chunker;
+  for (const std::string& id : ids) {
+    if (auto complete = chunker.Add(id)) chunks.push_back(std::move(*complete));
   }
+  if (auto last = chunker.Finish()) chunks.push_back(std::move(*last));
   return chunks;
 }
 

@@ -110,6 +110,39 @@ BOOST_AUTO_TEST_CASE(init_records_a_new_workflow) {
                         pr::ListHash(kIds) + "\"}");
 }
 
+// A list from a file, over several kTaskList records: init reads it twice as a
+// stream (a digest first, then the records) and records what ChunkTaskList
+// makes of the whole list.
+BOOST_AUTO_TEST_CASE(init_records_a_long_list_from_a_file_record_by_record) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 9000; ++i) ids.push_back(std::to_string(100000 + i) + std::string(244, 'x'));
+  const std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(ids);
+  BOOST_REQUIRE_EQUAL(chunks.size(), 3u);
+  WriteFile(f.tmp / "ids.json", JsonList(ids));
+  StepResult r = RunNewInit(f, sidecar, "@" + (f.tmp / "ids.json"),
+                            {"--batch-size", "1000", "--no-inline-limit"});
+  BOOST_REQUIRE_EQUAL(r.exit_code, pr::kExitOk);
+
+  const std::vector<RT> expected = {RT::kWorkflowInit, RT::kTaskList, RT::kTaskList, RT::kTaskList,
+                                    RT::kCommit};
+  BOOST_REQUIRE(sidecar.Types() == expected);
+  const auto records = sidecar.records();
+  auto init = pr::DecodeWorkflowInit(records[0].payload);
+  BOOST_REQUIRE(init.ok());
+  BOOST_CHECK_EQUAL(init->task_count, 9000);
+  BOOST_CHECK_EQUAL(init->list_hash, pr::ListHash(ids));
+  BOOST_CHECK_EQUAL(init->list_records, 3);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    auto list = pr::DecodeTaskList(records[1 + i].payload);
+    BOOST_REQUIRE(list.ok());
+    BOOST_CHECK_EQUAL(list->first_ordinal, chunks[i].first_ordinal);
+    BOOST_CHECK(list->ids == chunks[i].ids);
+  }
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "9000\n");
+}
+
 BOOST_AUTO_TEST_CASE(init_resumed_outputs_only_shards_with_work) {
   struct Case {
     std::vector<TaskStatus> statuses;

@@ -241,6 +241,21 @@ Result<TaskEndRecord> DecodeTaskEnd(std::string_view json);
 Result<CommitRecord> DecodeCommit(std::string_view json);
 // Splits a list into kTaskList records of at most kTaskListChunkBytes of IDs each.
 std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids);
+// ChunkTaskList for IDs that arrive one at a time: the same records, with one
+// record's IDs in memory at a time. Not thread-safe.
+class TaskListChunker {
+ public:
+  // Adds the next ID. When it does not fit in the record being filled, that
+  // record is complete: it is returned, and the next one begins with this ID.
+  std::optional<TaskListRecord> Add(std::string_view id);
+  // The last record, at the end of the list; nullopt when it holds no ID.
+  std::optional<TaskListRecord> Finish();
+
+ private:
+  TaskListRecord filling_;
+  size_t filling_bytes_ = 0;
+  int64_t next_ordinal_ = 0;
+};
 
 // ---- ready and ack ------------------------------------------------------------
 struct Ready {
