@@ -263,7 +263,9 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
       auto r = pr::DecodeTaskList(record.payload);
       if (!r.ok()) return bad(r.status());
       batch_.task_lists.push_back(std::move(r).value());
-      return false;
+      // A chunk of the list is flushed on its own, so recording a list of any
+      // length holds one chunk's IDs at a time.
+      return true;
     }
     case pr::RecordType::kTaskStart: {
       auto r = pr::DecodeTaskStart(record.payload);
@@ -522,7 +524,7 @@ int Sidecar::Run(SignalFd* signals) {
       RefillCache();
     }
     if (reader_ && !corrupt) UpdateJournalLag();
-    if (flushed && full) continue;  // more records may be waiting already
+    if (flushed && (full || flush_now)) continue;  // more records may be waiting already
 
     // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
     int64_t wake = now + pr::kReadyPollMillis * kMilli;

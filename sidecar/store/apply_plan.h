@@ -28,9 +28,10 @@ struct FenceCheck {
 // `stored` is the writer's fence row, nullopt when it has none (read as (0, 0)).
 FenceCheck CheckFence(int64_t batch_fence, const std::optional<FenceSeq>& stored);
 
+// A task of a kTaskList record; the ID is a view into the record's own.
 struct TaskListEntry {
   int64_t ordinal = 0;
-  std::string task_id;
+  std::string_view task_id;
 };
 
 // The checkpoint a task ends the batch with, and the one before it in the same
