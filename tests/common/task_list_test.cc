@@ -15,8 +15,11 @@
 using taskmaster::Env;
 using taskmaster::LoadTaskList;
 using taskmaster::ParseTaskList;
+using taskmaster::RandomAccessFile;
 using taskmaster::ReadArgument;
 using taskmaster::Result;
+using taskmaster::ScanTaskList;
+using taskmaster::ScanTaskListArgument;
 using taskmaster::Status;
 using taskmaster::ValidateId;
 
@@ -282,6 +285,170 @@ BOOST_AUTO_TEST_CASE(hundred_thousand_ids_parse_quickly) {
 #if defined(NDEBUG) && !defined(TM_TEST_SANITIZED)
   BOOST_TEST(best_ms <= 250.0);
 #endif
+}
+
+// The streamed reader reads 64 KiB at a time: a problem is reported with the
+// same item and bytes wherever it falls against that boundary, in memory and
+// from a file, and the item's start is found across any run of whitespace.
+BOOST_AUTO_TEST_CASE(problems_across_a_read_boundary_keep_their_positions) {
+  Env* env = Env::Default();
+  TempDir dir;
+  constexpr int kPadding = 6553;  // items of 10 bytes ("p000000",): they end at byte 65531
+  std::string padding = "[";
+  char item[16];
+  for (int i = 0; i < kPadding; ++i) {
+    std::snprintf(item, sizeof(item), "\"p%06d\",", i);
+    padding += item;
+  }
+  const struct {
+    std::string item;
+    std::string problem;  // after "item K (byte B): "; @ stands for B + 2
+  } cases[] = {
+      {"\"a\x01z\"", "task ID contains control character U+0001 at byte @ of the list"},
+      {"\"a\xffz\"", "task ID is not valid UTF-8: invalid byte 0xFF at byte @ of the list"},
+      {std::string("\"a\0z\"", 5),
+       "task ID contains control character U+0000 at byte @ of the list"},
+      {R"("a\ud800")",
+       "task ID is not valid UTF-8: unpaired UTF-16 surrogate escape at byte @ of the list"},
+      {"\"" + std::string(257, 'x') + "\"", "task ID is 257 bytes; the limit is 256"},
+      {R"("p000003")", "duplicate task ID \"p000003\" (first at item 3)"},
+      {"12", "expected a string, got a number"},
+      {"[\"a\"]", "expected a string, got an array"},
+  };
+  for (const size_t spaces :
+       {size_t{0}, size_t{3}, size_t{4}, size_t{5}, size_t{6}, size_t{7}, size_t{100000}}) {
+    for (const auto& c : cases) {
+      const std::string json = padding + std::string(spaces, ' ') + c.item + "]";
+      const size_t start = padding.size() + spaces;
+      std::string problem = c.problem;
+      if (const size_t at = problem.find('@'); at != std::string::npos) {
+        problem.replace(at, 1, std::to_string(start + 2));
+      }
+      const std::string expected = "task list: item " + std::to_string(kPadding) + " (byte " +
+                                   std::to_string(start) + "): " + problem;
+      BOOST_TEST_CONTEXT("item at byte " << start << ": " << problem) {
+        const Result<Ids> parsed = ParseTaskList(json);
+        BOOST_REQUIRE(!parsed.ok());
+        BOOST_TEST(parsed.status().message() == expected);
+        const std::string path = dir.Write("list.json", json);
+        const Status streamed =
+            ScanTaskListArgument(env, "@" + path, [](std::string_view) { return Status::OK(); });
+        BOOST_TEST(streamed.IsInvalidArgument());
+        BOOST_TEST(streamed.message() == path + ": " + expected);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_nul_byte_after_the_array_is_found_in_any_chunk) {
+  TempDir dir;
+  for (const size_t spaces : {size_t{0}, size_t{65530}, size_t{200000}}) {
+    const std::string json = "[\"a\"]" + std::string(spaces, ' ') + std::string("\0", 1);
+    const std::string expected = "task list: invalid JSON at byte " + std::to_string(5 + spaces) +
+                                 ": unexpected NUL byte after the array";
+    const std::string path = dir.Write("list.json", json);
+    const Status s = ScanTaskListArgument(Env::Default(), "@" + path,
+                                          [](std::string_view) { return Status::OK(); });
+    BOOST_TEST(s.message() == path + ": " + expected);
+    // Whitespace to the end of the file is fine.
+    const std::string good = dir.Write("good.json", "[\"a\"]" + std::string(spaces, ' '));
+    BOOST_TEST(LoadTaskList(Env::Default(), "@" + good).ok());
+  }
+}
+
+// A duplicate among a million IDs is found and named with both positions, and
+// a million distinct IDs are all accepted, in order.
+BOOST_AUTO_TEST_CASE(duplicates_are_found_among_a_million_ids) {
+  constexpr int kCount = 1000000;
+  std::string json = "[";
+  char id[32];
+  for (int i = 0; i < kCount; ++i) {
+    std::snprintf(id, sizeof(id), "%s\"task-%07d\"", i == 0 ? "" : ",", i);
+    json += id;
+  }
+  int64_t seen = 0;
+  bool in_order = true;
+  Status s = ScanTaskList(json + "]", [&](std::string_view got) {
+    std::snprintf(id, sizeof(id), "task-%07d", static_cast<int>(seen++));
+    in_order = in_order && got == id;
+    return Status::OK();
+  });
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(seen == kCount);
+  BOOST_TEST(in_order);
+
+  const size_t start = json.size() + 1;
+  s = ScanTaskList(json + ",\"task-0654321\"]", [](std::string_view) { return Status::OK(); });
+  BOOST_TEST(s.message() == "task list: item 1000000 (byte " + std::to_string(start) +
+                                "): duplicate task ID \"task-0654321\" (first at item 654321)");
+}
+
+// With a hash that collides for every ID, only IDs that are equal are reported
+// as duplicates, each against its first occurrence.
+BOOST_AUTO_TEST_CASE(a_hash_collision_is_never_reported_as_a_duplicate) {
+  const auto same_hash = [](std::string_view) -> uint64_t { return 42; };
+  const auto zero_hash = [](std::string_view) -> uint64_t { return 0; };
+  for (taskmaster::IdHash hash : {+same_hash, +zero_hash}) {
+    std::vector<std::string> ids;
+    const auto keep = [&](std::string_view id) {
+      ids.emplace_back(id);
+      return Status::OK();
+    };
+    Status s = ScanTaskList(R"(["a", "b", "é", "\u00e8", "ab"])", keep, hash);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+    BOOST_TEST(ids == (Ids{"a", "b", "é", "è", "ab"}));
+
+    s = ScanTaskList(R"(["a", "b", "c", "b", "a"])", keep, hash);
+    BOOST_TEST(s.message() ==
+               "task list: item 3 (byte 16): duplicate task ID \"b\" (first at item 1)");
+    s = ScanTaskList(R"(["é", "x", "\u00e9"])", keep, hash);
+    BOOST_TEST(s.message() ==
+               "task list: item 2 (byte 12): duplicate task ID \"é\" (first at item 0)");
+  }
+  // A thousand colliding IDs, each checked against all before it.
+  std::string json = "[";
+  for (int i = 0; i < 1000; ++i) json += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  int64_t count = 0;
+  const auto counting = [&](std::string_view) {
+    ++count;
+    return Status::OK();
+  };
+  BOOST_TEST(ScanTaskList(json + "]", counting, +same_hash).ok());
+  BOOST_TEST(count == 1000);
+  const Status dup = ScanTaskList(json + ",\"999\"]", counting, +same_hash);
+  BOOST_TEST(Contains(dup.message(), "duplicate task ID \"999\" (first at item 999)"),
+             dup.message());
+}
+
+// What stops a scan without being the list's fault comes back as it is: no
+// "task list:" prefix, no path.
+BOOST_AUTO_TEST_CASE(a_visitor_or_a_read_that_stops_the_scan_is_returned_as_is) {
+  Env* env = Env::Default();
+  TempDir dir;
+  const std::string path = dir.Write("list.json", R"(["a", "b", "c", "d"])");
+  std::vector<std::string> seen;
+  const Status stopped = ScanTaskListArgument(env, "@" + path, [&](std::string_view id) {
+    seen.emplace_back(id);
+    return seen.size() == 2 ? Status::Unavailable("enough") : Status::OK();
+  });
+  BOOST_TEST(stopped.IsUnavailable());
+  BOOST_TEST(stopped.message() == "enough");
+  BOOST_TEST(seen == (Ids{"a", "b"}));
+
+  // A file that fails to read past its first chunk.
+  class FailingFile : public RandomAccessFile {
+   public:
+    Status Read(uint64_t offset, size_t n, std::string* out) const override {
+      if (offset > 0) return Status::IOError("read list.json: Input/output error");
+      out->assign("[\"a\", ");
+      out->append(n - out->size(), ' ');
+      return Status::OK();
+    }
+    Result<uint64_t> Size() const override { return uint64_t{1} << 20; }
+  };
+  const Status failed = ScanTaskList(FailingFile(), [](std::string_view) { return Status::OK(); });
+  BOOST_TEST(failed.IsIOError());
+  BOOST_TEST(failed.message() == "read list.json: Input/output error");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
