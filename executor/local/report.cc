@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 
 #include "local/role_outputs.h"
 #include "local/text.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/shell.h"
+#include "taskmaster/task_list.h"
 
 namespace taskmaster::step::local {
 
@@ -40,15 +42,33 @@ std::string CountsTable(const RunReport& r, const protocol::FinalizeSummary& cou
   return out;
 }
 
+// The ordinals of the failed tasks, from one more read of the list: the
+// summary names at most a few, and a long list is not kept in memory.
+std::map<std::string, int64_t> OrdinalsOf(const RunReport& r,
+                                          const std::vector<pr::FailedTask>& failed) {
+  std::map<std::string, int64_t> ordinals;
+  for (const pr::FailedTask& task : failed) ordinals.emplace(task.task_id, -1);
+  int64_t ordinal = 0;
+  // A list that cannot be read again leaves the logs out of the summary.
+  const Status read = ScanTaskListArgument(r.env, "@" + r.task_list_file, [&](std::string_view id) {
+    if (auto it = ordinals.find(std::string(id)); it != ordinals.end()) it->second = ordinal;
+    ++ordinal;
+    return Status::OK();
+  });
+  if (!read.ok()) spdlog::warn("cannot read the task list again for the logs: {}", read.message());
+  return ordinals;
+}
+
 std::string FailedTasks(const RunReport& r) {
   auto restored = pr::DecodeWorkflowSummary(r.finalize->restore_summary);
   if (!restored.ok() || restored->failed.empty()) return "";
   std::string out = fmt::format("Failed tasks ({} of {}), last error:\n", restored->failed.size(),
                                 restored->failed_total);
+  const std::map<std::string, int64_t> ordinals = OrdinalsOf(r, restored->failed);
   for (const pr::FailedTask& task : restored->failed) {
     std::string where;
-    auto ordinal = r.ordinal_of->find(task.task_id);
-    if (ordinal != r.ordinal_of->end()) {
+    auto ordinal = ordinals.find(task.task_id);
+    if (ordinal != ordinals.end() && ordinal->second >= 0) {
       where =
           "  log: " + JoinPath(JoinPath(r.logs_dir, std::to_string(ordinal->second / r.batch_size)),
                                std::to_string(ordinal->second) + ".log");

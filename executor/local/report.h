@@ -6,7 +6,6 @@
 #define TASKMASTER_EXECUTOR_LOCAL_REPORT_H_
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -26,7 +25,10 @@ struct RunReport {
   int64_t retried_runs = 0;
   int64_t shard_retries = 0;
   int64_t batch_size = 1;
-  const std::map<std::string, int64_t>* ordinal_of = nullptr;  // task ID -> ordinal
+  // The run's copy of the list, read again for the ordinals (and so the logs)
+  // of the failed tasks the summary names: the IDs are not kept in memory.
+  Env* env = nullptr;
+  std::string task_list_file;
   std::string state_dir;
   std::string logs_dir;
   std::string sidecar_program;

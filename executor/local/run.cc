@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cmath>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -69,6 +68,61 @@ Result<std::string> FindSidecar(const std::string& flag, const std::string& self
                                  " or on PATH: give --sidecar PATH");
 }
 
+// What the run needs of its list: how many tasks, and the list hash.
+struct ListDigest {
+  int64_t count = 0;
+  std::string hash;
+};
+
+// Checks a --task-list argument as a stream. The messages are the scan's,
+// with "--task-list: " before those about reading the file.
+Result<ListDigest> DigestList(Env* env, const std::string& arg) {
+  ListDigest digest;
+  pr::ListHasher hash;
+  const auto count = [&](std::string_view id) {
+    ++digest.count;
+    hash.Add(id);
+    return Status::OK();
+  };
+  Status s;
+  if (arg.empty() || arg.front() != '@') {
+    s = ScanTaskList(arg, count);
+  } else if (arg.size() == 1) {
+    s = Status::InvalidArgument("--task-list: '@' must be followed by a file path");
+  } else if (auto file = env->NewRandomAccessFile(arg.substr(1)); !file.ok()) {
+    s = file.status().WithContext("--task-list");
+  } else {
+    s = ScanTaskList(**file, count);
+    if (!s.ok() && !s.IsInvalidArgument()) s = s.WithContext("--task-list");
+  }
+  if (!s.ok()) return s;
+  digest.hash = hash.Digest();
+  return digest;
+}
+
+// Writes the list of a --task-list argument to `path` (atomically), byte for
+// byte, a chunk at a time.
+Status CopyList(Env* env, const std::string& arg, const std::string& path) {
+  if (arg.empty() || arg.front() != '@') return WriteFileAtomic(env, path, arg, false);
+  auto in = env->NewRandomAccessFile(arg.substr(1));
+  if (!in.ok()) return in.status();
+  const std::string tmp = path + ".tmp";
+  auto out = env->NewWritableFile(tmp);
+  if (!out.ok()) return out.status();
+  constexpr size_t kChunk = 1 << 20;
+  std::string chunk;
+  Status s;
+  for (uint64_t offset = 0; s.ok(); offset += chunk.size()) {
+    s = (*in)->Read(offset, kChunk, &chunk);
+    if (s.ok()) s = (*out)->Append(chunk);
+    if (chunk.size() < kChunk) break;
+  }
+  if (Status closed = (*out)->Close(); s.ok()) s = closed;
+  if (s.ok()) s = env->Rename(tmp, path);
+  if (!s.ok()) env->RemoveFile(tmp);
+  return s;
+}
+
 // One `tm-step local`, from its options to its exit code.
 class LocalRun {
  public:
@@ -91,6 +145,8 @@ class LocalRun {
   std::optional<int> RunRolePod(pr::Role role, std::unique_ptr<Pod>* out);
   // What the pods are started with: the programs, the store, the roles' flags.
   PodLaunch Launch() const;
+  // The run's copy of the list, which init reads.
+  std::string TaskListFile() const { return JoinPath(state_dir_->run(), "task-list.json"); }
   // Waits `seconds` (the loop still runs), or until a stop signal comes.
   void BackOff(double seconds);
   void PrintSummary(int exit_code);
@@ -105,9 +161,8 @@ class LocalRun {
   std::string self_;
   std::string sidecar_path_;
   std::string state_key_;
-  std::string task_list_text_;
-  std::vector<std::string> ids_;
-  std::map<std::string, int64_t> ordinal_of_;
+  int64_t task_count_ = 0;
+  std::string list_hash_;
   std::string store_identity_;  // which store the journals under work/ belong to
   int64_t parallelism_ = 1;
   int64_t started_ns_ = 0;
@@ -124,21 +179,15 @@ std::optional<int> LocalRun::Validate() {
     std::cerr << "tm-step local: " << found.status().message() << "\n";
     return pr::kExitUsage;
   }
-  auto text = ReadArgument(env_, options_.task_list);
-  if (!text.ok()) {
-    std::cerr << "tm-step local: --task-list: " << text.status().message() << "\n";
+  // Read as a stream: the IDs are counted and hashed, not kept.
+  auto digest = DigestList(env_, options_.task_list);
+  if (!digest.ok()) {
+    std::cerr << "tm-step local: " << digest.status().message() << "\n";
     return pr::kExitUsage;
   }
-  auto ids = ParseTaskList(*text);
-  if (!ids.ok()) {
-    std::cerr << "tm-step local: " << ids.status().message() << "\n";
-    return pr::kExitUsage;
-  }
-  task_list_text_ = std::move(text).value();
-  ids_ = std::move(ids).value();
-  for (size_t i = 0; i < ids_.size(); ++i) ordinal_of_[ids_[i]] = static_cast<int64_t>(i);
-  state_key_ =
-      options_.state_key.empty() ? "local-" + pr::ListHash(ids_).substr(5) : options_.state_key;
+  task_count_ = digest->count;
+  list_hash_ = digest->hash;
+  state_key_ = options_.state_key.empty() ? "local-" + list_hash_.substr(5) : options_.state_key;
   if (Status s = ValidateId(state_key_, "state key"); !s.ok()) {
     std::cerr << "tm-step local: " << s.message() << "\n";
     return pr::kExitUsage;
@@ -186,7 +235,16 @@ std::optional<int> LocalRun::Prepare() {
   store_identity_ =
       options_.postgres.empty() ? "sqlite" : "postgres " + Xxh3Tagged(options_.postgres);
   PodLaunch launch = Launch();
-  Status s = WriteFileAtomic(env_, launch.task_list_file, task_list_text_, false);
+  Status s = CopyList(env_, options_.task_list, launch.task_list_file);
+  if (s.ok()) {
+    // Init reads the copy: it must hold the list validated above.
+    auto copied = DigestList(env_, "@" + launch.task_list_file);
+    if (!copied.ok()) {
+      s = copied.status();
+    } else if (copied->count != task_count_ || copied->hash != list_hash_) {
+      s = Status::IOError("--task-list: the list changed while it was read; run again");
+    }
+  }
   if (!s.ok()) {
     std::cerr << "tm-step local: " << s.message() << "\n";
     return pr::kExitFailed;
@@ -208,7 +266,7 @@ PodLaunch LocalRun::Launch() const {
     launch.store_env["TM_POSTGRES_DSN"] = options_.postgres;  // not in argv: ps shows argv
     if (!options_.redis.empty()) launch.store_env["TM_REDIS_URL"] = options_.redis;
   }
-  launch.task_list_file = JoinPath(state_dir_->run(), "task-list.json");
+  launch.task_list_file = TaskListFile();
   launch.batch_size = options_.batch_size;
   launch.last_attempt = options_.retries;
   launch.continue_on_error = options_.continue_on_error;
@@ -280,7 +338,7 @@ std::optional<int> LocalRun::RunInit() {
 
 void LocalRun::PlanShards(const InitPlan& init) {
   batch_ = init.batch_size;
-  const auto n = static_cast<int64_t>(ids_.size());
+  const int64_t n = task_count_;
   int64_t pending_tasks = 0;
   std::vector<std::unique_ptr<Shard>> shards;
   for (int64_t index : init.shards) {
@@ -332,7 +390,8 @@ void LocalRun::PrintSummary(int exit_code) {
   report.retried_runs = shards_->retried_runs();
   report.shard_retries = shards_->shard_retries();
   report.batch_size = batch_;
-  report.ordinal_of = &ordinal_of_;
+  report.env = env_;
+  report.task_list_file = TaskListFile();
   report.state_dir = state_dir_->root();
   report.logs_dir = state_dir_->logs();
   report.sidecar_program = sidecar_path_;
@@ -344,7 +403,7 @@ int LocalRun::Run() {
   started_ns_ = env_->MonotonicNanos();
   if (auto code = Prepare()) return *code;
   console_.Info(fmt::format("Workflow {}: {} tasks; state in {} (the same command resumes)",
-                            state_key_, ids_.size(), state_dir_->root()));
+                            state_key_, task_count_, state_dir_->root()));
   std::optional<int> stop =
       LeftoverDrain(env_, &console_, state_dir_.get(), pods_.get()).Run(store_identity_);
   if (!stop) stop = RunInit();

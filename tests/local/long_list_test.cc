@@ -23,6 +23,8 @@ BOOST_AUTO_TEST_CASE(a_list_over_the_inline_limit_runs_from_a_file) {
                 "--batch-size", "1100", "--sidecar", kSidecarBinary, "--", "/bin/true"},
                {}, dir.path(), milliseconds(120000));
   BOOST_REQUIRE_MESSAGE(run.code == 0, run.err);
+  // Init read the run's copy of the list, copied a chunk at a time, byte for byte.
+  BOOST_CHECK(ReadFile(dir / "state/run/task-list.json") == list);
   const Outcome status =
       Shell(std::string(kSidecarBinary) + " status --store sqlite:" + (dir / "state") +
             "/state.db local-" + protocol::ListHash(ids).substr(5));
