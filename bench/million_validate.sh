@@ -1,7 +1,13 @@
 #!/bin/sh
-# `tm-step validate --task-list @FILE` of 1,000,000 task IDs: wall time and
-# CPU time (user + system) and peak RSS (GNU time), beside `cat FILE` of the same file as the baseline.
-# Each is run RUNS times (default 5); the medians are printed, one line each.
+# 1,000,000 task IDs: `tm-step validate --task-list @FILE`, and init of the same
+# list as local mode runs it (`tm-step init` beside its `tm-sidecar --local
+# --role init`, SQLite), beside `cat FILE` of the same file as the baseline.
+# Each is run RUNS times (default 5) under GNU time; the medians of wall time,
+# CPU time (user + system) and peak RSS are printed, one line each.
+#
+# Init's wall time is tm-step init's: it exits once the sidecar acknowledged
+# its commit record, so it includes the sidecar recording the list in the
+# store. The sidecar is stopped (SIGTERM, as local mode does) after the step.
 # Usage: bench/million_validate.sh BUILD_DIR [RUNS]
 set -eu
 build=${1:?usage: $0 BUILD_DIR [RUNS]}
@@ -9,12 +15,14 @@ runs=${2:-5}
 step="$build/executor/tm-step"
 [ -x "$step" ] || step="$build/tm-step"
 [ -x "$step" ] || { echo "no tm-step under $build" >&2; exit 2; }
-dir=$(mktemp -d)
+sidecar="$build/sidecar/tm-sidecar"
+[ -x "$sidecar" ] || sidecar="$build/tm-sidecar"
+dir=$(mktemp -d /var/tmp/taskmaster-million.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 list="$dir/ids.json"
 python3 -c 'import json,sys; json.dump(["task-%07d" % i for i in range(1000000)], sys.stdout)' >"$list"
 
-# One run of "$@" under GNU time: "<wall s> <peak RSS KiB> <CPU s>".
+# A GNU time record of "$@" on stdout: "<wall s> <peak RSS KiB> <CPU s>".
 measure() {
   /usr/bin/time -f '%e %M %U %S' -o "$dir/time" "$@" >/dev/null
   awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$dir/time"
@@ -22,16 +30,42 @@ measure() {
 # The median of column $1 of the lines on stdin.
 median() { sort -n -k"$1" | awk -v c="$1" '{v[NR]=$c} END {print v[int((NR+1)/2)]}'; }
 
-for what in cat validate; do
+# One init: its step's record on stdout, its sidecar's appended to $dir/init-sidecar.
+measure_init() {
+  pod="$dir/pod"
+  rm -rf "$pod"
+  mkdir -p "$pod/work"
+  TM_STORE="sqlite:$pod/state.db" /usr/bin/time -f '%e %M %U %S' -o "$pod/sidecar-time" \
+    "$sidecar" --local --role init --shard 0 --state-key million --work-dir "$pod/work" \
+    --listen 127.0.0.1:0 --port-file "$pod/port" --grace-seconds 30 >"$pod/sidecar.log" 2>&1 &
+  timer=$!
+  code=0
+  measure "$step" init --sync-journal --state-key million --work-dir "$pod/work" \
+    --task-list "@$list" --batch-size 1000 --max-shards 5000 --no-inline-limit \
+    2>>"$pod/step.log" || code=$?
+  kill -TERM "$(pgrep -P "$timer")" 2>/dev/null || true
+  wait "$timer" || true
+  if [ "$code" -ne 0 ]; then
+    echo "tm-step init exited with $code:" >&2
+    grep -v '"level":"info"' "$pod/step.log" >&2
+    exit 1
+  fi
+  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$pod/sidecar-time" >>"$dir/init-sidecar"
+}
+
+: >"$dir/init-sidecar"
+for what in cat validate init; do
   : >"$dir/$what"
   i=0
   while [ "$i" -lt "$runs" ]; do
     case $what in
       cat) measure cat "$list" >>"$dir/$what" ;;
       validate) measure "$step" validate --task-list "@$list" >>"$dir/$what" ;;
+      init) measure_init >>"$dir/$what" ;;
     esac
     i=$((i + 1))
   done
   echo "$what: median wall $(median 1 <"$dir/$what") s, CPU $(median 3 <"$dir/$what") s, peak RSS $(median 2 <"$dir/$what") KiB ($runs runs, $(wc -c <"$list") bytes)"
 done
+echo "init's tm-sidecar: median wall $(median 1 <"$dir/init-sidecar") s (until stopped after the step), CPU $(median 3 <"$dir/init-sidecar") s, peak RSS $(median 2 <"$dir/init-sidecar") KiB"
 "$step" validate --task-list "@$list"
