@@ -137,3 +137,16 @@ echo "== peers: ${PEERS_N:-1000} /bin/true tasks through Taskmaster, GNU paralle
 scripts/bootstrap-bench.sh
 /usr/bin/python3 bench/peers/run_peers.py --build "$BUILD" --out "$out/peers" \
   --n "${PEERS_N:-1000}" --rounds "${PEERS_ROUNDS:-3}" | tee "$out/peers.txt"
+
+# ---- A million tasks (issue 10, part 4) -------------------------------------------------
+# validate and init of 1,000,000 IDs beside `cat` of the same file; then tm-step local of
+# 10k, 100k and 1M /bin/true tasks (MILLION_SIZES) with per-task cost, peak RSS by role and
+# the progress line's timing. The 1M run takes many minutes.
+echo
+echo "== tm-step validate and init of 1,000,000 task IDs (bench/million_validate.sh)"
+bench/million_validate.sh "$BUILD" "${MILLION_VALIDATE_RUNS:-5}" | tee "$out/million_validate.txt"
+
+echo
+echo "== tm-step local of ${MILLION_SIZES:-10000 100000 1000000} /bin/true tasks (bench/million_run.sh)"
+# shellcheck disable=SC2086 # the sizes are words
+bench/million_run.sh "$BUILD" ${MILLION_SIZES:-10000 100000 1000000} | tee "$out/million_run.txt"

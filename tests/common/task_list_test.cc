@@ -69,6 +69,18 @@ class TempDir {
   std::string path_;
 };
 
+// A JSON array of `count` IDs, `format` of 0, 1, ..., without its closing ']'.
+std::string OpenList(int count, const char* format) {
+  std::string json = "[";
+  char id[64];
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) json += ',';
+    std::snprintf(id, sizeof(id), format, i);
+    json += '"' + std::string(id) + '"';
+  }
+  return json;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(task_list)
@@ -263,13 +275,7 @@ BOOST_AUTO_TEST_CASE(load_task_list_reads_and_parses) {
 
 BOOST_AUTO_TEST_CASE(hundred_thousand_ids_parse_quickly) {
   constexpr int kCount = 100000;
-  std::string json = "[";
-  char id[64];
-  for (int i = 0; i < kCount; ++i) {
-    std::snprintf(id, sizeof(id), "%s\"tenants/acme/task-%06d\"", i == 0 ? "" : ",", i);
-    json += id;
-  }
-  json += "]";
+  const std::string json = OpenList(kCount, "tenants/acme/task-%06d") + "]";
 
   double best_ms = 1e9;
   for (int run = 0; run < 3; ++run) {
@@ -360,12 +366,8 @@ BOOST_AUTO_TEST_CASE(a_nul_byte_after_the_array_is_found_in_any_chunk) {
 // a million distinct IDs are all accepted, in order.
 BOOST_AUTO_TEST_CASE(duplicates_are_found_among_a_million_ids) {
   constexpr int kCount = 1000000;
-  std::string json = "[";
+  const std::string json = OpenList(kCount, "task-%07d");
   char id[32];
-  for (int i = 0; i < kCount; ++i) {
-    std::snprintf(id, sizeof(id), "%s\"task-%07d\"", i == 0 ? "" : ",", i);
-    json += id;
-  }
   int64_t seen = 0;
   bool in_order = true;
   Status s = ScanTaskList(json + "]", [&](std::string_view got) {
