@@ -2,11 +2,10 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <functional>
-
-#include <spdlog/spdlog.h>
 
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/dir_watcher.h"
@@ -60,8 +59,8 @@ int Sidecar::Start() {
   // The store may still be starting, or held by a frozen earlier attempt (its
   // fence row locked until PostgreSQL ends that transaction): retry transient
   // failures with backoff until --store-wait runs out, then give up with 75.
-  const int64_t give_up = env_->MonotonicNanos() +
-                          static_cast<int64_t>(options_.store_wait_seconds * kSecond);
+  const int64_t give_up =
+      env_->MonotonicNanos() + static_cast<int64_t>(options_.store_wait_seconds * kSecond);
   auto with_retries = [&](const char* what, const std::function<Status()>& op) -> Status {
     RetryHooks hooks;
     hooks.on_failure = [&](const Status& s) {
@@ -100,12 +99,22 @@ int Sidecar::Start() {
     if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
-  auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
+  auto reader =
+      JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
   if (!reader.ok()) {
     spdlog::error("cannot open the journal: {}", reader.status().ToString());
     return pr::kExitFailed;
   }
   reader_ = std::move(reader).value();
+  if (options_.sync) {
+    // Opened for appending but never written: the step is the only writer.
+    auto journal = env_->NewAppendableFile(JoinPath(options_.work_dir, pr::kJournalFile));
+    if (!journal.ok()) {
+      spdlog::error("cannot open the journal: {}", journal.status().ToString());
+      return pr::kExitFailed;
+    }
+    journal_sync_ = std::move(journal).value();
+  }
   health_->restored = true;
   WriteProgress();
   return -1;
@@ -156,8 +165,8 @@ Status Sidecar::Restore() {
           // over. Its generation stays, so its new checkpoints are numbered past
           // the stored one and are not refused as older.
           metrics_->checkpoint_operations_total("restore", "corrupt").Inc();
-          spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
-                        task.task_id, checkpoint.status().message());
+          spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over", task.task_id,
+                        checkpoint.status().message());
           continue;
         }
         metrics_->checkpoint_operations_total("restore", "ok").Inc();
@@ -185,9 +194,8 @@ Status Sidecar::Restore() {
   ready.workflow_id = options_.state_key;
   ready.role = options_.role;
   ready.shard = options_.shard;
-  TM_RETURN_IF_ERROR(
-      WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile), pr::Encode(ready) + "\n",
-                      options_.sync));
+  TM_RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile),
+                                     pr::Encode(ready) + "\n", options_.sync));
   spdlog::info("restored {} {} of workflow {} with fence {}", pr::ToString(options_.role),
                options_.shard, options_.state_key, fence_);
   return Status::OK();
@@ -319,6 +327,15 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
 bool Sidecar::Flush() {
   if (batch_.size() == 0 && !batch_.commit && batch_.max_seq <= ack_.seq) return true;
   const int64_t t0 = env_->MonotonicNanos();
+  if (journal_sync_) {
+    // Group commit: the step appends without syncing; one fdatasync here makes
+    // every record of the batch durable in the journal before the store has it.
+    if (Status s = journal_sync_->Sync(); !s.ok()) {
+      metrics_->store_errors_total(options_.store_name, "journal").Inc();
+      spdlog::warn("cannot sync the journal before a flush: {}", s.ToString());
+      return false;
+    }
+  }
   auto result = store_->Apply(batch_);
   if (!result.ok()) {
     metrics_->store_errors_total(options_.store_name, StatusKind(result.status())).Inc();
@@ -397,9 +414,9 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
   }
   auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
   // The documents came back from the store, verified on their way in.
-  Status s = doc.ok() ? cache_->Publish(result.state, result.checkpoints, *doc,
-                                        PublishCheck::kFromStore)
-                       : doc.status();
+  Status s = doc.ok()
+                 ? cache_->Publish(result.state, result.checkpoints, *doc, PublishCheck::kFromStore)
+                 : doc.status();
   if (!s.ok()) {
     CacheFailed(s);
     return;
@@ -510,7 +527,8 @@ int Sidecar::Run(SignalFd* signals) {
       break;
     }
     const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
-    const bool due = batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
+    const bool due =
+        batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
     bool flushed = false;
     if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
         now >= store_retry_.due_ns()) {
@@ -526,11 +544,13 @@ int Sidecar::Run(SignalFd* signals) {
 
     // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
     int64_t wake = now + pr::kReadyPollMillis * kMilli;
-    if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
+    if (batch_started_ns_ > 0)
+      wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
     if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
     struct pollfd fds[2] = {{signals != nullptr ? signals->fd() : -1, POLLIN, 0},
                             {watcher.fd(), POLLIN, 0}};
-    int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
+    int timeout_ms =
+        static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
     ::poll(fds, 2, timeout_ms);
     watcher.Drain();
   }

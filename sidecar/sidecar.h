@@ -32,7 +32,11 @@ struct SidecarOptions {
   std::string work_dir = ".";
   int grace_seconds = protocol::kDefaultGraceSeconds;
   std::string progress_file;  // empty: no Argo progress
-  bool sync = false;          // local mode: fsync ack and restore files
+  // Local mode (the work dir outlives the pod): fsync the restore files and
+  // the ack, and make the journal durable (one fdatasync per flush, for every
+  // record the step appended since) before the store commits it, so an ack
+  // never covers journal bytes a power loss could take back.
+  bool sync = false;
   std::string store_name = "postgres";  // metric label: "postgres" or "sqlite"
   double store_wait_seconds = 60;       // at start, before exit 75
   int64_t flush_max_records = protocol::kFlushMaxRecords;
@@ -88,6 +92,7 @@ class Sidecar {
 
   int64_t fence_ = 0;
   std::unique_ptr<JournalReader> reader_;
+  std::unique_ptr<WritableFile> journal_sync_;  // local mode: the journal, only to fdatasync it
   Batch batch_;
   uint64_t batch_end_offset_ = 0;
   int64_t batch_started_ns_ = 0;
