@@ -190,6 +190,15 @@ void TaskProcess::Signal(int sig) const {
   if (!reaped_) ::kill(pid_, sig);
 }
 
+int TaskProcess::Wait() {
+  int wait_status = 0;
+  while (!reaped_) {
+    const pid_t r = ::waitpid(pid_, &wait_status, 0);
+    if (r == pid_ || (r < 0 && errno != EINTR)) reaped_ = true;
+  }
+  return wait_status;
+}
+
 bool TaskProcess::TryReap(int* wait_status) {
   if (reaped_) return true;
   pid_t r = ::waitpid(pid_, wait_status, WNOHANG);

@@ -485,8 +485,85 @@ void Sidecar::WriteProgress() {
   if (!s.ok()) spdlog::warn("cannot write the Argo progress file: {}", s.message());
 }
 
-int Sidecar::Run(SignalFd* signals) {
+std::optional<int> Sidecar::Begin(std::unique_ptr<DirWatcher> watcher) {
   started_ns_ = env_->MonotonicNanos();
+  watcher_ = std::move(watcher);
+  if (int code = Start(); code >= 0) return code;
+  ResetBatch();
+  if (watcher_) {
+    watcher_->Watch(options_.work_dir);
+  } else {
+    watcher_ = std::make_unique<DirWatcher>(options_.work_dir, DirWatcher::kReplacedOrGrown);
+  }
+  wake_ns_ = started_ns_;
+  return std::nullopt;
+}
+
+int Sidecar::watch_fd() const {
+  return watcher_ ? watcher_->fd() : -1;
+}
+
+bool Sidecar::ReadRecords() {
+  while (!corrupt_ && batch_.size() < static_cast<size_t>(options_.flush_max_records)) {
+    JournalRecord record;
+    JournalReader::Outcome outcome = reader_->Next(&record);
+    if (outcome == JournalReader::Outcome::kRecord) {
+      if (static_cast<int64_t>(record.seq) <= ack_.seq) continue;  // acknowledged before
+      if (AddRecord(record)) return true;
+      continue;
+    }
+    if (outcome == JournalReader::Outcome::kCorrupt) {
+      corrupt_ = true;
+      metrics_->store_errors_total(options_.store_name, "journal").Inc();
+      spdlog::error("journal is corrupt: {}; records after it cannot be read", reader_->message());
+    }
+    break;
+  }
+  return false;
+}
+
+std::optional<int> Sidecar::Turn() {
+  watcher_->Drain();
+  const int64_t now = env_->MonotonicNanos();
+  const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
+  if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
+    if (batch_.size() > 0 || batch_.commit) Flush();
+    if (!commit_durable_ && !fenced_out_) {
+      spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
+    }
+    return pr::kExitOk;
+  }
+  const bool flush_now = ReadRecords();
+  const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
+  const bool due = batch_started_ns_ > 0 &&
+                   env_->MonotonicNanos() - batch_started_ns_ >= options_.flush_max_millis * kMilli;
+  bool flushed = false;
+  if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
+      now >= store_retry_.due_ns()) {
+    flushed = Flush();
+    if (!flushed) store_retry_.Failed();
+  }
+  if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
+      now >= cache_retry_.due_ns()) {
+    RefillCache();
+  }
+  if (!corrupt_) UpdateJournalLag();
+  if (flushed && full) {
+    wake_ns_ = now;  // more records may be waiting already
+    return std::nullopt;
+  }
+  // Until the journal grows, the batch is due, the store may be tried again,
+  // or 100 ms (a missed inotify event costs no more); a stop waits its budget.
+  int64_t wake = now + pr::kReadyPollMillis * kMilli;
+  if (batch_started_ns_ > 0) {
+    wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
+  }
+  if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
+  wake_ns_ = wake;
+  return std::nullopt;
+}
+
+int Sidecar::Run(SignalFd* signals) {
   auto drain_signals = [&] {
     if (signals == nullptr) return;
     for (int signal : signals->Drain()) {
@@ -494,71 +571,19 @@ int Sidecar::Run(SignalFd* signals) {
     }
   };
   drain_signals();
-  if (int code = Start(); code >= 0) return code;
-  ResetBatch();
-
-  DirWatcher watcher(options_.work_dir, DirWatcher::kReplacedOrGrown);
-  const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
-  bool corrupt = false;
+  if (auto code = Begin()) return *code;
   while (true) {
     drain_signals();
-    const int64_t now = env_->MonotonicNanos();
-    if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
-      break;
-    }
-    bool flush_now = false;
-    while (!corrupt && batch_.size() < static_cast<size_t>(options_.flush_max_records)) {
-      JournalRecord record;
-      JournalReader::Outcome outcome = reader_->Next(&record);
-      if (outcome == JournalReader::Outcome::kRecord) {
-        if (static_cast<int64_t>(record.seq) <= ack_.seq) continue;  // acknowledged before
-        if (AddRecord(record)) {
-          flush_now = true;
-          break;
-        }
-        continue;
-      }
-      if (outcome == JournalReader::Outcome::kCorrupt) {
-        corrupt = true;
-        metrics_->store_errors_total(options_.store_name, "journal").Inc();
-        spdlog::error("journal is corrupt: {}; records after it cannot be read",
-                      reader_->message());
-      }
-      break;
-    }
-    const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
-    const bool due =
-        batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
-    bool flushed = false;
-    if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
-        now >= store_retry_.due_ns()) {
-      flushed = Flush();
-      if (!flushed) store_retry_.Failed();
-    }
-    if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
-        now >= cache_retry_.due_ns()) {
-      RefillCache();
-    }
-    if (reader_ && !corrupt) UpdateJournalLag();
-    if (flushed && full) continue;  // more records may be waiting already
-
-    // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
-    int64_t wake = now + pr::kReadyPollMillis * kMilli;
-    if (batch_started_ns_ > 0)
-      wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
-    if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
+    if (auto code = Turn()) return *code;
     struct pollfd fds[2] = {{signals != nullptr ? signals->fd() : -1, POLLIN, 0},
-                            {watcher.fd(), POLLIN, 0}};
-    int timeout_ms =
-        static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
-    ::poll(fds, 2, timeout_ms);
-    watcher.Drain();
+                            {watch_fd(), POLLIN, 0}};
+    ::poll(fds, 2, MillisUntil(env_->MonotonicNanos(), wake_ns_));
   }
-  if (batch_.size() > 0 || batch_.commit) Flush();
-  if (!commit_durable_ && !fenced_out_) {
-    spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
-  }
-  return pr::kExitOk;
+}
+
+int MillisUntil(int64_t now_ns, int64_t wake_ns) {
+  // Rounded up: a wake due in 0.4 ms must not spin until then with zero timeouts.
+  return static_cast<int>(std::clamp<int64_t>((wake_ns - now_ns + kMilli - 1) / kMilli, 0, 60000));
 }
 
 }  // namespace taskmaster::sidecar

@@ -2,7 +2,9 @@
 // the durable store (or adopts a work dir that already has `ready`), tails the
 // journal, commits batches to the store, acknowledges them, then updates Redis,
 // the Argo progress file and the outputs. Single-threaded; the HTTP server reads
-// only `Metrics` and `Health`.
+// only `Metrics` and `Health`. A pod's tm-sidecar calls Run; local mode's one
+// sidecar for a whole run (pod_server.h) drives many through Begin and Turn
+// from one loop.
 #ifndef TASKMASTER_SIDECAR_SIDECAR_H_
 #define TASKMASTER_SIDECAR_SIDECAR_H_
 
@@ -18,6 +20,7 @@
 #include "metrics.h"
 #include "retry.h"
 #include "store/state_store.h"
+#include "taskmaster/dir_watcher.h"
 #include "taskmaster/env.h"
 #include "taskmaster/journal.h"
 #include "taskmaster/protocol.h"
@@ -64,6 +67,21 @@ class Sidecar {
   int Run(SignalFd* signals);
   void RequestStop();
 
+  // Run in parts, for a loop that serves several sidecars: Begin restores (or
+  // adopts) and returns the exit code when it failed; then, until a Turn returns
+  // the exit code, Turn whenever watch_fd() is readable or wake_ns() passed.
+  // Begin watches the work dir with `watcher` when given one (another
+  // sidecar's, from TakeWatcher), else with a new one.
+  std::optional<int> Begin(std::unique_ptr<DirWatcher> watcher = nullptr);
+  // Reads what the journal holds and flushes what is due.
+  std::optional<int> Turn();
+  // Readable when the work dir changed (the journal grew); -1 before Begin.
+  int watch_fd() const;
+  // Env::MonotonicNanos by which Turn must run again.
+  int64_t wake_ns() const { return wake_ns_; }
+  // The watcher, for the next sidecar to reuse once this one is done (or null).
+  std::unique_ptr<DirWatcher> TakeWatcher() { return std::move(watcher_); }
+
  private:
   int Start();
   Status Restore();
@@ -71,6 +89,9 @@ class Sidecar {
   Status WriteRestoreFile(const std::string& name, const std::string& content);
   // Adds a record to the pending batch. True when it must be flushed at once.
   bool AddRecord(const JournalRecord& record);
+  // Adds the records the journal holds to the batch, up to a full one. True
+  // when one of them must be flushed at once (a commit, a sync checkpoint).
+  bool ReadRecords();
   // Commits the pending batch. False when the store failed (the batch is kept).
   bool Flush();
   void PublishToCache(const ApplyResult& result);
@@ -93,6 +114,9 @@ class Sidecar {
   int64_t fence_ = 0;
   std::unique_ptr<JournalReader> reader_;
   std::unique_ptr<WritableFile> journal_sync_;  // local mode: the journal, only to fdatasync it
+  std::unique_ptr<DirWatcher> watcher_;         // the work dir, from Begin on
+  int64_t wake_ns_ = 0;
+  bool corrupt_ = false;  // the journal is damaged past the last record read
   Batch batch_;
   uint64_t batch_end_offset_ = 0;
   int64_t batch_started_ns_ = 0;
@@ -110,6 +134,9 @@ class Sidecar {
   std::map<int64_t, bool> terminal_;
   int64_t shard_tasks_ = 0;
 };
+
+// Milliseconds from now_ns until wake_ns for poll(2): rounded up, 0 when past.
+int MillisUntil(int64_t now_ns, int64_t wake_ns);
 
 }  // namespace taskmaster::sidecar
 
