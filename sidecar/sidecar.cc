@@ -246,11 +246,9 @@ void Sidecar::ResetBatch() {
   batch_ = Batch{};
   batch_.writer = Writer{options_.state_key, options_.role, options_.shard};
   batch_.fence = fence_;
-  batch_started_ns_ = 0;
 }
 
 bool Sidecar::AddRecord(const JournalRecord& record) {
-  if (batch_.size() == 0 && !batch_.commit) batch_started_ns_ = env_->MonotonicNanos();
   batch_end_offset_ = record.end_offset;
   last_seq_ = static_cast<int64_t>(record.seq);
   batch_.max_seq = std::max<int64_t>(batch_.max_seq, static_cast<int64_t>(record.seq));
@@ -490,12 +488,15 @@ std::optional<int> Sidecar::Begin(std::unique_ptr<DirWatcher> watcher) {
   watcher_ = std::move(watcher);
   if (int code = Start(); code >= 0) return code;
   ResetBatch();
+  // Not every append: the journal is read once a tick, and at once when the
+  // step pokes (closes a descriptor on it) after a record it waits on.
   if (watcher_) {
     watcher_->Watch(options_.work_dir);
   } else {
-    watcher_ = std::make_unique<DirWatcher>(options_.work_dir, DirWatcher::kReplacedOrGrown);
+    watcher_ = std::make_unique<DirWatcher>(options_.work_dir, DirWatcher::kReplaced);
   }
   wake_ns_ = started_ns_;
+  next_tick_ns_ = started_ns_ + options_.flush_max_millis * kMilli;
   return std::nullopt;
 }
 
@@ -535,10 +536,14 @@ std::optional<int> Sidecar::Turn() {
   }
   const bool flush_now = ReadRecords();
   const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
-  const bool due = batch_started_ns_ > 0 &&
-                   env_->MonotonicNanos() - batch_started_ns_ >= options_.flush_max_millis * kMilli;
+  // Group commit: the journal is read and what it held flushed once a tick
+  // (flush_max_millis), and at once for a record the step waits on (it pokes
+  // us), a full batch or a stop.
+  const int64_t read_ns = env_->MonotonicNanos();
+  const bool tick = read_ns >= next_tick_ns_;
+  if (tick) next_tick_ns_ = read_ns + options_.flush_max_millis * kMilli;
   bool flushed = false;
-  if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
+  if ((flush_now || full || tick || stop_requested_ || batch_.commit) &&
       now >= store_retry_.due_ns()) {
     flushed = Flush();
     if (!flushed) store_retry_.Failed();
@@ -552,12 +557,9 @@ std::optional<int> Sidecar::Turn() {
     wake_ns_ = now;  // more records may be waiting already
     return std::nullopt;
   }
-  // Until the journal grows, the batch is due, the store may be tried again,
-  // or 100 ms (a missed inotify event costs no more); a stop waits its budget.
-  int64_t wake = now + pr::kReadyPollMillis * kMilli;
-  if (batch_started_ns_ > 0) {
-    wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
-  }
+  // Until the next tick, a poke, or when the store may be tried again; a stop
+  // waits out its budget a tick at a time.
+  int64_t wake = next_tick_ns_;
   if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
   wake_ns_ = wake;
   return std::nullopt;

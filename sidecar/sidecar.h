@@ -119,7 +119,7 @@ class Sidecar {
   bool corrupt_ = false;  // the journal is damaged past the last record read
   Batch batch_;
   uint64_t batch_end_offset_ = 0;
-  int64_t batch_started_ns_ = 0;
+  int64_t next_tick_ns_ = 0;  // when the journal is read and flushed next without a poke
   protocol::Ack ack_;
   bool fenced_out_ = false;
   bool cache_dirty_ = false;  // refilled from the store once cache_retry_ is due

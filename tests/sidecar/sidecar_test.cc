@@ -3,6 +3,8 @@
 // what was never synced the way a power loss would.
 #include "sidecar.h"
 
+#include <poll.h>
+
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <string>
@@ -148,6 +150,26 @@ BOOST_AUTO_TEST_CASE(turns_end_once_the_commit_is_durable_and_a_stop_came) {
   BOOST_TEST(*code == pr::kExitOk);
   // The watcher outlives the sidecar for the next one to reuse.
   BOOST_TEST(static_cast<bool>(pod.sidecar->TakeWatcher()));
+}
+
+BOOST_AUTO_TEST_CASE(appends_do_not_wake_the_sidecar_a_poke_does) {
+  // Group commit: the journal is read once a tick, not once per append, and at
+  // once when the step pokes (closes a descriptor it wrote to the journal with).
+  ShardPod pod(/*local=*/true);
+  BOOST_REQUIRE(!pod.sidecar->Begin().has_value());
+  BOOST_REQUIRE(!pod.sidecar->Turn().has_value());
+  auto ready = Must(pr::DecodeReady(Must(pod.env.ReadFile(pod.Path(pr::kReadyFile)), "ready")),
+                    "DecodeReady");
+  auto journal = Must(JournalWriter::Open(&pod.env, pod.Path(pr::kJournalFile), {}), "journal");
+  pod.RunTask(journal.get(), ready.fence, 0);
+  struct pollfd watch = {pod.sidecar->watch_fd(), POLLIN, 0};
+  BOOST_TEST(::poll(&watch, 1, 0) == 0);
+  Must(pod.env.NewAppendableFile(pod.Path(pr::kJournalFile)), "poke")->Close();
+  BOOST_TEST(::poll(&watch, 1, 0) == 1);
+  // ... and the turn it wakes flushes what the journal holds.
+  BOOST_REQUIRE(!pod.sidecar->Turn().has_value());
+  BOOST_TEST(
+      Must(pr::DecodeAck(Must(pod.env.ReadFile(pod.Path(pr::kAckFile)), "ack")), "ack").seq == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
