@@ -123,7 +123,17 @@ int Sidecar::Start() {
 Status Sidecar::WriteRestoreFile(const std::string& name, const std::string& content) {
   const std::string path = JoinPath(JoinPath(options_.work_dir, pr::kRestoreDir), name);
   TM_RETURN_IF_ERROR(env_->CreateDirs(DirName(path)));
-  return WriteFileAtomic(env_, path, content + "\n", options_.sync);
+  if (!options_.sync) return WriteFileAtomic(env_, path, content + "\n", FileSync::kNone);
+  // The names are made durable together, one SyncDir per directory before
+  // `ready` (SyncRestoreDirs), not one per file.
+  restore_dirs_.insert(DirName(path));
+  return WriteFileAtomic(env_, path, content + "\n", FileSync::kContents);
+}
+
+Status Sidecar::SyncRestoreDirs() {
+  for (const std::string& dir : restore_dirs_) TM_RETURN_IF_ERROR(env_->SyncDir(dir));
+  restore_dirs_.clear();
+  return Status::OK();
 }
 
 Status Sidecar::Restore() {
@@ -189,11 +199,14 @@ Status Sidecar::Restore() {
       break;
     }
   }
+  TM_RETURN_IF_ERROR(SyncRestoreDirs());
   pr::Ready ready;
   ready.fence = fence_;
   ready.workflow_id = options_.state_key;
   ready.role = options_.role;
   ready.shard = options_.shard;
+  // Local mode: restore/ is durable, names and all, before `ready` is; its
+  // SyncDir makes the journal's name durable too.
   TM_RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile),
                                      pr::Encode(ready) + "\n", options_.sync));
   spdlog::info("restored {} {} of workflow {} with fence {}", pr::ToString(options_.role),
@@ -385,8 +398,13 @@ bool Sidecar::Flush() {
   ack_.seq = batch_.max_seq;
   ack_.offset = batch_end_offset_;
   UpdateJournalLag();
-  Status acked = WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile),
-                                 pr::Encode(ack_) + "\n", options_.sync);
+  // Local mode: the ack's bytes are synced before its name, so an ack the disk
+  // keeps is whole; the rename itself need not be durable at once. An older ack
+  // found after a power loss only has the rerun apply again records the store
+  // already holds, which are no-ops (their (fence, seq) is not greater).
+  Status acked =
+      WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile), pr::Encode(ack_) + "\n",
+                      options_.sync ? FileSync::kContents : FileSync::kNone);
   if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
   PublishToCache(*result);
   ResetBatch();

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cache/live_cache.h"
@@ -87,6 +88,8 @@ class Sidecar {
   Status Restore();
   Status Adopt();
   Status WriteRestoreFile(const std::string& name, const std::string& content);
+  // Local mode: makes the names of the restore files durable, once per directory.
+  Status SyncRestoreDirs();
   // Adds a record to the pending batch. True when it must be flushed at once.
   bool AddRecord(const JournalRecord& record);
   // Adds the records the journal holds to the batch, up to a full one. True
@@ -115,6 +118,7 @@ class Sidecar {
   std::unique_ptr<JournalReader> reader_;
   std::unique_ptr<WritableFile> journal_sync_;  // local mode: the journal, only to fdatasync it
   std::unique_ptr<DirWatcher> watcher_;         // the work dir, from Begin on
+  std::set<std::string> restore_dirs_;          // local mode: written, their names not synced yet
   int64_t wake_ns_ = 0;
   bool corrupt_ = false;  // the journal is damaged past the last record read
   Batch batch_;

@@ -101,14 +101,17 @@ BOOST_AUTO_TEST_CASE(local_mode_makes_the_journal_durable_before_it_acks) {
       Must(pr::DecodeAck(Must(pod.env.ReadFile(pod.Path(pr::kAckFile)), "ack")), "DecodeAck");
   BOOST_REQUIRE_EQUAL(ack.seq, 2);
 
-  // A power loss now: the step never synced its records, yet what the ack
-  // covers is still in the journal, so a rerun drains from the ack on.
+  // A power loss now: the step never synced its records, yet the journal holds
+  // all the ack covers. The ack's own name may be taken back (an older ack, or
+  // none, only makes a rerun apply again what the store has), but an ack that
+  // is there is whole and never points past the journal.
   BOOST_REQUIRE(pod.env.DropUnsyncedData().ok());
   uint64_t end = 0;
   BOOST_TEST(JournalRecords(pod.Path(pr::kJournalFile), &end) == 2);
   BOOST_TEST(end >= ack.offset);
-  BOOST_TEST(
-      Must(pr::DecodeAck(Must(pod.env.ReadFile(pod.Path(pr::kAckFile)), "ack")), "ack").seq == 2);
+  if (auto kept = pod.env.ReadFile(pod.Path(pr::kAckFile)); kept.ok()) {
+    BOOST_TEST(Must(pr::DecodeAck(*kept), "DecodeAck").offset <= end);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_pod_sidecar_leaves_the_journal_unsynced) {
