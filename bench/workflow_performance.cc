@@ -128,7 +128,10 @@ struct Bench {
   std::string redis;
   int run = 0;  // a fresh state key and dir per run
 
-  std::string Fresh(const std::string& name) { return name + "-" + std::to_string(++run); }
+  // Unique in this run and across runs on the same PostgreSQL.
+  std::string Fresh(const std::string& name) {
+    return name + "-" + std::to_string(getpid()) + "-" + std::to_string(++run);
+  }
 
   // One pod: its sidecar, then its step, timed from the sidecar's start until
   // the step exits (Argo's critical path); SIGTERM to the sidecar after. The

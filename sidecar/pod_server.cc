@@ -182,6 +182,8 @@ void PodServer::Start(const pr::PodMessage& message) {
       return;
     }
   }
+  // One check of the schema serves every later pod: the store is the same.
+  options->schema_checked = schema_checked_;
   pod->sidecar =
       std::make_unique<Sidecar>(env_, *std::move(options), store_, cache_, metrics_, &pod->health);
   if (stopping_) pod->sidecar->RequestStop();
@@ -195,6 +197,7 @@ void PodServer::Start(const pr::PodMessage& message) {
     Exited(pod->work_dir, *code);
     return;
   }
+  schema_checked_ = true;
   pods_.push_back(std::move(pod));
 }
 

@@ -75,6 +75,7 @@ class PodServer {
   bool input_closed_ = false;
   bool stopping_ = false;
   bool channel_failed_ = false;
+  bool schema_checked_ = false;  // a pod began: the store's schema is current
   std::vector<std::unique_ptr<Pod>> pods_;
   // Of pods that are done, for the next ones: closing a watcher is slow.
   std::vector<std::unique_ptr<DirWatcher>> spare_watchers_;

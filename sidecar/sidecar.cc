@@ -75,6 +75,7 @@ int Sidecar::Start() {
   };
 
   Status s = with_retries("schema", [&] {
+    if (options_.schema_checked) return Status::OK();
     return options_.role == pr::Role::kInit ? store_->Migrate() : store_->CheckSchema();
   });
   if (!s.ok()) {

@@ -43,6 +43,9 @@ struct SidecarOptions {
   bool sync = false;
   std::string store_name = "postgres";  // metric label: "postgres" or "sqlite"
   double store_wait_seconds = 60;       // at start, before exit 75
+  // The store's schema is known to be current (local mode's sidecar for every
+  // pod checked it for an earlier pod): neither migrate nor check it again.
+  bool schema_checked = false;
   int64_t flush_max_records = protocol::kFlushMaxRecords;
   int64_t flush_max_millis = protocol::kFlushMaxMillis;
 };
