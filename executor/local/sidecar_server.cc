@@ -51,15 +51,25 @@ Status SidecarServer::Spawn() {
 }
 
 Status SidecarServer::Start(Pod* pod, const pr::SidecarArgs& args) {
-  if (!process_) TM_RETURN_IF_ERROR(Spawn());
   pr::PodMessage message;
   message.kind = pr::PodMessage::Kind::kStart;
   message.args = args.ToArgv();
   message.args.erase(message.args.begin());  // the program
   message.log_path = pod->LogPath("tm-sidecar");
-  TM_RETURN_IF_ERROR(Send(message));
-  pods_[pod->dir] = pod;
-  return Status::OK();
+  Status sent;
+  for (int tries = 0; tries < 2; ++tries) {
+    // One that closed its socket is exiting (it died, or was killed): its pods
+    // get its exit status, and a new one serves this pod.
+    if (process_ && fd() < 0) Died(DecodeWaitStatus(process_->Wait()));
+    if (!process_) TM_RETURN_IF_ERROR(Spawn());
+    sent = Send(message);
+    if (sent.ok()) {
+      pods_[pod->dir] = pod;
+      return Status::OK();
+    }
+    process_->CloseControl();
+  }
+  return sent;
 }
 
 void SidecarServer::Stop(Pod* pod) {
