@@ -45,9 +45,18 @@ struct ShardPod {
 
   std::string Path(const char* name) const { return JoinPath(dir.Join("work"), name); }
 
+  // Restores the shard and opens the journal as its step would, under the
+  // fence `ready` hands out.
+  void Begin() {
+    BOOST_REQUIRE(!sidecar->Begin().has_value());
+    fence = Must(pr::DecodeReady(Must(env.ReadFile(Path(pr::kReadyFile)), "ready")), "DecodeReady")
+                .fence;
+    journal = Must(JournalWriter::Open(&env, Path(pr::kJournalFile), {}), "JournalWriter::Open");
+  }
+
   // What the step appends for one task, without syncing (local mode's steps
   // leave that to the sidecar).
-  void RunTask(JournalWriter* journal, int64_t fence, int64_t ordinal) {
+  void RunTask(int64_t ordinal) {
     const std::string id = "task/" + std::to_string(ordinal);
     BOOST_REQUIRE(journal
                       ->Append(static_cast<uint16_t>(pr::RecordType::kTaskStart), 0,
@@ -73,6 +82,8 @@ struct ShardPod {
   Metrics metrics;
   Health health;
   std::unique_ptr<Sidecar> sidecar;
+  int64_t fence = 0;
+  std::unique_ptr<JournalWriter> journal;
 };
 
 // Records the journal still holds from its start (0 when it is gone); its end
@@ -91,11 +102,8 @@ BOOST_AUTO_TEST_SUITE(sidecar_flush)
 
 BOOST_AUTO_TEST_CASE(local_mode_makes_the_journal_durable_before_it_acks) {
   ShardPod pod(/*local=*/true);
-  BOOST_REQUIRE(!pod.sidecar->Begin().has_value());
-  auto ready = Must(pr::DecodeReady(Must(pod.env.ReadFile(pod.Path(pr::kReadyFile)), "ready")),
-                    "DecodeReady");
-  auto journal = Must(JournalWriter::Open(&pod.env, pod.Path(pr::kJournalFile), {}), "journal");
-  pod.RunTask(journal.get(), ready.fence, 0);
+  pod.Begin();
+  pod.RunTask(0);
   BOOST_REQUIRE(!pod.sidecar->Turn().has_value());
   const pr::Ack ack =
       Must(pr::DecodeAck(Must(pod.env.ReadFile(pod.Path(pr::kAckFile)), "ack")), "DecodeAck");
@@ -119,11 +127,8 @@ BOOST_AUTO_TEST_CASE(a_pod_sidecar_leaves_the_journal_unsynced) {
   // dir dies with the pod, so nothing syncs the journal (or its name), and a
   // power loss takes the records back.
   ShardPod pod(/*local=*/false);
-  BOOST_REQUIRE(!pod.sidecar->Begin().has_value());
-  auto ready = Must(pr::DecodeReady(Must(pod.env.ReadFile(pod.Path(pr::kReadyFile)), "ready")),
-                    "DecodeReady");
-  auto journal = Must(JournalWriter::Open(&pod.env, pod.Path(pr::kJournalFile), {}), "journal");
-  pod.RunTask(journal.get(), ready.fence, 0);
+  pod.Begin();
+  pod.RunTask(0);
   BOOST_REQUIRE(!pod.sidecar->Turn().has_value());
   BOOST_REQUIRE(pod.env.DropUnsyncedData().ok());
   uint64_t end = 0;
@@ -132,19 +137,17 @@ BOOST_AUTO_TEST_CASE(a_pod_sidecar_leaves_the_journal_unsynced) {
 
 BOOST_AUTO_TEST_CASE(turns_end_once_the_commit_is_durable_and_a_stop_came) {
   ShardPod pod(/*local=*/true);
-  BOOST_REQUIRE(!pod.sidecar->Begin().has_value());
+  pod.Begin();
   BOOST_TEST(pod.sidecar->watch_fd() >= 0);
-  auto ready = Must(pr::DecodeReady(Must(pod.env.ReadFile(pod.Path(pr::kReadyFile)), "ready")),
-                    "DecodeReady");
-  auto journal = Must(JournalWriter::Open(&pod.env, pod.Path(pr::kJournalFile), {}), "journal");
-  pod.RunTask(journal.get(), ready.fence, 0);
-  pod.RunTask(journal.get(), ready.fence, 1);
+  pod.RunTask(0);
+  pod.RunTask(1);
   pr::CommitRecord commit;
-  commit.fence = ready.fence;
-  commit.seq = static_cast<int64_t>(journal->last_seq()) + 1;
+  commit.fence = pod.fence;
+  commit.seq = static_cast<int64_t>(pod.journal->last_seq()) + 1;
   commit.role = pr::Role::kShard;
   BOOST_REQUIRE(
-      journal->Append(static_cast<uint16_t>(pr::RecordType::kCommit), 0, pr::Encode(commit)).ok());
+      pod.journal->Append(static_cast<uint16_t>(pr::RecordType::kCommit), 0, pr::Encode(commit))
+          .ok());
   BOOST_REQUIRE(!pod.sidecar->Turn().has_value());  // commits, acks, but no stop yet
   BOOST_TEST(pod.health.done.load());
   pod.sidecar->RequestStop();
@@ -159,12 +162,9 @@ BOOST_AUTO_TEST_CASE(appends_do_not_wake_the_sidecar_a_poke_does) {
   // Group commit: the journal is read once a tick, not once per append, and at
   // once when the step pokes (closes a descriptor it wrote to the journal with).
   ShardPod pod(/*local=*/true);
-  BOOST_REQUIRE(!pod.sidecar->Begin().has_value());
+  pod.Begin();
   BOOST_REQUIRE(!pod.sidecar->Turn().has_value());
-  auto ready = Must(pr::DecodeReady(Must(pod.env.ReadFile(pod.Path(pr::kReadyFile)), "ready")),
-                    "DecodeReady");
-  auto journal = Must(JournalWriter::Open(&pod.env, pod.Path(pr::kJournalFile), {}), "journal");
-  pod.RunTask(journal.get(), ready.fence, 0);
+  pod.RunTask(0);
   struct pollfd watch = {pod.sidecar->watch_fd(), POLLIN, 0};
   BOOST_TEST(::poll(&watch, 1, 0) == 0);
   Must(pod.env.NewAppendableFile(pod.Path(pr::kJournalFile)), "poke")->Close();
