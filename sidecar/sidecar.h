@@ -36,16 +36,19 @@ struct SidecarOptions {
   std::string work_dir = ".";
   int grace_seconds = protocol::kDefaultGraceSeconds;
   std::string progress_file;  // empty: no Argo progress
-  // Local mode (the work dir outlives the pod): fsync the restore files and
-  // the ack, and make the journal durable (one fdatasync per flush, for every
-  // record the step appended since) before the store commits it, so an ack
-  // never covers journal bytes a power loss could take back.
+  // Local mode (the work dir outlives the pod): fsync `restore/`, `ready` and
+  // the ack's bytes, and make the journal durable (one fdatasync per flush,
+  // for every record the step appended since) before the store commits it, so
+  // an ack never covers journal bytes a power loss could take back.
   bool sync = false;
   std::string store_name = "postgres";  // metric label: "postgres" or "sqlite"
   double store_wait_seconds = 60;       // at start, before exit 75
   // The store's schema is known to be current (local mode's sidecar for every
   // pod checked it for an earlier pod): neither migrate nor check it again.
   bool schema_checked = false;
+  // A batch holds at most this many records; the journal is read and what it
+  // held flushed once per flush_max_millis (a tick), and at once when the step
+  // pokes (after a record it waits on).
   int64_t flush_max_records = protocol::kFlushMaxRecords;
   int64_t flush_max_millis = protocol::kFlushMaxMillis;
 };
