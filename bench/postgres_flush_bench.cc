@@ -99,7 +99,7 @@ const std::string* Workflow(StateStore* store, int64_t tasks, benchmark::State& 
   init.workflow_id = id;
   init.task_count = tasks;
   init.batch_size = kBatch;
-  init.effective_batch_size = pr::EffectiveBatchSize(tasks, kBatch);
+  init.effective_batch_size = pr::EffectiveBatchSize(tasks, kBatch, pr::kMaxShards);
   init.list_hash = pr::ListHash(ids);
   std::vector<pr::TaskListRecord> lists = pr::ChunkTaskList(ids);
   init.list_records = static_cast<int64_t>(lists.size());
@@ -140,7 +140,9 @@ class Shards {
     int64_t fence = 0;
     int64_t seq = 0;
   };
-  int64_t count() const { return pr::ShardCount(tasks_, pr::EffectiveBatchSize(tasks_, kBatch)); }
+  int64_t count() const {
+    return pr::ShardCount(tasks_, pr::EffectiveBatchSize(tasks_, kBatch, pr::kMaxShards));
+  }
   // nullptr after SkipWithError.
   Shard* Get(int64_t k, benchmark::State& state) {
     auto it = shards_.find(k);
@@ -181,7 +183,7 @@ void RunApply(benchmark::State& state, Kind kind) {
   if (flow == nullptr) flow.reset(new Flow{Shards(store, *workflow_id, tasks)});
   Shards& shards = flow->shards;
   int64_t& n = flow->n;
-  const int64_t batch = pr::EffectiveBatchSize(tasks, kBatch);
+  const int64_t batch = pr::EffectiveBatchSize(tasks, kBatch, pr::kMaxShards);
   // Checkpoint generations grow across runs on the same server too, so that
   // every document is written (a lower generation than the stored one is not).
   static const int64_t generation_base = std::chrono::duration_cast<std::chrono::milliseconds>(

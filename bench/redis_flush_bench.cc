@@ -135,18 +135,11 @@ BENCHMARK(BM_RedisPublishVerified500Checkpoints)->Unit(benchmark::kMillisecond)-
 
 // ---- Diagnostics ------------------------------------------------------------
 
-// The envelope and compare-and-set of LiveCache's per-key script before batching,
-// looped over every key of one call: KEYS[i] gets ARGV[2i-1] (the document)
-// when its generation ARGV[2i] is greater than the stored one.
-constexpr const char* kBatchedScript = R"lua(
-local HEAD_LAST_BYTE = 4095
-local function envelope(head)
-  local fields = string.match(head, '^(.-),"payload":')
-  if not fields then return nil end
-  local ok, doc = pcall(cjson.decode, fields .. '}')
-  if ok and type(doc) == 'table' then return doc end
-  return nil
-end
+// The compare-and-set of LiveCache's per-key script before batching, looped
+// over every key of one call: KEYS[i] gets ARGV[2i-1] (the document) when its
+// generation ARGV[2i] is greater than the stored one. It reads the stored
+// envelope with LiveCache's own envelope(head) (CheckpointEnvelopeLua).
+constexpr const char* kBatchedLoop = R"lua(
 local n = 0
 for i, key in ipairs(KEYS) do
   local doc = envelope(redis.call('GETRANGE', key, 0, HEAD_LAST_BYTE))
@@ -225,8 +218,10 @@ void RunDiag(benchmark::State& state, Diag diag) {
   if (c == nullptr) return;
   std::string sha;
   if (diag != Diag::kPlainSet) {
-    auto* reply = static_cast<redisReply*>(redisCommand(
-        c.get(), "SCRIPT LOAD %s", diag == Diag::kOneScript ? kBatchedScript : kShardGuardScript));
+    const std::string source = diag == Diag::kOneScript
+                                   ? std::string(CheckpointEnvelopeLua()) + kBatchedLoop
+                                   : std::string(kShardGuardScript);
+    auto* reply = static_cast<redisReply*>(redisCommand(c.get(), "SCRIPT LOAD %s", source.c_str()));
     if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
       state.SkipWithError("SCRIPT LOAD failed");
       return;

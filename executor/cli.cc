@@ -1,7 +1,11 @@
 #include "cli.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <string>
 #include <utility>
 
 #include "local.h"
@@ -56,6 +60,23 @@ CLI::Option* AddBatchSize(CLI::App* cmd, int64_t* batch_size) {
   return cmd->add_option("--batch-size", *batch_size, "Tasks per shard")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+}
+
+// A decimal integer from lo to hi. CLI11's own conversion would also read 0x10,
+// 010 (as octal) or 1e3, which a template parameter must not silently become.
+CLI::Validator DecimalInRange(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 18 &&
+                            std::all_of(text.begin(), text.end(),
+                                        [](unsigned char c) { return c >= '0' && c <= '9'; });
+        if (digits) {
+          const int64_t value = std::stoll(text);
+          if (value >= lo && value <= hi) return std::string();
+        }
+        return fmt::format("must be a decimal integer from {} to {}, got '{}'", lo, hi, text);
+      },
+      fmt::format("INT in [{} - {}]", lo, hi));
 }
 
 void AddMaxFailures(CLI::App* cmd, int64_t* max_failures) {
@@ -117,8 +138,22 @@ CLI::App* AddValidate(CLI::App* app, std::string* task_list) {
 CLI::App* AddInit(CLI::App* app, InitOptions* init) {
   auto* cmd = app->add_subcommand("init", "Pod role: record the workflow, output pending shards");
   AddCommonFlags(cmd, &init->common);
-  AddTaskList(cmd, &init->task_list);
+  cmd->add_option("--task-list", init->task_list,
+                  "JSON array of task IDs, or @FILE; empty: the list recorded under the state key "
+                  "(tm-sidecar submit)");
   AddBatchSize(cmd, &init->batch_size);
+  cmd->add_option("--max-shards", init->max_shards,
+                  "At most this many shards: the batch size is raised to fit")
+      ->envname("TM_MAX_SHARDS")
+      ->check(DecimalInRange(1, pr::kMaxShards))
+      ->capture_default_str();
+  cmd->add_option("--parallelism", init->parallelism,
+                  "Shards at once in Argo: the lanes of the lanes/lane-plan outputs")
+      ->envname("TM_PARALLELISM")
+      ->check(DecimalInRange(1, pr::kMaxParallelism))
+      ->capture_default_str();
+  cmd->add_flag("--no-inline-limit", init->no_inline_limit,
+                "Accept a task list of any size (tm-step local: no Argo object carries it)");
   return cmd;
 }
 

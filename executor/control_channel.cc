@@ -1,72 +1,15 @@
 #include "control_channel.h"
 
-#include <vector>
-
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+
+#include "taskmaster/json.h"
 
 namespace taskmaster::step {
 
-namespace {
-
-// Compact JSON of a value, without recursion: Value::Accept recurses once per
-// level, and a task may send a payload nested deeply enough to overflow the
-// stack (a line of 1 MiB holds 500,000 levels).
-std::string WriteCompact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
-  struct Container {
-    const rapidjson::Value* value;
-    rapidjson::SizeType next;  // index of the next member or element
-  };
-  std::vector<Container> open;
-  // Writes a scalar, or starts a container and leaves it open.
-  const auto begin = [&](const rapidjson::Value& v) {
-    if (v.IsObject()) {
-      writer.StartObject();
-      open.push_back({&v, 0});
-    } else if (v.IsArray()) {
-      writer.StartArray();
-      open.push_back({&v, 0});
-    } else {
-      v.Accept(writer);
-    }
-  };
-  begin(value);
-  while (!open.empty()) {
-    const rapidjson::Value& v = *open.back().value;
-    const rapidjson::SizeType i = open.back().next++;
-    if (v.IsObject()) {
-      if (i == v.MemberCount()) {
-        writer.EndObject(i);
-        open.pop_back();
-        continue;
-      }
-      const auto& member = *(v.MemberBegin() + i);
-      writer.Key(member.name.GetString(), member.name.GetStringLength());
-      begin(member.value);
-    } else if (i == v.Size()) {
-      writer.EndArray(i);
-      open.pop_back();
-    } else {
-      begin(v[i]);
-    }
-  }
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
-}  // namespace
-
 Result<ControlMessage> ParseControlLine(std::string_view line) {
   rapidjson::Document doc;
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  doc.Parse<kFlags>(line.data(), line.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(doc.GetErrorOffset()) +
-                                   ": " + rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  Status parsed = ParseJson(line, "", &doc, JsonNumbers::kFast);
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.message());
   if (!doc.IsObject()) return Status::InvalidArgument("expected a JSON object");
 
   ControlMessage msg;
@@ -74,7 +17,7 @@ Result<ControlMessage> ParseControlLine(std::string_view line) {
     std::string_view key(member.name.GetString(), member.name.GetStringLength());
     const rapidjson::Value& value = member.value;
     if (key == "checkpoint") {
-      msg.checkpoint = WriteCompact(value);
+      msg.checkpoint = JsonWriter().Value(value).Take();
     } else if (key == "sync") {
       if (!value.IsBool()) return Status::InvalidArgument("\"sync\" must be true or false");
       msg.sync = value.GetBool();

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -15,8 +16,11 @@
 #include "step_work_dir.h"
 #include "task_runner.h"
 #include "taskmaster/checkpoint.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster::step {
 
@@ -31,42 +35,17 @@ int Usage(const Status& status) {
   return pr::kExitUsage;
 }
 
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 // ARGO_DEADLINE as Argo writes it, Go's time.RFC3339 ("2006-01-02T15:04:05Z07:00":
 // whole seconds, "Z" or a +hh:mm/-hh:mm offset), or Go's zero time when the
 // workflow has no deadline (nullopt). A fraction of a second is accepted too.
 Result<std::optional<int64_t>> ParseArgoDeadline(std::string_view text) {
   constexpr std::string_view kZeroTime = "0001-01-01T00:00:00";
   if (text.substr(0, kZeroTime.size()) == kZeroTime) return std::optional<int64_t>();
-  const auto bad = [&] {
+  Result<int64_t> deadline = ParseRfc3339(text);
+  if (!deadline.ok()) {
     return Status::InvalidArgument("not an RFC 3339 time like 2026-11-29T00:28:02Z");
-  };
-  if (text.size() < 20) return bad();
-  std::string_view rest = text.substr(19);
-  std::string millis = "000";
-  if (rest[0] == '.') {
-    size_t end = 1;
-    while (end < rest.size() && IsDigit(rest[end])) ++end;
-    if (end == 1) return bad();
-    millis = (std::string(rest.substr(1, end - 1)) + "00").substr(0, 3);
-    rest.remove_prefix(end);
   }
-  int64_t offset_ms = 0;
-  if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && IsDigit(rest[1]) &&
-      IsDigit(rest[2]) && rest[3] == ':' && IsDigit(rest[4]) && IsDigit(rest[5])) {
-    offset_ms = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600000 +
-                ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60000;
-    if (rest[0] == '-') offset_ms = -offset_ms;
-  } else if (rest != "Z") {
-    return bad();
-  }
-  // The local time of an offset is UTC plus the offset.
-  auto utc = ParseRfc3339Millis(std::string(text.substr(0, 19)) + "." + millis + "Z");
-  if (!utc.ok()) return bad();
-  return std::optional<int64_t>(*utc - offset_ms);
+  return std::optional<int64_t>(*deadline);
 }
 
 // How long the step waits for the sidecar to acknowledge a record: the final
@@ -386,13 +365,117 @@ std::optional<int> RecordList(StepWorkDir& wd, const InitOptions& options,
   return std::nullopt;
 }
 
+// The bytes of JSON a --task-list argument holds: the file's size for @path.
+// A file that cannot be read is LoadTaskList's to report.
+Result<uint64_t> TaskListBytes(Env* env, const std::string& arg) {
+  if (arg.front() != '@') return uint64_t{arg.size()};
+  return env->FileSize(arg.substr(1));
+}
+
+// The `tm-sidecar submit` that records a list under `state_key`, for messages.
+std::string SubmitHint(const std::string& state_key) {
+  return "`tm-sidecar submit --task-list @FILE --state-key " + ShellQuote(state_key) + "`";
+}
+
+std::string OverInlineLimitMessage(const std::string& state_key, uint64_t bytes) {
+  return "the task list is " + std::to_string(bytes) + " bytes of JSON, over the " +
+         std::to_string(pr::kMaxInlineTaskListBytes) +
+         "-byte limit of a list given to init (it travels in the Workflow object): record it in "
+         "the store with " +
+         SubmitHint(state_key) +
+         " and submit the workflow with -p state-key=" + ShellQuote(state_key) +
+         " and no task-list";
+}
+
+// A new workflow's batch size: the requested one, raised so that the list fits
+// in --max-shards shards.
+int64_t NewBatchSize(const InitOptions& options, int64_t n) {
+  const int64_t batch = pr::EffectiveBatchSize(n, options.batch_size, options.max_shards);
+  if (batch != options.batch_size) {
+    spdlog::warn(
+        "raising the batch size from {} to {} so that {} tasks fit in {} shards "
+        "(--max-shards {})",
+        options.batch_size, batch, n, pr::ShardCount(n, batch), options.max_shards);
+  }
+  return batch;
+}
+
+// A recorded workflow's batch size: the one it was recorded with, since a
+// resume must not re-shard (shard k holds the same tasks in every run),
+// whatever --max-shards says now.
+int64_t RecordedBatchSize(const InitOptions& options, const pr::InitRestore& recorded) {
+  const int64_t batch = recorded.effective_batch_size;
+  if (pr::EffectiveBatchSize(recorded.task_count, recorded.batch_size, options.max_shards) !=
+      batch) {
+    spdlog::info(
+        "keeping the recorded batch size {} ({} shards); --max-shards {} applies to new "
+        "workflows only",
+        batch, pr::ShardCount(recorded.task_count, batch), options.max_shards);
+  }
+  return batch;
+}
+
+// Commits init's outputs: the pending shards, also dealt over --parallelism lanes.
+int CommitInit(RoleStep* step, const InitOptions& options, const pr::InitSummary& summary,
+               const std::vector<int64_t>& pending) {
+  if (!pending.empty()) {
+    const int64_t lanes = std::min<int64_t>(options.parallelism, pending.size());
+    spdlog::info("{} pending shards in {} lanes of one shard at a time (--parallelism {})",
+                 pending.size(), lanes, options.parallelism);
+  }
+  return step->Commit(pr::Role::kInit, pr::InitOutputs(summary, pending, options.parallelism),
+                      pr::kExitOk);
+}
+
+// Hands out the shards of a list recorded whole that still have work.
+int CommitResume(RoleStep* step, const InitOptions& options, const pr::InitRestore& recorded) {
+  const std::string& key = options.common.state_key;
+  const int64_t batch = RecordedBatchSize(options, recorded);
+  const int64_t shards = pr::ShardCount(recorded.task_count, batch);
+  const std::vector<int64_t> pending = pr::PendingShards(recorded.statuses, batch);
+  spdlog::info("Resuming workflow {}: {} of {} shards still have work", key, pending.size(),
+               shards);
+  const pr::InitSummary summary{
+      key,  recorded.task_count, batch, shards, static_cast<int64_t>(pending.size()),
+      true, recorded.list_hash};
+  return CommitInit(step, options, summary, pending);
+}
+
+// init without a task list: the list recorded under the state key (by
+// `tm-sidecar submit`, the API, or an earlier init), with the batch size
+// recorded with it. restore/init.json holds all it takes (hash, counts, batch
+// sizes, statuses by ordinal): the IDs stay in the store.
+int InitFromStore(Env* env, const InitOptions& options) {
+  const std::string& key = options.common.state_key;
+  RoleStep step(env, options.common);
+  if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
+  auto restore = step.wd().ReadInitRestore();
+  if (!restore.ok()) return RestoreError("workflow", restore.status());
+  if (!restore->exists) {
+    return Usage(Status::InvalidArgument(
+        "no task list given and state key " + key + " has none recorded: record one with " +
+        SubmitHint(key) + " and submit the workflow with -p state-key=" + ShellQuote(key) +
+        ", or give the list (task-list, --task-list)"));
+  }
+  if (static_cast<int64_t>(restore->statuses.size()) != restore->task_count) {
+    return Usage(Status::InvalidArgument(
+        "no task list given and the one recorded under state key " + key + " is incomplete (" +
+        std::to_string(restore->statuses.size()) + " of " + std::to_string(restore->task_count) +
+        " tasks: recording it was interrupted): record the same list again with " +
+        SubmitHint(key) + ", or give it (task-list, --task-list)"));
+  }
+  if (options.batch_size != restore->batch_size) {
+    spdlog::info("using the batch size recorded with the list of {} ({}), not --batch-size {}", key,
+                 restore->batch_size, options.batch_size);
+  }
+  return CommitResume(&step, options, *restore);
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> ParseCommandJson(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
-                                                                                    json.size());
-  if (doc.HasParseError() || !doc.IsArray() || doc.Empty()) {
+  if (!ParseJson(json, "--command-json", &doc).ok() || !doc.IsArray() || doc.Empty()) {
     return Status::InvalidArgument("--command-json must be a non-empty JSON array of strings");
   }
   std::vector<std::string> argv;
@@ -437,15 +520,17 @@ int RunInit(Env* env, const InitOptions& options) {
   if (options.batch_size < 1) {
     return Usage(Status::InvalidArgument("--batch-size must be at least 1"));
   }
+  if (options.task_list.empty()) return InitFromStore(env, options);
+  if (!options.no_inline_limit) {
+    if (auto bytes = TaskListBytes(env, options.task_list);
+        bytes.ok() && *bytes > pr::kMaxInlineTaskListBytes) {
+      return Usage(Status::InvalidArgument(OverInlineLimitMessage(common.state_key, *bytes)));
+    }
+  }
   auto ids = LoadTaskList(env, options.task_list);
   if (!ids.ok()) return Usage(ids.status());
   const int64_t n = static_cast<int64_t>(ids->size());
   const std::string hash = pr::ListHash(*ids);
-  const int64_t batch = pr::EffectiveBatchSize(n, options.batch_size);
-  if (batch != options.batch_size) {
-    spdlog::warn("raising the batch size from {} to {} so that {} tasks fit in {} shards",
-                 options.batch_size, batch, n, pr::kMaxShards);
-  }
 
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kInit, std::nullopt)) return *code;
@@ -472,25 +557,25 @@ int RunInit(Env* env, const InitOptions& options) {
     case pr::ResumeVerdict::kResume:
       break;
   }
+  if (verdict == pr::ResumeVerdict::kResume) return CommitResume(&step, options, *restore);
+  // A list recorded only in part keeps the batch size it was recorded with.
+  const int64_t batch =
+      verdict == pr::ResumeVerdict::kRecordAgain && restore->effective_batch_size >= 1
+          ? RecordedBatchSize(options, *restore)
+          : NewBatchSize(options, n);
+  if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
   std::vector<int64_t> pending;
-  if (verdict == pr::ResumeVerdict::kResume) {
-    pending = pr::PendingShards(restore->statuses, restore->effective_batch_size);
-    spdlog::info("Resuming workflow {}: {} of {} shards still have work", common.state_key,
-                 pending.size(), pr::ShardCount(n, batch));
-  } else {
-    if (auto code = RecordList(step.wd(), options, *ids, hash, batch)) return *code;
-    for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
-    spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
-                 pending.size(), batch);
-  }
+  for (int64_t k = 0; k < pr::ShardCount(n, batch); ++k) pending.push_back(k);
+  spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", common.state_key, n,
+               pending.size(), batch);
   const pr::InitSummary summary{common.state_key,
                                 n,
                                 batch,
                                 pr::ShardCount(n, batch),
                                 static_cast<int64_t>(pending.size()),
-                                verdict == pr::ResumeVerdict::kResume,
+                                false,
                                 hash};
-  return step.Commit(pr::Role::kInit, pr::InitOutputs(summary, pending), pr::kExitOk);
+  return CommitInit(&step, options, summary, pending);
 }
 
 int RunFinalize(Env* env, const FinalizeOptions& options) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "taskmaster/env.h"
+#include "taskmaster/protocol.h"
 
 namespace taskmaster::step {
 
@@ -21,8 +22,8 @@ struct CommonOptions {
   int grace_seconds = 30;
   double ready_timeout_seconds = 300;
   std::optional<double> barrier_timeout_seconds;  // default min(60, grace - 5)
-  bool sync_journal = false;   // local mode: the work dir outlives the process
-  std::string argo_deadline;   // RFC 3339, from ARGO_DEADLINE; empty: none
+  bool sync_journal = false;                      // local mode: the work dir outlives the process
+  std::string argo_deadline;                      // RFC 3339, from ARGO_DEADLINE; empty: none
 };
 
 struct RunOptions {
@@ -32,13 +33,20 @@ struct RunOptions {
   int64_t max_failures = 0;
   double task_timeout_seconds = 0;
   std::vector<std::string> command;  // argv of the user's command
-  std::string log_dir;  // local mode: task output to <log_dir>/<ordinal>.log
+  std::string log_dir;               // local mode: task output to <log_dir>/<ordinal>.log
 };
 
 struct InitOptions {
   CommonOptions common;
-  std::string task_list;  // JSON or @path
+  // JSON or @path; empty: the list recorded under the state key (tm-sidecar
+  // submit), with the batch size recorded with it.
+  std::string task_list;
   int64_t batch_size = 1;
+  int64_t max_shards = protocol::kDefaultMaxShards;     // 1..kMaxShards
+  int64_t parallelism = protocol::kDefaultParallelism;  // 1..kMaxParallelism: lanes
+  // Accept a list over protocol::kMaxInlineTaskListBytes (tm-step local: no
+  // Argo object carries it).
+  bool no_inline_limit = false;
 };
 
 struct FinalizeOptions {

@@ -143,3 +143,14 @@ echo "== tm-sidecar RSS while flushing 1,000,000 records to SQLite (bench/sideca
     --cases pod-shard,local-shard,local-b1,pg-b1,local-b10,pg-b10,local-b1000,pg-b1000 |
     tee "$out/workflow_performance.txt"
 )
+
+# ---- Peers: N trivial tasks -----------------------------------------------------------
+# The same N /bin/true tasks through tm-step local, GNU parallel, Snakemake, RQ and Celery
+# (Debian's packages, installed here: they are for the benchmarks only), beside the spawn
+# floor, all at parallelism 2, round-robin PEERS_ROUNDS times (bench/peers/run_peers.py
+# says what each figure includes). It starts and stops its own Redis and workers.
+echo
+echo "== peers: ${PEERS_N:-1000} /bin/true tasks through Taskmaster, GNU parallel, Snakemake, RQ, Celery and the spawn floor (bench/peers/)"
+scripts/bootstrap-bench.sh
+/usr/bin/python3 bench/peers/run_peers.py --build "$BUILD" --out "$out/peers" \
+  --n "${PEERS_N:-1000}" --rounds "${PEERS_ROUNDS:-3}" | tee "$out/peers.txt"

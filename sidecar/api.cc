@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include "cache/backoff.h"
+#include "submission.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
-#include "taskmaster/shell.h"
 #include "taskmaster/task_list.h"
 
 namespace taskmaster::sidecar {
@@ -114,24 +114,6 @@ std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char*
   return w.Take();
 }
 
-std::string SubmitJson(const std::string& id, WorkflowStatus status, int64_t total,
-                       int64_t batch_size) {
-  std::string submit =
-      "argo submit --from workflowtemplate/multi-task-processing -p state-key=" + ShellQuote(id) +
-      " -p task-list=\"$(cat tasks.json)\"";
-  // init refuses a resume with another batch size than the one recorded.
-  if (batch_size != 1) submit += " -p batch-size=" + std::to_string(batch_size);
-  JsonWriter w;
-  w.StartObject();
-  w.Key("workflow_id").String(id);
-  w.Key("status").String(ToString(status));
-  w.Key("total").Int64(total);
-  w.Key("batch_size").Int64(batch_size);
-  w.Key("submit").String(submit);
-  w.EndObject();
-  return w.Take();
-}
-
 // The submit request's fields, validated.
 struct SubmitRequest {
   std::vector<std::string> ids;
@@ -152,10 +134,7 @@ Result<SubmitRequest> ParseSubmitRequest(const std::string& body) {
     const std::string name(member.name.GetString(), member.name.GetStringLength());
     if (name == "task_list") {
       // Re-serialized and parsed as tm-step parses --task-list: same rules, same messages.
-      rapidjson::StringBuffer buffer;
-      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-      member.value.Accept(writer);
-      auto ids = ParseTaskList(std::string_view(buffer.GetString(), buffer.GetSize()));
+      auto ids = ParseTaskList(JsonWriter().Value(member.value).Take());
       if (!ids.ok()) return ids.status();
       request.ids = std::move(ids).value();
       have_list = true;
@@ -330,73 +309,36 @@ ApiResponse Api::Submit(const std::string& body) {
     request->state_key = *key;
   }
   const std::string& key = request->state_key;
-  const std::vector<std::string>& ids = request->ids;
-  const int64_t n = static_cast<int64_t>(ids.size());
-  const std::string hash = pr::ListHash(ids);
-  const int64_t batch = pr::EffectiveBatchSize(n, request->batch_size);
+  const int64_t n = static_cast<int64_t>(request->ids.size());
 
   std::lock_guard<std::mutex> lock(mu_);
-  // What tm-step init checks on a resume, checked here first (DESIGN.md §9).
-  auto recorded = store_->LoadInit(key);
-  if (!recorded.ok()) return StoreError(recorded.status());
-  switch (pr::CheckResume(*recorded, hash, n, request->batch_size)) {
+  // What tm-step init checks on a resume, checked first (DESIGN.md §9).
+  auto outcome = RecordSubmission(env_, store_, cache_, metrics_,
+                                  Submission{key, std::move(request->ids), request->batch_size});
+  if (!outcome.ok()) return StoreError(outcome.status());
+  switch (outcome->verdict) {
     case pr::ResumeVerdict::kOtherList:
-      return ApiError(409, pr::OtherListMessage(key, *recorded, hash, n) + ": use a new state_key");
+      return ApiError(409, pr::OtherListMessage(key, outcome->recorded, outcome->list_hash, n) +
+                               ": use a new state_key");
     case pr::ResumeVerdict::kOtherBatchSize:
       return ApiError(409, "state key " + key + " was recorded with batch_size " +
-                               std::to_string(recorded->batch_size) + ", not " +
+                               std::to_string(outcome->recorded.batch_size) + ", not " +
                                std::to_string(request->batch_size));
-    case pr::ResumeVerdict::kResume: {
+    case pr::ResumeVerdict::kResume:
       // Recorded whole: the same request again is answered with what is there.
-      auto state = store_->LoadWorkflowState(key);
-      if (!state.ok()) return StoreError(state.status());
-      return Json(200, SubmitJson(key, state->status, n, request->batch_size));
-    }
+      return Json(200, SubmissionJson(key, outcome->state.status, n, request->batch_size));
     case pr::ResumeVerdict::kRecordAgain:
-      spdlog::warn("the task list of {} was recorded only in part; recording it again", key);
-      break;
     case pr::ResumeVerdict::kNew:
       break;
   }
-
-  // Recorded as init records it: one workflow_init record and the list's
-  // chunks, under a fence of the init writer, in one transaction.
-  Batch batch_records;
-  batch_records.writer = Writer{key, pr::Role::kInit, 0};
-  auto fence = store_->AcquireFence(batch_records.writer);
-  if (!fence.ok()) return StoreError(fence.status());
-  batch_records.fence = *fence;
-  std::vector<pr::TaskListRecord> chunks = pr::ChunkTaskList(ids);
-  int64_t seq = 1;
-  batch_records.init = pr::WorkflowInitRecord{
-      *fence, seq, key, n, request->batch_size, batch, hash, static_cast<int64_t>(chunks.size())};
-  for (pr::TaskListRecord& chunk : chunks) {
-    chunk.fence = *fence;
-    chunk.seq = ++seq;
-  }
-  batch_records.task_lists = std::move(chunks);
-  batch_records.max_seq = seq;
-  auto applied = store_->Apply(batch_records);
-  if (!applied.ok()) return StoreError(applied.status());
-  if (applied->fenced) {
+  if (outcome->fenced) {
     return ApiError(409, "workflow " + key + " is being recorded by another request or init step");
   }
   metrics_->store_up(store_name_).Set(1);
   spdlog::info("Recorded workflow {}: {} tasks in {} shards of {}", key, n,
-               pr::ShardCount(n, batch), batch);
-
-  if (cache_ != nullptr) {
-    // The live view from the start; a failure costs freshness only (the
-    // sidecars refill it, and progress falls back to the store).
-    auto doc = WorkflowCheckpointDocument(applied->state, *fence, seq, env_->NowUnixMillis());
-    Status s = doc.ok() ? cache_->Publish(applied->state, {}, *doc, PublishCheck::kFromStore)
-                        : doc.status();
-    if (!s.ok()) {
-      spdlog::warn("redis: workflow {} not published: {}", key, s.message());
-      metrics_->store_errors_total("redis", StatusKind(s)).Inc();
-    }
-  }
-  ApiResponse created = Json(201, SubmitJson(key, applied->state.status, n, request->batch_size));
+               pr::ShardCount(n, outcome->effective_batch_size), outcome->effective_batch_size);
+  ApiResponse created =
+      Json(201, SubmissionJson(key, outcome->state.status, n, request->batch_size));
   created.headers.emplace_back("Location", std::string(kWorkflowsPrefix) + PercentEncode(key));
   return created;
 }

@@ -9,10 +9,14 @@
 //   GET  /api/workflows/<id>           the workflow state (WorkflowStateToJson)
 //   GET  /api/workflows/<id>/failed    the first 100 final failures, failed_total
 //   POST /api/workflows/multi-task     {"task_list": [...], "batch_size": N?,
-//                                      "state_key": "..."?}: records the workflow
-//                                      as `tm-step init` would, so the Argo
-//                                      workflow submitted with that state key
-//                                      resumes it
+//                                      "state_key": "..."?}: records the list in
+//                                      the store (submission.h), so the Argo
+//                                      workflow submitted with only that state
+//                                      key runs it; the answer's "submit" is
+//                                      that `argo submit ... -p state-key=K`.
+//                                      201 recorded, 200 already recorded, 409
+//                                      another list (both hashes named) or batch
+//                                      size under the key: nothing written
 //
 // <id> is percent-decoded; a state key holding '/' is sent as %2F.
 //

@@ -25,6 +25,7 @@ int Main(Env* env, int argc, char** argv) {
   const Subcommand gc = AddGcCommand(&app, env, &stores);
   const Subcommand expire = AddExpireCommand(&app, &stores);
   const Subcommand api = AddApiCommand(&app, env, &stores, &sidecar);
+  const Subcommand submit = AddSubmitCommand(&app, env, &stores);
   const Subcommand status = AddStatusCommand(&app, &stores);
 
   try {
@@ -33,14 +34,14 @@ int Main(Env* env, int argc, char** argv) {
     int code = app.exit(e);
     if (code == 0) return protocol::kExitOk;
     std::cerr << "usage: tm-sidecar [store flags] [--work-dir DIR] [--listen ADDR] | migrate | "
-                 "rebuild-cache KEY | gc --older-than D | expire KEY | status KEY | "
-                 "api [--listen ADDR]\n";
+                 "rebuild-cache KEY | gc --older-than D | expire KEY | "
+                 "submit --task-list JSON|@FILE | status KEY | api [--listen ADDR]\n";
     return protocol::kExitUsage;
   }
   SetUpLogging("tm-sidecar");
 
   // Subcommands can be chained on one command line: the first of these given runs.
-  for (const Subcommand* command : {&api, &migrate, &status, &rebuild, &expire, &gc}) {
+  for (const Subcommand* command : {&api, &migrate, &submit, &status, &rebuild, &expire, &gc}) {
     if (command->app->parsed()) return command->run();
   }
   return RunSidecarCommand(env, stores, std::move(sidecar));

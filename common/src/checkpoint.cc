@@ -1,6 +1,5 @@
 #include "taskmaster/checkpoint.h"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
@@ -8,15 +7,15 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "taskmaster/checksum.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
-#include "taskmaster/state.h"
 #include "taskmaster/task_list.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster {
 namespace {
@@ -55,49 +54,16 @@ bool IsJsonSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-std::string DescribeParseError(const rapidjson::ParseResult& result) {
-  std::string reason = rapidjson::GetParseError_En(result.Code());
-  if (!reason.empty() && reason.back() == '.') reason.pop_back();
-  return "invalid JSON at byte " + std::to_string(result.Offset()) + ": " + reason;
-}
-
-// Appends text as a JSON string. Quotes, backslashes and control characters
-// are escaped; everything else, UTF-8 included, is copied as it is.
-void AppendJsonString(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (b < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[b >> 4]);
-      out->push_back(kHex[b & 0xf]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 // Text from a damaged document, quoted and shortened for a message.
 std::string Quote(std::string_view text) {
   constexpr size_t kMaxShown = 64;
-  std::string out;
-  if (text.size() <= kMaxShown) {
-    AppendJsonString(text, &out);
-    return out;
-  }
+  if (text.size() <= kMaxShown) return JsonQuote(text);
   size_t cut = kMaxShown;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  AppendJsonString(text.substr(0, cut), &out);
-  out.append("...");
-  return out;
+  return JsonQuote(text.substr(0, cut)) + "...";
 }
 
-// created_at: exactly the RFC 3339 form state.h writes, from 1970 on.
+// created_at: exactly the RFC 3339 form time.h writes, from 1970 on.
 bool ParseCreatedAt(std::string_view text, int64_t* unix_ms) {
   auto parsed = ParseRfc3339Millis(text);
   if (!parsed.ok() || *parsed < 0) return false;
@@ -128,23 +94,23 @@ bool IsTaggedHex(std::string_view text) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// The document for valid fields and an already compact payload.
+// The document for valid fields and an already compact payload. The
+// checksum is XXH3 of the document with its digits written as zeros.
 std::string BuildDocument(const CheckpointFields& f, std::string_view payload) {
-  std::string doc;
-  doc.reserve(payload.size() + f.workflow_id.size() + f.task_id.size() + 200);
-  doc.append("{\"format\":").append(std::to_string(kCheckpointFormat));
-  doc.append(",\"workflow_id\":");
-  AppendJsonString(f.workflow_id, &doc);
-  doc.append(",\"task_id\":");
-  AppendJsonString(f.task_id, &doc);
-  doc.append(",\"fence\":").append(std::to_string(f.fence));
-  doc.append(",\"seq\":").append(std::to_string(f.seq));
-  doc.append(",\"generation\":").append(std::to_string(f.generation));
-  doc.append(",\"created_at\":\"").append(FormatRfc3339Millis(f.created_at_ms)).append("\"");
-  doc.append(",\"payload\":").append(payload);
-  doc.append(",\"checksum\":\"").append(kChecksumTag);
-  const size_t digits_at = doc.size();
-  doc.append(kHexDigits, '0').append("\"}");
+  JsonWriter w(payload.size() + f.workflow_id.size() + f.task_id.size() + 200);
+  w.StartObject();
+  w.Key(kKeys[kFormatKey]).Int(kCheckpointFormat);
+  w.Key(kKeys[kWorkflowIdKey]).String(f.workflow_id);
+  w.Key(kKeys[kTaskIdKey]).String(f.task_id);
+  w.Key(kKeys[kFenceKey]).Int64(f.fence);
+  w.Key(kKeys[kSeqKey]).Int64(f.seq);
+  w.Key(kKeys[kGenerationKey]).Int64(f.generation);
+  w.Key(kKeys[kCreatedAtKey]).Time(f.created_at_ms);
+  w.Key(kKeys[kPayloadKey]).Raw(payload);
+  w.Key(kKeys[kChecksumKey]).String(std::string(kChecksumTag) + std::string(kHexDigits, '0'));
+  w.EndObject();
+  std::string doc = w.Take();
+  const size_t digits_at = doc.size() - kHexDigits - 2;  // before the closing "}
   doc.replace(digits_at, kHexDigits, Hex64(Xxh3(doc)));
   return doc;
 }
@@ -487,7 +453,8 @@ Result<std::string> EncodeCheckpoint(const CheckpointFields& fields,
                                    " is not valid UTF-8 (unpaired surrogate escape)");
   }
   if (result.IsError()) {
-    return Status::InvalidArgument("checkpoint payload: " + DescribeParseError(result));
+    return Status::InvalidArgument("checkpoint payload: " +
+                                   DescribeJsonError(result.Code(), result.Offset()));
   }
   // The stream reads a NUL byte as its end; one after the value is not JSON.
   if (stream.Tell() != payload_json.size()) {
@@ -512,7 +479,7 @@ Result<Checkpoint> VerifyCheckpoint(std::string_view document) {
     if (result.Offset() >= doc.size()) {
       return Status::Corruption("truncated at byte " + std::to_string(doc.size()));
     }
-    return Status::Corruption(DescribeParseError(result));
+    return Status::Corruption(DescribeJsonError(result.Code(), result.Offset()));
   }
   if (stream.Tell() != doc.size()) {
     return Status::Corruption("invalid JSON at byte " + std::to_string(stream.Tell()) +

@@ -2,10 +2,20 @@
 
 #include <rapidjson/error/en.h>
 
-#include "taskmaster/state.h"
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "taskmaster/time.h"
 
 namespace taskmaster {
 namespace {
+
+// Text that did not come from this process: the iterative parser's stack is
+// on the heap, so deep nesting cannot overflow the call stack; the encoding
+// is validated, so every string read is UTF-8.
+constexpr unsigned kUntrustedParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
 const char* TypeName(const rapidjson::Value& value) {
   switch (value.GetType()) {
@@ -38,14 +48,25 @@ std::string IntegerProblem(const rapidjson::Value& got, const char* kind) {
 
 }  // namespace
 
-Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc) {
-  doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
-  if (doc->HasParseError()) {
-    return Status::Corruption(std::string(what) + ": invalid JSON at byte " +
-                              std::to_string(doc->GetErrorOffset()) + ": " +
-                              rapidjson::GetParseError_En(doc->GetParseError()));
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
+                 JsonNumbers numbers) {
+  if (numbers == JsonNumbers::kExact) {
+    doc->Parse<kUntrustedParseFlags | rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+  } else {
+    doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
   }
-  return Status::OK();
+  if (!doc->HasParseError()) return Status::OK();
+  // The period RapidJSON ends its reasons with stays: these messages reach
+  // HTTP answers and logs as they were.
+  std::string message = DescribeJsonError(doc->GetParseError(), doc->GetErrorOffset()) + ".";
+  if (!what.empty()) message = std::string(what) + ": " + message;
+  return Status::Corruption(std::move(message));
+}
+
+std::string DescribeJsonError(rapidjson::ParseErrorCode code, size_t offset) {
+  std::string reason = rapidjson::GetParseError_En(code);
+  if (!reason.empty() && reason.back() == '.') reason.pop_back();
+  return "invalid JSON at byte " + std::to_string(offset) + ": " + reason;
 }
 
 JsonWriter& JsonWriter::StartObject() {
@@ -118,12 +139,63 @@ JsonWriter& JsonWriter::OptionalTime(const std::optional<int64_t>& unix_ms) {
 }
 
 JsonWriter& JsonWriter::Value(const rapidjson::Value& value) {
-  value.Accept(writer_);
+  // Value::Accept would recurse once per level; this walks with a heap stack
+  // of the containers still open and writes the same tokens.
+  struct Open {
+    const rapidjson::Value* value;
+    rapidjson::SizeType next;  // index of the next member or element
+  };
+  std::vector<Open> open;
+  // Writes a scalar, or starts a container and leaves it open.
+  const auto begin = [&](const rapidjson::Value& v) {
+    if (v.IsObject()) {
+      writer_.StartObject();
+      open.push_back({&v, 0});
+    } else if (v.IsArray()) {
+      writer_.StartArray();
+      open.push_back({&v, 0});
+    } else {
+      v.Accept(writer_);
+    }
+  };
+  begin(value);
+  while (!open.empty()) {
+    const rapidjson::Value& v = *open.back().value;
+    const rapidjson::SizeType i = open.back().next++;
+    if (v.IsObject()) {
+      if (i == v.MemberCount()) {
+        writer_.EndObject(i);
+        open.pop_back();
+        continue;
+      }
+      const auto& member = *(v.MemberBegin() + i);
+      writer_.Key(member.name.GetString(), member.name.GetStringLength());
+      begin(member.value);
+    } else if (i == v.Size()) {
+      writer_.EndArray(i);
+      open.pop_back();
+    } else {
+      begin(v[i]);
+    }
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  // RawValue writes the separator the value needs (its type only says it is
+  // not a key); the text is then copied at once, where RawValue would copy it
+  // byte by byte, which a checkpoint of a megabyte notices.
+  writer_.RawValue(json.data(), 0, rapidjson::kObjectType);
+  std::memcpy(buffer_.Push(json.size()), json.data(), json.size());
   return *this;
 }
 
 std::string JsonWriter::Take() {
   return std::string(buffer_.GetString(), buffer_.GetSize());
+}
+
+std::string JsonQuote(std::string_view text) {
+  return JsonWriter().String(text).Take();
 }
 
 FieldReader::FieldReader(const rapidjson::Value& value, std::string what, std::string prefix)
@@ -254,26 +326,6 @@ const rapidjson::Value* FieldReader::Object(const char* name) {
     return nullptr;
   }
   return v;
-}
-
-void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out) {
-  out->Key("total").Int64(counts.total);
-  out->Key("succeeded").Int64(counts.succeeded);
-  out->Key("failed").Int64(counts.failed);
-  out->Key("running").Int64(counts.running);
-  out->Key("pending").Int64(counts.pending);
-  out->Key("cancelled").Int64(counts.cancelled);
-}
-
-TaskCounts ReadTaskCounts(FieldReader* in) {
-  TaskCounts counts;
-  counts.total = in->Int64("total");
-  counts.succeeded = in->Int64("succeeded");
-  counts.failed = in->Int64("failed");
-  counts.running = in->Int64("running");
-  counts.pending = in->Int64("pending");
-  counts.cancelled = in->Int64("cancelled");
-  return counts;
 }
 
 }  // namespace taskmaster

@@ -6,45 +6,16 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 
-#include "taskmaster/state.h"
+#include "taskmaster/json.h"
+#include "taskmaster/time.h"
+#include "taskmaster/utf8.h"
 
 namespace taskmaster {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when the bytes
-// there are not one (overlong forms, surrogates and code points past U+10FFFF
-// included).
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) lo = 0xA0;
-    if (lead == 0xED) hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) lo = 0x90;
-    if (lead == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = i + 2; k < i + length; ++k) {
-    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
-  }
-  return length;
-}
 
 const char* JsonLevelName(spdlog::level::level_enum level) {
   switch (level) {
@@ -111,16 +82,17 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
     const std::string_view text(msg.payload.data(), msg.payload.size());
     std::string line;
     if (json_) {
-      line.reserve(text.size() + 96);
-      line += R"({"time":")";
-      line += time;
-      line += R"(","level":")";
-      line += JsonLevelName(msg.level);
-      line += R"(","logger":")";
-      line += JsonEscape(logger);
-      line += R"(","msg":")";
-      line += JsonEscape(text);
-      line += "\"}\n";
+      // Invalid UTF-8 would make the whole line invalid JSON: each such byte
+      // becomes U+FFFD.
+      JsonWriter w;
+      w.StartObject();
+      w.Key("time").String(time);
+      w.Key("level").String(JsonLevelName(msg.level));
+      w.Key("logger").String(ReplaceInvalidUtf8(logger));
+      w.Key("msg").String(ReplaceInvalidUtf8(text));
+      w.EndObject();
+      line = w.Take();
+      line += '\n';
     } else {
       // "2026-11-29 00:28:02.123 INFO tm-step: message": the same UTC time,
       // without the T and Z that make it machine-friendly.
@@ -137,54 +109,6 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 }  // namespace
-
-std::string JsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      const size_t length = Utf8SequenceLength(text, i);
-      if (length == 0) {
-        // Invalid UTF-8 would make the whole line invalid JSON: replace the
-        // byte with U+FFFD and carry on.
-        out += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out.append(text.substr(i, length));
-        i += length;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  return out;
-}
 
 void SetUpLogging(const std::string& program, LogFormat format) {
   const bool json =

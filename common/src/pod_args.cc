@@ -98,6 +98,8 @@ std::vector<std::string> StepInitArgs::ToArgv() const {
   std::vector<std::string> argv = StepArgv(common, ToString(Role::kInit));
   AddFlag(&argv, "--task-list", task_list);
   AddFlag(&argv, "--batch-size", std::to_string(batch_size));
+  AddFlag(&argv, "--max-shards", std::to_string(max_shards));
+  if (no_inline_limit) argv.push_back("--no-inline-limit");
   return argv;
 }
 

@@ -35,6 +35,13 @@ JsonWriter& StartRecord(JsonWriter& w, int64_t fence, int64_t seq) {
   return w.StartObject().Key("fence").Int64(fence).Key("seq").Int64(seq);
 }
 
+// Reads the (fence, seq) that StartRecord wrote.
+template <typename Record>
+void ReadRecordStart(FieldReader& in, Record* r) {
+  r->fence = in.Int64("fence");
+  r->seq = in.Int64("seq");
+}
+
 // Bytes an ID takes inside a task_list record: quotes, a comma and JSON escapes.
 // Counting these rather than raw bytes keeps a record of 1 MiB of one-byte IDs
 // under kMaxRecordBytes too.
@@ -148,8 +155,9 @@ const char* ToString(RecordType type) {
 
 // ---- Shard math ---------------------------------------------------------------
 
-int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch) {
-  const int64_t for_cap = (task_count + kMaxShards - 1) / kMaxShards;
+int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch, int64_t max_shards) {
+  assert(max_shards >= 1);
+  const int64_t for_cap = (task_count + max_shards - 1) / max_shards;
   // Never below 1, so the shard math downstream never divides by zero.
   return std::max({requested_batch, for_cap, int64_t{1}});
 }
@@ -191,7 +199,23 @@ std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int6
   return shards;
 }
 
+std::vector<std::vector<int64_t>> Lanes(const std::vector<int64_t>& pending, int64_t parallelism) {
+  assert(parallelism >= 1);
+  const size_t lanes = std::min(pending.size(), static_cast<size_t>(parallelism));
+  std::vector<std::vector<int64_t>> out(lanes);
+  // Round-robin rather than contiguous blocks: the lanes' lengths differ by one
+  // at most, and so do their shards' positions in the list.
+  for (size_t i = 0; i < pending.size(); ++i) out[i % lanes].push_back(pending[i]);
+  return out;
+}
+
 // ---- Journal records --------------------------------------------------------------
+//
+// Each encoder and decoder in this file lists its message's fields one by one,
+// in wire order (docs/protocol.md, tests/golden/), so messages with like fields
+// have encoders and decoders that look alike. They stay apart on purpose: their
+// shape is the wire format. What they share is in StartRecord,
+// ReadRecordStart and ReadJsonObject.
 
 std::string Encode(const WorkflowInitRecord& r) {
   JsonWriter w;
@@ -268,118 +292,97 @@ std::string Encode(const CommitRecord& r) {
 }
 
 Result<WorkflowInitRecord> DecodeWorkflowInit(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kWorkflowInitWhat, &doc));
-  FieldReader in(doc, kWorkflowInitWhat);
-  WorkflowInitRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.workflow_id = in.String("workflow_id");
-  r.task_count = in.Int64("task_count");
-  r.batch_size = in.Int64("batch_size");
-  r.effective_batch_size = in.Int64("effective_batch_size");
-  r.list_hash = in.String("list_hash");
-  r.list_records = in.Int64("list_records");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<WorkflowInitRecord>(json, kWorkflowInitWhat, [](FieldReader& in) {
+    WorkflowInitRecord r;
+    ReadRecordStart(in, &r);
+    r.workflow_id = in.String("workflow_id");
+    r.task_count = in.Int64("task_count");
+    r.batch_size = in.Int64("batch_size");
+    r.effective_batch_size = in.Int64("effective_batch_size");
+    r.list_hash = in.String("list_hash");
+    r.list_records = in.Int64("list_records");
+    return r;
+  });
 }
 
 Result<TaskListRecord> DecodeTaskList(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kTaskListWhat, &doc));
-  FieldReader in(doc, kTaskListWhat);
-  TaskListRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.first_ordinal = in.Int64("first_ordinal");
-  r.ids = ReadStringArray(in, "ids");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<TaskListRecord>(json, kTaskListWhat, [](FieldReader& in) {
+    TaskListRecord r;
+    ReadRecordStart(in, &r);
+    r.first_ordinal = in.Int64("first_ordinal");
+    r.ids = ReadStringArray(in, "ids");
+    return r;
+  });
 }
 
 Result<TaskStartRecord> DecodeTaskStart(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kTaskStartWhat, &doc));
-  FieldReader in(doc, kTaskStartWhat);
-  TaskStartRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.ordinal = in.Int64("ordinal");
-  r.task_id = in.String("task_id");
-  r.attempt = in.Int64("attempt");
-  r.started_at_ms = in.Time("started_at");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<TaskStartRecord>(json, kTaskStartWhat, [](FieldReader& in) {
+    TaskStartRecord r;
+    ReadRecordStart(in, &r);
+    r.ordinal = in.Int64("ordinal");
+    r.task_id = in.String("task_id");
+    r.attempt = in.Int64("attempt");
+    r.started_at_ms = in.Time("started_at");
+    return r;
+  });
 }
 
 Result<ProgressRecord> DecodeProgress(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kProgressWhat, &doc));
-  FieldReader in(doc, kProgressWhat);
-  ProgressRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.ordinal = in.Int64("ordinal");
-  r.done = in.Int64("done");
-  r.total = in.Int64("total");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<ProgressRecord>(json, kProgressWhat, [](FieldReader& in) {
+    ProgressRecord r;
+    ReadRecordStart(in, &r);
+    r.ordinal = in.Int64("ordinal");
+    r.done = in.Int64("done");
+    r.total = in.Int64("total");
+    return r;
+  });
 }
 
 Result<NoteRecord> DecodeNote(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kNoteWhat, &doc));
-  FieldReader in(doc, kNoteWhat);
-  NoteRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.ordinal = in.Int64("ordinal");
-  r.text = in.String("text");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<NoteRecord>(json, kNoteWhat, [](FieldReader& in) {
+    NoteRecord r;
+    ReadRecordStart(in, &r);
+    r.ordinal = in.Int64("ordinal");
+    r.text = in.String("text");
+    return r;
+  });
 }
 
 Result<TaskEndRecord> DecodeTaskEnd(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kTaskEndWhat, &doc));
-  FieldReader in(doc, kTaskEndWhat);
-  TaskEndRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.ordinal = in.Int64("ordinal");
-  r.task_id = in.String("task_id");
-  r.status = in.Enum<TaskStatus>("status", ParseTaskStatus);
-  if (in.ok() && (r.status == TaskStatus::kPending || r.status == TaskStatus::kRunning)) {
-    in.Fail("status", std::string("a task that ended cannot be ") + ToString(r.status));
-  }
-  r.final = in.Bool("final");
-  r.exit_code = in.OptionalInt("exit_code");
-  r.error = in.String("error");
-  r.attempt = in.Int64("attempt");
-  r.duration_ms = in.Int64("duration_ms");
-  r.finished_at_ms = in.Time("finished_at");
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+  return ReadJsonObject<TaskEndRecord>(json, kTaskEndWhat, [](FieldReader& in) {
+    TaskEndRecord r;
+    ReadRecordStart(in, &r);
+    r.ordinal = in.Int64("ordinal");
+    r.task_id = in.String("task_id");
+    r.status = in.Enum<TaskStatus>("status", ParseTaskStatus);
+    if (in.ok() && (r.status == TaskStatus::kPending || r.status == TaskStatus::kRunning)) {
+      in.Fail("status", std::string("a task that ended cannot be ") + ToString(r.status));
+    }
+    r.final = in.Bool("final");
+    r.exit_code = in.OptionalInt("exit_code");
+    r.error = in.String("error");
+    r.attempt = in.Int64("attempt");
+    r.duration_ms = in.Int64("duration_ms");
+    r.finished_at_ms = in.Time("finished_at");
+    return r;
+  });
 }
 
 Result<CommitRecord> DecodeCommit(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kCommitWhat, &doc));
-  FieldReader in(doc, kCommitWhat);
-  CommitRecord r;
-  r.fence = in.Int64("fence");
-  r.seq = in.Int64("seq");
-  r.role = in.Enum<Role>("role", ParseRole);
-  if (const rapidjson::Value* outputs = in.Object("outputs")) {
-    FieldReader out(*outputs, kCommitWhat, "outputs.");
-    for (const auto& member : outputs->GetObject()) {
-      const std::string name(member.name.GetString(), member.name.GetStringLength());
-      r.outputs[name] = out.String(name.c_str());
+  return ReadJsonObject<CommitRecord>(json, kCommitWhat, [](FieldReader& in) {
+    CommitRecord r;
+    ReadRecordStart(in, &r);
+    r.role = in.Enum<Role>("role", ParseRole);
+    if (const rapidjson::Value* outputs = in.Object("outputs")) {
+      FieldReader out(*outputs, kCommitWhat, "outputs.");
+      for (const auto& member : outputs->GetObject()) {
+        const std::string name(member.name.GetString(), member.name.GetStringLength());
+        r.outputs[name] = out.String(name.c_str());
+      }
+      in.Merge(out.status());
     }
-    in.Merge(out.status());
-  }
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+    return r;
+  });
 }
 
 std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids) {
@@ -444,14 +447,12 @@ Result<Ready> DecodeReady(std::string_view json) {
 }
 
 Result<Ack> DecodeAck(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kAckWhat, &doc));
-  FieldReader in(doc, kAckWhat);
-  Ack a;
-  a.seq = in.Int64("seq");
-  a.offset = in.Uint64("offset");
-  TM_RETURN_IF_ERROR(in.status());
-  return a;
+  return ReadJsonObject<Ack>(json, kAckWhat, [](FieldReader& in) {
+    Ack a;
+    a.seq = in.Int64("seq");
+    a.offset = in.Uint64("offset");
+    return a;
+  });
 }
 
 // ---- restore/ -------------------------------------------------------------------------
@@ -517,83 +518,77 @@ std::string Encode(const WorkflowSummary& s) {
 }
 
 Result<InitRestore> DecodeInitRestore(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kInitRestoreWhat, &doc));
-  FieldReader in(doc, kInitRestoreWhat);
-  InitRestore r;
-  r.workflow_id = in.String("workflow_id");
-  r.exists = in.Bool("exists");
-  r.list_hash = in.String("list_hash");
-  r.task_count = in.Int64("task_count");
-  r.batch_size = in.Int64("batch_size");
-  r.effective_batch_size = in.Int64("effective_batch_size");
-  for (const std::string& name : ReadStringArray(in, "statuses")) {
-    Result<TaskStatus> status = ParseTaskStatus(name);
-    if (!status.ok()) {
-      in.Fail("statuses[" + std::to_string(r.statuses.size()) + "]", status.status().message());
-      break;
+  return ReadJsonObject<InitRestore>(json, kInitRestoreWhat, [](FieldReader& in) {
+    InitRestore r;
+    r.workflow_id = in.String("workflow_id");
+    r.exists = in.Bool("exists");
+    r.list_hash = in.String("list_hash");
+    r.task_count = in.Int64("task_count");
+    r.batch_size = in.Int64("batch_size");
+    r.effective_batch_size = in.Int64("effective_batch_size");
+    for (const std::string& name : ReadStringArray(in, "statuses")) {
+      Result<TaskStatus> status = ParseTaskStatus(name);
+      if (!status.ok()) {
+        in.Fail("statuses[" + std::to_string(r.statuses.size()) + "]", status.status().message());
+        break;
+      }
+      r.statuses.push_back(*status);
     }
-    r.statuses.push_back(*status);
-  }
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+    return r;
+  });
 }
 
 Result<ShardRestore> DecodeShardRestore(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kShardRestoreWhat, &doc));
-  FieldReader in(doc, kShardRestoreWhat);
-  ShardRestore r;
-  r.workflow_id = in.String("workflow_id");
-  r.shard = in.Int64("shard");
-  r.task_count = in.Int64("task_count");
-  r.batch_size = in.Int64("batch_size");
-  r.final_failures = in.Int64("final_failures");
-  if (const rapidjson::Value* tasks = in.Array("tasks")) {
-    for (rapidjson::SizeType i = 0; i < tasks->Size() && in.ok(); ++i) {
-      FieldReader task(tasks->GetArray()[i], kShardRestoreWhat, ElementPrefix(in, "tasks", i));
-      RestoredTask t;
-      t.ordinal = task.Int64("ordinal");
-      t.task_id = task.String("task_id");
-      t.status = task.Enum<TaskStatus>("status", ParseTaskStatus);
-      t.final = task.Bool("final");
-      t.attempts = task.Int64("attempts");
-      t.generation = task.Int64("generation");
-      t.exit_code = task.OptionalInt("exit_code");
-      t.error = task.String("error");
-      in.Merge(task.status());
-      r.tasks.push_back(std::move(t));
+  return ReadJsonObject<ShardRestore>(json, kShardRestoreWhat, [](FieldReader& in) {
+    ShardRestore r;
+    r.workflow_id = in.String("workflow_id");
+    r.shard = in.Int64("shard");
+    r.task_count = in.Int64("task_count");
+    r.batch_size = in.Int64("batch_size");
+    r.final_failures = in.Int64("final_failures");
+    if (const rapidjson::Value* tasks = in.Array("tasks")) {
+      for (rapidjson::SizeType i = 0; i < tasks->Size() && in.ok(); ++i) {
+        FieldReader task(tasks->GetArray()[i], kShardRestoreWhat, ElementPrefix(in, "tasks", i));
+        RestoredTask t;
+        t.ordinal = task.Int64("ordinal");
+        t.task_id = task.String("task_id");
+        t.status = task.Enum<TaskStatus>("status", ParseTaskStatus);
+        t.final = task.Bool("final");
+        t.attempts = task.Int64("attempts");
+        t.generation = task.Int64("generation");
+        t.exit_code = task.OptionalInt("exit_code");
+        t.error = task.String("error");
+        in.Merge(task.status());
+        r.tasks.push_back(std::move(t));
+      }
     }
-  }
-  TM_RETURN_IF_ERROR(in.status());
-  return r;
+    return r;
+  });
 }
 
 Result<WorkflowSummary> DecodeWorkflowSummary(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kSummaryWhat, &doc));
-  FieldReader in(doc, kSummaryWhat);
-  WorkflowSummary s;
-  s.workflow_id = in.String("workflow_id");
-  if (const rapidjson::Value* counts = in.Object("counts")) {
-    FieldReader c(*counts, kSummaryWhat, "counts.");
-    s.counts = ReadTaskCounts(&c);
-    in.Merge(c.status());
-  }
-  s.failed_total = in.Int64("failed_total");
-  if (const rapidjson::Value* failed = in.Array("failed")) {
-    for (rapidjson::SizeType i = 0; i < failed->Size() && in.ok(); ++i) {
-      FieldReader task(failed->GetArray()[i], kSummaryWhat, ElementPrefix(in, "failed", i));
-      FailedTask f;
-      f.task_id = task.String("task_id");
-      f.exit_code = task.OptionalInt("exit_code");
-      f.error = task.String("error");
-      in.Merge(task.status());
-      s.failed.push_back(std::move(f));
+  return ReadJsonObject<WorkflowSummary>(json, kSummaryWhat, [](FieldReader& in) {
+    WorkflowSummary s;
+    s.workflow_id = in.String("workflow_id");
+    if (const rapidjson::Value* counts = in.Object("counts")) {
+      FieldReader c(*counts, kSummaryWhat, "counts.");
+      s.counts = ReadTaskCounts(&c);
+      in.Merge(c.status());
     }
-  }
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+    s.failed_total = in.Int64("failed_total");
+    if (const rapidjson::Value* failed = in.Array("failed")) {
+      for (rapidjson::SizeType i = 0; i < failed->Size() && in.ok(); ++i) {
+        FieldReader task(failed->GetArray()[i], kSummaryWhat, ElementPrefix(in, "failed", i));
+        FailedTask f;
+        f.task_id = task.String("task_id");
+        f.exit_code = task.OptionalInt("exit_code");
+        f.error = task.String("error");
+        in.Merge(task.status());
+        s.failed.push_back(std::move(f));
+      }
+    }
+    return s;
+  });
 }
 
 std::string RestoreCheckpointName(int64_t ordinal) {
@@ -682,71 +677,85 @@ std::string Encode(const FinalizeSummary& s) {
 }
 
 Result<InitSummary> DecodeInitSummary(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kInitSummaryWhat, &doc));
-  FieldReader in(doc, kInitSummaryWhat);
-  InitSummary s;
-  s.workflow_id = in.String("workflow_id");
-  s.task_count = in.Int64("task_count");
-  s.batch_size = in.Int64("batch_size");
-  s.shards = in.Int64("shards");
-  s.pending_shards = in.Int64("pending_shards");
-  s.resumed = in.Bool("resumed");
-  s.list_hash = in.String("list_hash");
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+  return ReadJsonObject<InitSummary>(json, kInitSummaryWhat, [](FieldReader& in) {
+    InitSummary s;
+    s.workflow_id = in.String("workflow_id");
+    s.task_count = in.Int64("task_count");
+    s.batch_size = in.Int64("batch_size");
+    s.shards = in.Int64("shards");
+    s.pending_shards = in.Int64("pending_shards");
+    s.resumed = in.Bool("resumed");
+    s.list_hash = in.String("list_hash");
+    return s;
+  });
 }
 
 Result<ShardSummary> DecodeShardSummary(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kShardSummaryWhat, &doc));
-  FieldReader in(doc, kShardSummaryWhat);
-  ShardSummary s;
-  s.workflow_id = in.String("workflow_id");
-  s.shard = in.Int64("shard");
-  s.attempt = in.Int64("attempt");
-  s.total = in.Int64("total");
-  s.succeeded = in.Int64("succeeded");
-  s.failed = in.Int64("failed");
-  s.interrupted = in.Int64("interrupted");
-  s.cancelled = in.Int64("cancelled");
-  s.skipped = in.Int64("skipped");
-  s.not_run = in.Int64("not_run");
-  s.final_failures = in.Int64("final_failures");
-  s.stopped = in.Bool("stopped");
-  s.duration_ms = in.Int64("duration_ms");
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+  return ReadJsonObject<ShardSummary>(json, kShardSummaryWhat, [](FieldReader& in) {
+    ShardSummary s;
+    s.workflow_id = in.String("workflow_id");
+    s.shard = in.Int64("shard");
+    s.attempt = in.Int64("attempt");
+    s.total = in.Int64("total");
+    s.succeeded = in.Int64("succeeded");
+    s.failed = in.Int64("failed");
+    s.interrupted = in.Int64("interrupted");
+    s.cancelled = in.Int64("cancelled");
+    s.skipped = in.Int64("skipped");
+    s.not_run = in.Int64("not_run");
+    s.final_failures = in.Int64("final_failures");
+    s.stopped = in.Bool("stopped");
+    s.duration_ms = in.Int64("duration_ms");
+    return s;
+  });
 }
 
 Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json) {
-  rapidjson::Document doc;
-  TM_RETURN_IF_ERROR(ParseJson(json, kFinalizeSummaryWhat, &doc));
-  FieldReader in(doc, kFinalizeSummaryWhat);
-  FinalizeSummary s;
-  s.workflow_id = in.String("workflow_id");
-  s.status = in.Enum<WorkflowStatus>("status", ParseWorkflowStatus);
-  s.total = in.Int64("total");
-  s.succeeded = in.Int64("succeeded");
-  s.failed = in.Int64("failed");
-  s.cancelled = in.Int64("cancelled");
-  s.unfinished = in.Int64("unfinished");
-  s.max_failures = in.Int64("max_failures");
-  s.failed_tasks = ReadStringArray(in, "failed_tasks");
-  s.failed_total = in.Int64("failed_total");
-  TM_RETURN_IF_ERROR(in.status());
-  return s;
+  return ReadJsonObject<FinalizeSummary>(json, kFinalizeSummaryWhat, [](FieldReader& in) {
+    FinalizeSummary s;
+    s.workflow_id = in.String("workflow_id");
+    s.status = in.Enum<WorkflowStatus>("status", ParseWorkflowStatus);
+    s.total = in.Int64("total");
+    s.succeeded = in.Int64("succeeded");
+    s.failed = in.Int64("failed");
+    s.cancelled = in.Int64("cancelled");
+    s.unfinished = in.Int64("unfinished");
+    s.max_failures = in.Int64("max_failures");
+    s.failed_tasks = ReadStringArray(in, "failed_tasks");
+    s.failed_total = in.Int64("failed_total");
+    return s;
+  });
 }
 
 std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
-                                               const std::vector<int64_t>& pending_shards) {
+                                               const std::vector<int64_t>& pending_shards,
+                                               int64_t parallelism) {
   JsonWriter shards;
   shards.StartArray();
   for (int64_t shard : pending_shards) shards.Int64(shard);
   shards.EndArray();
+  JsonWriter lane_indexes;
+  lane_indexes.StartArray();
+  std::vector<std::string> entries;
+  size_t width = 0;
+  for (const std::vector<int64_t>& lane : Lanes(pending_shards, parallelism)) {
+    lane_indexes.Int64(static_cast<int64_t>(entries.size()));
+    JsonWriter entry;
+    entry.StartArray();
+    for (int64_t shard : lane) entry.Int64(shard);
+    entry.EndArray();
+    entries.push_back(entry.Take());
+    width = std::max(width, entries.back().size());
+  }
+  lane_indexes.EndArray();
+  std::string plan;
+  for (std::string& entry : entries) plan += entry.append(width - entry.size(), ' ');
   return {{kOutShards, shards.Take()},
           {kOutBatchSize, std::to_string(summary.batch_size)},
           {kOutTaskCount, std::to_string(summary.task_count)},
+          {kOutLanes, lane_indexes.Take()},
+          {kOutLanePlan, std::move(plan)},
+          {kOutLaneWidth, std::to_string(width)},
           {kOutSummary, Encode(summary)}};
 }
 

@@ -1,10 +1,7 @@
 #include "taskmaster/task_list.h"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -14,56 +11,18 @@
 #include <utility>
 
 #include "taskmaster/env.h"
+#include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/utf8.h"
 
 namespace taskmaster {
 namespace {
 
-// Decodes one UTF-8 sequence at text[pos] strictly (Unicode Table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF). Returns the code point
-// and advances *pos, or nullopt when the bytes there are not valid UTF-8.
-std::optional<uint32_t> DecodeUtf8(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const size_t i = *pos;
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) {
-    *pos = i + 1;
-    return b0;
-  }
-  size_t len;
-  uint32_t cp;
-  unsigned char lo = 0x80, hi = 0xBF;  // valid range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // UTF-16 surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return std::nullopt;
-  }
-  if (text.size() - i < len) return std::nullopt;
-  for (size_t k = 1; k < len; ++k) {
-    const unsigned char b = byte(i + k);
-    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return std::nullopt;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  *pos = i + len;
-  return cp;
-}
-
-bool IsControl(uint32_t cp) {
+bool IsControl(char32_t cp) {
   return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
 }
 
-std::string CodePointName(uint32_t cp) {
+std::string CodePointName(char32_t cp) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "U+%04X", static_cast<unsigned>(cp));
   return buf;
@@ -73,15 +32,6 @@ std::string ByteName(unsigned char b) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "0x%02X", static_cast<unsigned>(b));
   return buf;
-}
-
-// The ID as a JSON string, for messages. Validated IDs hold no control
-// characters, so only quotes and backslashes need escaping.
-std::string Quoted(std::string_view id) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
-  writer.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
-  return std::string(buf.GetString(), buf.GetSize());
 }
 
 bool IsJsonSpace(char c) {
@@ -137,7 +87,7 @@ class TaskListHandler {
     const auto [it, inserted] = seen_.emplace(ids_.back(), index);
     if (!inserted) {
       ids_.pop_back();
-      return Fail(ItemPrefix(start) + "duplicate task ID " + Quoted(id) + " (first at item " +
+      return Fail(ItemPrefix(start) + "duplicate task ID " + JsonQuote(id) + " (first at item " +
                   std::to_string(it->second) + ")");
     }
     last_end_ = stream_->Tell();  // just past the closing quote
@@ -224,7 +174,7 @@ Status ValidateId(std::string_view id, std::string_view what) {
   size_t pos = 0;
   while (pos < id.size()) {
     const size_t at = pos;
-    const std::optional<uint32_t> cp = DecodeUtf8(id, &pos);
+    const std::optional<char32_t> cp = DecodeUtf8(id, &pos);
     if (!cp) {
       return Status::InvalidArgument(name + " is not valid UTF-8: invalid byte " +
                                      ByteName(static_cast<unsigned char>(id[at])) + " at byte " +
@@ -255,9 +205,7 @@ Result<std::vector<std::string>> ParseTaskList(std::string_view json) {
     if (auto described = handler.DescribeStringError(result.Code(), result.Offset())) {
       return fail(*described);
     }
-    std::string reason = rapidjson::GetParseError_En(result.Code());
-    if (!reason.empty() && reason.back() == '.') reason.pop_back();
-    return fail("invalid JSON at byte " + std::to_string(result.Offset()) + ": " + reason);
+    return fail(DescribeJsonError(result.Code(), result.Offset()));
   }
   // The stream reads a NUL byte as its end, so one after the array would
   // otherwise be taken for the end of the text.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "taskmaster/json.h"
+
 namespace taskmaster::step::local {
 
 std::vector<std::string> LogProblems(Env* env, const std::string& path, uint64_t offset,
@@ -22,8 +24,7 @@ std::vector<std::string> LogProblems(Env* env, const std::string& path, uint64_t
   }
   for (const std::string& line : lines) {
     rapidjson::Document doc;
-    doc.Parse(line.data(), line.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    if (!ParseJson(line, "", &doc).ok() || !doc.IsObject()) {
       if (!line.empty()) problems.push_back(line);  // a usage message
       continue;
     }

@@ -144,6 +144,7 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
       args.common = common;
       args.task_list = "@" + launch_.task_list_file;
       args.batch_size = launch_.batch_size;
+      args.no_inline_limit = true;  // the list is a file on this machine, in no Argo object
       return args.ToArgv();
     }
     case pr::Role::kShard: {

@@ -390,6 +390,10 @@ std::string TaskCheckpointKey(std::string_view workflow_id, std::string_view tas
   return "checkpoint:task:" + std::string(workflow_id) + ":" + std::string(task_id);
 }
 
+std::string_view CheckpointEnvelopeLua() {
+  return kEnvelopeLua;
+}
+
 Result<std::string> WorkflowCheckpointDocument(const WorkflowState& state, int64_t fence,
                                                int64_t seq, int64_t now_ms) {
   JsonWriter payload;

@@ -110,6 +110,11 @@ enum class PublishCheck {
   kFromStore,
 };
 
+// The Lua function `envelope(head)` the checkpoint scripts share: the fields
+// of a stored document's envelope as a table, or nil. For the benchmark that
+// measures another script design with the same logic (bench/redis_flush_bench.cc).
+std::string_view CheckpointEnvelopeLua();
+
 // Keys per script call in Publish: a bound on how long one call holds Redis
 // (a refill publishes every checkpoint of a workflow).
 inline constexpr size_t kPublishKeysPerCall = 512;

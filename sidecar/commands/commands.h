@@ -60,6 +60,7 @@ Subcommand AddGcCommand(CLI::App* app, Env* env, StoreFlags* stores);
 Subcommand AddExpireCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFlags* sidecar);
 Subcommand AddStatusCommand(CLI::App* app, StoreFlags* stores);
+Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores);
 
 // "90s", "30m", "24h", "7d" (or plain seconds) to seconds; InvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);

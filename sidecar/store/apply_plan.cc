@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 
+#include "taskmaster/utf8.h"
+
 namespace taskmaster::sidecar {
 namespace {
 
@@ -36,35 +38,6 @@ bool Admit(int64_t seq, int64_t watermark, ApplyPlan* plan) {
   ++plan->applied;
   plan->max_seq = std::max(plan->max_seq, seq);
   return true;
-}
-
-// The length of the valid UTF-8 sequence at text[i], or 0 when there is none
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b0 = byte(i);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-  if (b0 >= 0x01 && b0 <= 0x7F) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return 0;  // NUL, a continuation byte, or a byte UTF-8 never uses
-  }
-  if (i + n > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return n;
 }
 
 }  // namespace
@@ -123,18 +96,10 @@ ApplyPlan PlanBatch(const Batch& batch, int64_t watermark) {
 }
 
 std::string StorableText(std::string_view text) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const size_t n = Utf8SequenceLength(text, i);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(text, i, n);
-      i += n;
-    }
+  std::string out = ReplaceInvalidUtf8(text);
+  // NUL is valid UTF-8 (U+0000), but PostgreSQL text cannot hold it.
+  for (size_t at = out.find('\0'); at != std::string::npos; at = out.find('\0', at)) {
+    out.replace(at, 1, kUtf8Replacement);
   }
   return out;
 }

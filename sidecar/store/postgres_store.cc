@@ -17,6 +17,12 @@
 #include "store/schema_version.h"
 #include "taskmaster/json.h"
 
+// This store and sqlite_store.cc are the two SQL dialects of one design, kept apart
+// on purpose: the same schema versions, statements and StateStore methods,
+// each written for its own engine and C API (PostgreSQL here, SQLite there), so a
+// change to one is made to the other too. What the dialects share without
+// differing (planning a batch, deriving the counts, the schema version check)
+// lives in apply_plan.h, derived_state.h and schema_version.h.
 namespace taskmaster::sidecar {
 namespace {
 
@@ -278,8 +284,12 @@ constexpr const char* kCountFinalFailures =
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
     "c.generation, c.document, c.backup_generation, c.backup_document "
-    "FROM task_states t LEFT JOIN checkpoints c "
-    "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
+    // LATERAL ... LIMIT 1 (the primary key allows one row; LIMIT keeps the planner
+    // from flattening it back into a join): one index lookup per task of the shard.
+    // A plain join hashed the whole workflow's checkpoints for one shard
+    // (postgres_plan_test).
+    "FROM task_states t LEFT JOIN LATERAL (SELECT * FROM checkpoints c "
+    "WHERE c.workflow_id = t.workflow_id AND c.task_id = t.task_id LIMIT 1) c ON true "
     "WHERE t.workflow_id = $1 AND t.ordinal >= $2 AND t.ordinal < $3 ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
     "SELECT task_id, exit_code, error FROM task_states "
@@ -1032,6 +1042,41 @@ Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& opt
   auto store = std::make_unique<PostgresStore>(options);
   TM_RETURN_IF_ERROR(store->Connect());
   return std::unique_ptr<StateStore>(std::move(store));
+}
+
+std::vector<StoreStatement> PostgresStatements() {
+  return {
+      {"BumpFence", kBumpFence},
+      {"PeekFence", kPeekFence},
+      {"CreateFence", kCreateFence},
+      {"LockFence", kLockFence},
+      {"StoreFence", kStoreFence},
+      {"InsertWorkflow", kInsertWorkflow},
+      {"InsertTasks", kInsertTasks},
+      {"StartTasks", kStartTasks},
+      {"TaskGenerations", kTaskGenerations},
+      {"UpsertCheckpoints", kUpsertCheckpoints},
+      {"TaskProgress", kTaskProgress},
+      {"TaskNotes", kTaskNotes},
+      {"EndTasks", kEndTasks},
+      {"ReopenWorkflow", kReopenWorkflow},
+      {"ReopenTasks", kReopenTasks},
+      {"FinishWorkflow", kFinishWorkflow},
+      {"LockWorkflow", kLockWorkflow},
+      {"TaskGroups", kTaskGroups},
+      {"DeleteShardCounts", kDeleteShardCounts},
+      {"RecountShards", kRecountShards},
+      {"ShardGroups", kShardGroups},
+      {"StoreCounts", kStoreCounts},
+      {"ReadWorkflowState", kReadWorkflowState},
+      {"ReadWorkflowInit", kReadWorkflowInit},
+      {"ReadStatuses", kReadStatuses},
+      {"CountFinalFailures", kCountFinalFailures},
+      {"ReadShardTasks", kReadShardTasks},
+      {"ReadFailedTasks", kReadFailedTasks},
+      {"ReadCheckpoints", kReadCheckpoints},
+      {"DeleteFinished", kDeleteFinished},
+  };
 }
 
 }  // namespace taskmaster::sidecar

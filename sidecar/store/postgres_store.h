@@ -16,8 +16,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/state_store.h"
+#include "store/store_statement.h"
 #include "taskmaster/status.h"
 
 namespace taskmaster::sidecar {
@@ -44,6 +46,10 @@ Status ValidatePostgresDsn(const std::string& dsn);
 // (or refuses the login). The schema is not touched: call Migrate() or
 // CheckSchema().
 Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& options);
+
+// Every statement the store runs on its tables (not the migrations' DDL or
+// connection settings), for tests of their query plans.
+std::vector<StoreStatement> PostgresStatements();
 
 }  // namespace taskmaster::sidecar
 

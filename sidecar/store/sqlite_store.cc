@@ -17,6 +17,12 @@
 #include "store/schema_version.h"
 #include "taskmaster/env.h"
 
+// This store and postgres_store.cc are the two SQL dialects of one design, kept apart
+// on purpose: the same schema versions, statements and StateStore methods,
+// each written for its own engine and C API (SQLite here, PostgreSQL there), so a
+// change to one is made to the other too. What the dialects share without
+// differing (planning a batch, deriving the counts, the schema version check)
+// lives in apply_plan.h, derived_state.h and schema_version.h.
 namespace taskmaster::sidecar {
 namespace {
 
@@ -980,6 +986,40 @@ Result<std::unique_ptr<StateStore>> OpenSqliteStore(const std::string& path, Env
   auto store = std::make_unique<SqliteStore>(path, env, std::move(db));
   TM_RETURN_IF_ERROR(store->Configure());
   return std::unique_ptr<StateStore>(std::move(store));
+}
+
+std::vector<StoreStatement> SqliteStatements() {
+  return {
+      {"BumpFence", kBumpFence},
+      {"ReadFence", kReadFence},
+      {"StoreFence", kStoreFence},
+      {"InsertWorkflow", kInsertWorkflow},
+      {"InsertTask", kInsertTask},
+      {"StartTask", kStartTask},
+      {"TaskGeneration", kTaskGeneration},
+      {"UpsertCheckpoint", kUpsertCheckpoint},
+      {"TaskProgress", kTaskProgress},
+      {"TaskNote", kTaskNote},
+      {"EndTask", kEndTask},
+      {"ReopenWorkflow", kReopenWorkflow},
+      {"ReopenTasks", kReopenTasks},
+      {"FinishWorkflow", kFinishWorkflow},
+      {"WorkflowFinish", kWorkflowFinish},
+      {"TaskGroups", kTaskGroups},
+      {"DeleteShardCounts", kDeleteShardCounts},
+      {"RecountShards", kRecountShards},
+      {"ShardGroups", kShardGroups},
+      {"StoreCounts", kStoreCounts},
+      {"ReadWorkflowState", kReadWorkflowState},
+      {"ReadWorkflowInit", kReadWorkflowInit},
+      {"ReadStatuses", kReadStatuses},
+      {"CountFinalFailures", kCountFinalFailures},
+      {"ReadShardTasks", kReadShardTasks},
+      {"ReadFailedTasks", kReadFailedTasks},
+      {"ReadCheckpoints", kReadCheckpoints},
+      {"DeleteFinished", kDeleteFinished},
+      {"DeleteFences", kDeleteFences},
+  };
 }
 
 }  // namespace taskmaster::sidecar

@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/state_store.h"
+#include "store/store_statement.h"
 #include "taskmaster/status.h"
 
 namespace taskmaster {
@@ -36,6 +38,10 @@ Status CheckLocalFilesystem(const std::string& dir);
 // The same decision for a statfs(2) f_type already read. FUSE, local disks and
 // tmpfs are allowed.
 Status CheckFilesystemType(const std::string& dir, int64_t statfs_type);
+
+// Every statement the store runs on its tables (not the migrations' DDL or
+// connection settings), for tests of their query plans.
+std::vector<StoreStatement> SqliteStatements();
 
 }  // namespace taskmaster::sidecar
 

@@ -2,12 +2,10 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <random>
-#include <sstream>
 #include <string>
 
+#include "golden.h"
 #include "taskmaster/checksum.h"
 #include "taskmaster/protocol.h"
 
@@ -16,6 +14,7 @@ using taskmaster::CheckpointFields;
 using taskmaster::EncodeCheckpoint;
 using taskmaster::Result;
 using taskmaster::VerifyCheckpoint;
+using taskmaster::testing::ReadGolden;
 
 namespace {
 
@@ -37,12 +36,6 @@ constexpr const char* kGoldenDocument =
     R"("fence":3,"seq":42,"generation":2,"created_at":"2026-11-29T00:28:02.123Z",)"
     R"("payload":{"next":42,"done":["a","b"],"note":"café"},)"
     R"("checksum":"xxh3:a4dadb4788a02dbd"})";
-
-std::string ReadGolden(const std::string& name) {
-  std::ifstream in(std::string(TM_GOLDEN_DIR) + "/" + name, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open golden file " << name);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string Encode(const CheckpointFields& f, std::string_view payload) {
   Result<std::string> doc = EncodeCheckpoint(f, payload);
@@ -82,6 +75,25 @@ std::string CorruptionMessage(std::string_view doc) {
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// A damaged document and a part of the message that refuses it.
+struct Refusal {
+  std::string doc;
+  const char* message;
+};
+
+// Each document, passed through `prepare` first, is refused with its message.
+template <size_t N>
+void CheckRefusals(
+    const Refusal (&cases)[N],
+    std::string (*prepare)(std::string) = [](std::string doc) { return doc; }) {
+  for (const Refusal& c : cases) {
+    BOOST_TEST_CONTEXT("expecting " << c.message) {
+      const std::string message = CorruptionMessage(prepare(c.doc));
+      BOOST_TEST(Contains(message, c.message), message);
+    }
+  }
 }
 
 }  // namespace
@@ -325,10 +337,7 @@ BOOST_AUTO_TEST_CASE(changed_value_reports_checksum_mismatch) {
 // the structural checks must, and each message names what is wrong.
 BOOST_AUTO_TEST_CASE(rechecksummed_edits_are_refused_naming_the_field) {
   const std::string golden = kGoldenDocument;
-  const struct {
-    std::string doc;
-    const char* message;
-  } cases[] = {
+  const Refusal cases[] = {
       {Replace(golden, R"(,"checksum")", R"(,"extra":1,"checksum")"), "unexpected field \"extra\""},
       {Replace(golden, R"({"format":1,)", R"({"format":1,"note":"x",)"),
        "unexpected field \"note\""},
@@ -376,20 +385,12 @@ BOOST_AUTO_TEST_CASE(rechecksummed_edits_are_refused_naming_the_field) {
        "not in canonical form"},
       {Replace(golden, R"(a02dbd"})", R"(a02dbd" })"), "not in canonical form"},
   };
-  for (const auto& c : cases) {
-    BOOST_TEST_CONTEXT("expecting " << c.message) {
-      const std::string message = CorruptionMessage(Rechecksum(c.doc));
-      BOOST_TEST(Contains(message, c.message), message);
-    }
-  }
+  CheckRefusals(cases, Rechecksum);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_documents_are_refused_with_a_reason) {
   const std::string golden = kGoldenDocument;
-  const struct {
-    std::string doc;
-    const char* message;
-  } cases[] = {
+  const Refusal cases[] = {
       {"[1,2]", "not a JSON object"},
       {R"("checkpoint")", "not a JSON object"},
       {"42", "not a JSON object"},
@@ -406,12 +407,7 @@ BOOST_AUTO_TEST_CASE(malformed_documents_are_refused_with_a_reason) {
       {Replace(golden, "xxh3:a4dadb", "xxh3\\u003aa4dadb"), "field 'checksum'"},
       {Replace(golden, R"(,"checksum":"xxh3:a4dadb4788a02dbd")", ""), "missing field 'checksum'"},
   };
-  for (const auto& c : cases) {
-    BOOST_TEST_CONTEXT("expecting " << c.message) {
-      const std::string message = CorruptionMessage(c.doc);
-      BOOST_TEST(Contains(message, c.message), message);
-    }
-  }
+  CheckRefusals(cases);
 }
 
 BOOST_AUTO_TEST_CASE(random_damage_never_verifies_or_crashes) {

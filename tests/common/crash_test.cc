@@ -63,6 +63,37 @@ size_t AppendAcrossSessions(Env* env, const std::string& path) {
   return acked;
 }
 
+// One crash of a sweep: at which mutating step of how many it came, and what
+// of the unsynced data the power loss kept.
+struct Crash {
+  uint64_t at;
+  uint64_t steps;
+  UnsyncedTail tail;
+};
+
+// The crash sweep: runs `whole` once on a FaultInjectionEnv without faults, in
+// a dir of its own, to count its mutating steps; then `crash_at` for every step
+// a crash may come at (the last, `steps`, is none) and every tail of kTails.
+template <typename Whole, typename CrashAt>
+void AtEveryCrash(Whole whole, CrashAt crash_at) {
+  uint64_t steps = 0;
+  {
+    ScopedTempDir dir;
+    FaultInjectionEnv env(Env::Default());
+    whole(&env, dir);
+    steps = env.mutating_ops();
+  }
+  for (uint64_t at = 0; at <= steps; ++at) {
+    for (const UnsyncedTail& tail : kTails) {
+      BOOST_TEST_CONTEXT("crash at step " << at << " of " << steps << ", keeping "
+                                          << tail.keep_bytes << " unsynced bytes"
+                                          << (tail.zero_fill ? " as zeros" : "")) {
+        crash_at(Crash{at, steps, tail});
+      }
+    }
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(crash_safety)
@@ -143,63 +174,55 @@ BOOST_AUTO_TEST_CASE(fault_env_fails_every_operation_from_the_nth) {
 }
 
 BOOST_AUTO_TEST_CASE(journal_keeps_every_acknowledged_record_through_a_crash_at_any_step) {
-  uint64_t steps = 0;
-  {
-    ScopedTempDir dir;
-    FaultInjectionEnv env(Env::Default());
-    BOOST_REQUIRE(AppendAcrossSessions(&env, dir.Join("journal")) == JournalPayloads().size());
-    steps = env.mutating_ops();
-  }
   const std::vector<std::string> payloads = JournalPayloads();
-  for (uint64_t crash_at = 0; crash_at <= steps; ++crash_at) {
-    for (const UnsyncedTail& tail : kTails) {
-      BOOST_TEST_CONTEXT("crash at step " << crash_at << " of " << steps << ", keeping "
-                                          << tail.keep_bytes << " unsynced bytes"
-                                          << (tail.zero_fill ? " as zeros" : "")) {
-        ScopedTempDir dir;
-        const std::string path = dir.Join("journal");
-        FaultInjectionEnv env(Env::Default());
-        env.FailFrom(crash_at);
-        const size_t acked = AppendAcrossSessions(&env, path);
-        BOOST_REQUIRE(env.DropUnsyncedData(tail).ok());
+  const auto write = [](Env* env, const ScopedTempDir& dir) {
+    return AppendAcrossSessions(env, dir.Join("journal"));
+  };
+  AtEveryCrash([&](Env* env,
+                   const ScopedTempDir& dir) { BOOST_REQUIRE(write(env, dir) == payloads.size()); },
+               [&](const Crash& crash) {
+                 ScopedTempDir dir;
+                 const std::string path = dir.Join("journal");
+                 FaultInjectionEnv env(Env::Default());
+                 env.FailFrom(crash.at);
+                 const size_t acked = write(&env, dir);
+                 BOOST_REQUIRE(env.DropUnsyncedData(crash.tail).ok());
 
-        if (!Env::Default()->FileExists(path)) {
-          BOOST_TEST(acked == 0u);
-          continue;
-        }
-        auto reader = JournalReader::Open(Env::Default(), path);
-        BOOST_REQUIRE(reader.ok());
-        JournalRecord record;
-        JournalReader::Outcome outcome;
-        size_t read = 0;
-        while ((outcome = (*reader)->Next(&record)) == JournalReader::Outcome::kRecord) {
-          BOOST_REQUIRE(read < payloads.size());
-          BOOST_TEST(record.seq == read + 1);
-          BOOST_TEST(record.payload == payloads[read]);
-          ++read;
-        }
-        BOOST_TEST_INFO("reader: " << (*reader)->message());
-        BOOST_TEST((outcome == JournalReader::Outcome::kEnd ||
-                    outcome == JournalReader::Outcome::kTornTail));
-        // Every acknowledged record, and at most the one in flight besides.
-        BOOST_TEST(read >= acked);
-        BOOST_TEST(read <= acked + 1);
+                 if (!Env::Default()->FileExists(path)) {
+                   BOOST_TEST(acked == 0u);
+                   return;
+                 }
+                 auto reader = JournalReader::Open(Env::Default(), path);
+                 BOOST_REQUIRE(reader.ok());
+                 JournalRecord record;
+                 JournalReader::Outcome outcome;
+                 size_t read = 0;
+                 while ((outcome = (*reader)->Next(&record)) == JournalReader::Outcome::kRecord) {
+                   BOOST_REQUIRE(read < payloads.size());
+                   BOOST_TEST(record.seq == read + 1);
+                   BOOST_TEST(record.payload == payloads[read]);
+                   ++read;
+                 }
+                 BOOST_TEST_INFO("reader: " << (*reader)->message());
+                 BOOST_TEST((outcome == JournalReader::Outcome::kEnd ||
+                             outcome == JournalReader::Outcome::kTornTail));
+                 // Every acknowledged record, and at most the one in flight besides.
+                 BOOST_TEST(read >= acked);
+                 BOOST_TEST(read <= acked + 1);
 
-        auto writer = JournalWriter::Open(Env::Default(), path, {/*sync=*/true});
-        BOOST_REQUIRE(writer.ok());
-        BOOST_TEST((*writer)->last_seq() == read);
-        const uint64_t end = (*writer)->size();
-        auto seq = (*writer)->Append(8, 0, "after the crash");
-        BOOST_REQUIRE(seq.ok());
-        BOOST_TEST(*seq == read + 1);
-        auto again = JournalReader::Open(Env::Default(), path, end);
-        BOOST_REQUIRE(again.ok());
-        BOOST_REQUIRE(((*again)->Next(&record) == JournalReader::Outcome::kRecord));
-        BOOST_TEST(record.payload == "after the crash");
-        BOOST_TEST(((*again)->Next(&record) == JournalReader::Outcome::kEnd));
-      }
-    }
-  }
+                 auto writer = JournalWriter::Open(Env::Default(), path, {/*sync=*/true});
+                 BOOST_REQUIRE(writer.ok());
+                 BOOST_TEST((*writer)->last_seq() == read);
+                 const uint64_t end = (*writer)->size();
+                 auto seq = (*writer)->Append(8, 0, "after the crash");
+                 BOOST_REQUIRE(seq.ok());
+                 BOOST_TEST(*seq == read + 1);
+                 auto again = JournalReader::Open(Env::Default(), path, end);
+                 BOOST_REQUIRE(again.ok());
+                 BOOST_REQUIRE(((*again)->Next(&record) == JournalReader::Outcome::kRecord));
+                 BOOST_TEST(record.payload == "after the crash");
+                 BOOST_TEST(((*again)->Next(&record) == JournalReader::Outcome::kEnd));
+               });
 }
 
 BOOST_AUTO_TEST_CASE(ack_replace_leaves_old_or_new_after_a_crash_at_any_step) {
@@ -210,33 +233,27 @@ BOOST_AUTO_TEST_CASE(ack_replace_leaves_old_or_new_after_a_crash_at_any_step) {
   const std::string old_ack = "{\"seq\":41,\"offset\":4096}\n";
   const std::string new_ack = "{\"seq\":42,\"offset\":8192}\n";
   for (const FileSync sync : {FileSync::kContentsAndName, FileSync::kContents}) {
-    uint64_t steps = 0;
-    {
-      ScopedTempDir dir;
-      FaultInjectionEnv env(Env::Default());
-      BOOST_REQUIRE(WriteFileAtomic(&env, dir.Join("ack"), new_ack, sync).ok());
-      steps = env.mutating_ops();
-    }
-    for (uint64_t crash_at = 0; crash_at <= steps; ++crash_at) {
-      for (const UnsyncedTail& tail : kTails) {
-        BOOST_TEST_CONTEXT("sync " << static_cast<int>(sync) << ", crash at step " << crash_at
-                                   << " of " << steps << ", keeping " << tail.keep_bytes
-                                   << " unsynced bytes" << (tail.zero_fill ? " as zeros" : "")) {
-          ScopedTempDir dir;
-          const std::string path = dir.Join("ack");
-          BOOST_REQUIRE(WriteFileAtomic(Env::Default(), path, old_ack, /*sync=*/true).ok());
-          FaultInjectionEnv env(Env::Default());
-          env.FailFrom(crash_at);
-          const Status replaced = WriteFileAtomic(&env, path, new_ack, sync);
-          BOOST_REQUIRE(env.DropUnsyncedData(tail).ok());
+    BOOST_TEST_CONTEXT("sync " << static_cast<int>(sync)) {
+      AtEveryCrash(
+          [&](Env* env, const ScopedTempDir& dir) {
+            BOOST_REQUIRE(WriteFileAtomic(env, dir.Join("ack"), new_ack, sync).ok());
+          },
+          [&](const Crash& crash) {
+            ScopedTempDir dir;
+            const std::string path = dir.Join("ack");
+            BOOST_REQUIRE(
+                WriteFileAtomic(Env::Default(), path, old_ack, FileSync::kContentsAndName).ok());
+            FaultInjectionEnv env(Env::Default());
+            env.FailFrom(crash.at);
+            const Status replaced = WriteFileAtomic(&env, path, new_ack, sync);
+            BOOST_REQUIRE(env.DropUnsyncedData(crash.tail).ok());
 
-          const std::string now = Read(path);
-          BOOST_TEST_INFO("ack holds \"" << now << "\"");
-          BOOST_TEST((now == old_ack || now == new_ack));
-          if (replaced.ok() && sync == FileSync::kContentsAndName) BOOST_TEST(now == new_ack);
-          BOOST_TEST(replaced.ok() == (crash_at == steps));
-        }
-      }
+            const std::string now = Read(path);
+            BOOST_TEST_INFO("ack holds \"" << now << "\"");
+            BOOST_TEST((now == old_ack || now == new_ack));
+            if (replaced.ok() && sync == FileSync::kContentsAndName) BOOST_TEST(now == new_ack);
+            BOOST_TEST(replaced.ok() == (crash.at == crash.steps));
+          });
     }
   }
 }

@@ -108,6 +108,16 @@ std::vector<Spec> SmallJournal() {
           {7, 1, Payload(1, 5)},   {8, 0, Payload(17, 6)}};
 }
 
+// The fixture of the cases that damage SmallJournal's bytes: its records
+// encoded, where each ends, and a path for them in a temp dir.
+struct SmallJournalFile {
+  ScopedTempDir dir;
+  const std::string path = dir.Join("journal");
+  const std::vector<Spec> specs = SmallJournal();
+  std::vector<uint64_t> ends;
+  const std::string journal = Encode(specs, &ends);  // after `ends`, which it fills
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(journal)
@@ -217,13 +227,8 @@ BOOST_AUTO_TEST_CASE(live_reader_follows_the_writer) {
   BOOST_TEST(Name((*reader)->Next(&record)) == "end");
 }
 
-BOOST_AUTO_TEST_CASE(every_truncation_yields_the_whole_records_before_the_cut) {
-  ScopedTempDir dir;
-  const std::string path = dir.Join("journal");
-  const std::vector<Spec> specs = SmallJournal();
-  std::vector<uint64_t> ends;
-  const std::string journal = Encode(specs, &ends);
-
+BOOST_FIXTURE_TEST_CASE(every_truncation_yields_the_whole_records_before_the_cut,
+                        SmallJournalFile) {
   for (size_t cut = 0; cut <= journal.size(); ++cut) {
     BOOST_TEST_CONTEXT("cut at " << cut) {
       size_t whole = 0;
@@ -246,12 +251,7 @@ BOOST_AUTO_TEST_CASE(every_truncation_yields_the_whole_records_before_the_cut) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(bit_flips_are_never_returned_and_are_told_apart) {
-  ScopedTempDir dir;
-  const std::string path = dir.Join("journal");
-  const std::vector<Spec> specs = SmallJournal();
-  std::vector<uint64_t> ends;
-  const std::string journal = Encode(specs, &ends);
+BOOST_FIXTURE_TEST_CASE(bit_flips_are_never_returned_and_are_told_apart, SmallJournalFile) {
   const uint32_t seed = TestSeed();
   BOOST_TEST_MESSAGE("bit flip seed " << seed << " (set TM_TEST_SEED to repeat it)");
   std::mt19937 gen(seed);
@@ -295,12 +295,8 @@ BOOST_AUTO_TEST_CASE(bit_flips_are_never_returned_and_are_told_apart) {
   BOOST_TEST(torn > 0);
 }
 
-BOOST_AUTO_TEST_CASE(zero_filled_tail_is_torn_and_zeros_before_a_record_are_corrupt) {
-  ScopedTempDir dir;
-  const std::string path = dir.Join("journal");
-  const std::vector<Spec> specs = SmallJournal();
-  std::vector<uint64_t> ends;
-  const std::string journal = Encode(specs, &ends);
+BOOST_FIXTURE_TEST_CASE(zero_filled_tail_is_torn_and_zeros_before_a_record_are_corrupt,
+                        SmallJournalFile) {
   const std::string zeros(4096, '\0');
 
   WriteRaw(path, journal + zeros);
@@ -370,12 +366,7 @@ BOOST_AUTO_TEST_CASE(length_over_the_limit_in_a_header_is_damage) {
   BOOST_TEST(Name(all.outcome) == "corrupt");
 }
 
-BOOST_AUTO_TEST_CASE(writer_truncates_a_torn_tail_and_continues_the_seq) {
-  ScopedTempDir dir;
-  const std::string path = dir.Join("journal");
-  const std::vector<Spec> specs = SmallJournal();
-  std::vector<uint64_t> ends;
-  const std::string journal = Encode(specs, &ends);
+BOOST_FIXTURE_TEST_CASE(writer_truncates_a_torn_tail_and_continues_the_seq, SmallJournalFile) {
   const std::string torn = EncodeJournalRecord(specs.size() + 1, 5, 0, Payload(300, 9));
   WriteRaw(path, journal + torn.substr(0, 200));
 

@@ -9,7 +9,8 @@
 #include <regex>
 #include <string>
 
-using taskmaster::JsonEscape;
+#include "taskmaster/json.h"
+
 using taskmaster::LogFormat;
 
 namespace {
@@ -34,33 +35,46 @@ std::string CaptureStderr(Fn log) {
   return out;
 }
 
+// What `log` writes to stderr once logging is set up for `program` in `format`
+// with TM_LOG_LEVEL `level` (unset when null); TM_LOG_LEVEL is unset afterwards.
+template <typename Fn>
+std::string Logged(const char* level, const char* program, LogFormat format, Fn log) {
+  if (level != nullptr) {
+    ::setenv("TM_LOG_LEVEL", level, 1);
+  } else {
+    ::unsetenv("TM_LOG_LEVEL");
+  }
+  const std::string out = CaptureStderr([&] {
+    taskmaster::SetUpLogging(program, format);
+    log();
+  });
+  ::unsetenv("TM_LOG_LEVEL");
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(logging)
 
-BOOST_AUTO_TEST_CASE(json_escape) {
-  BOOST_TEST(JsonEscape("plain text") == "plain text");
-  BOOST_TEST(JsonEscape("say \"hi\"\\") == "say \\\"hi\\\"\\\\");
-  BOOST_TEST(JsonEscape("a\nb\tc\rd") == "a\\nb\\tc\\rd");
-  BOOST_TEST(JsonEscape(std::string("\x01\x1f\0", 3)) == "\\u0001\\u001f\\u0000");
-  // Valid UTF-8 (2, 3 and 4 bytes) passes untouched.
-  BOOST_TEST(JsonEscape("caf\u00e9 \u2014 \U0001F600") == "caf\u00e9 \u2014 \U0001F600");
-  // Invalid bytes become U+FFFD so the line stays valid JSON: a lone
-  // continuation byte, a truncated sequence, overlong forms of '/', a surrogate,
-  // a code point past U+10FFFF.
-  BOOST_TEST(JsonEscape("a\x80z") == "a\uFFFDz");
-  BOOST_TEST(JsonEscape("\xE2\x80") == "\uFFFD\uFFFD");
-  BOOST_TEST(JsonEscape("\xC0\xAF") == "\uFFFD\uFFFD");
-  BOOST_TEST(JsonEscape("\xE0\x80\xAF") == "\uFFFD\uFFFD\uFFFD");
-  BOOST_TEST(JsonEscape("\xF0\x80\x80\xAF") == "\uFFFD\uFFFD\uFFFD\uFFFD");
-  BOOST_TEST(JsonEscape("\xED\xA0\x80") == "\uFFFD\uFFFD\uFFFD");
-  BOOST_TEST(JsonEscape("\xF4\x90\x80\x80") == "\uFFFD\uFFFD\uFFFD\uFFFD");
+BOOST_AUTO_TEST_CASE(json_lines_stay_valid_json_whatever_the_message_holds) {
+  const std::string out = Logged(nullptr, "tm-test", LogFormat::kJson, [] {
+    spdlog::info("bell\a tab\t nul{} bad\xff\xE2\x80 ok\u00e9", std::string(1, '\0'));
+  });
+  BOOST_REQUIRE(!out.empty() && out.back() == '\n');
+  // One line; control characters escaped, each invalid byte becomes U+FFFD.
+  BOOST_TEST(out.find('\n') == out.size() - 1, out);
+  BOOST_TEST(
+      out.find("\"msg\":\"bell\\u0007 tab\\t nul\\u0000 bad\uFFFD\uFFFD\uFFFD ok\u00e9\"}") !=
+          std::string::npos,
+      out);
+  rapidjson::Document line;
+  BOOST_REQUIRE(taskmaster::ParseJson(out, "log line", &line).ok());
+  const std::string want("bell\a tab\t nul\0 bad\uFFFD\uFFFD\uFFFD ok\u00e9", 33);
+  BOOST_TEST(std::string(line["msg"].GetString(), line["msg"].GetStringLength()) == want);
 }
 
 BOOST_AUTO_TEST_CASE(json_lines_when_asked) {
-  ::unsetenv("TM_LOG_LEVEL");
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-test", LogFormat::kJson);
+  const std::string out = Logged(nullptr, "tm-test", LogFormat::kJson, [] {
     spdlog::info("restored {} tasks from \"{}\"", 3, "shard.json");
     spdlog::debug("not shown at info");
     spdlog::warn("line one\nline two");
@@ -80,26 +94,20 @@ BOOST_AUTO_TEST_CASE(json_lines_when_asked) {
 }
 
 BOOST_AUTO_TEST_CASE(text_lines_and_level_from_environment) {
-  ::setenv("TM_LOG_LEVEL", "warn", 1);
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-step", LogFormat::kText);
+  const std::string out = Logged("warn", "tm-step", LogFormat::kText, [] {
     spdlog::info("hidden");
     spdlog::error("store unreachable");
   });
-  ::unsetenv("TM_LOG_LEVEL");
   const std::regex line(
       R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ERROR tm-step: store unreachable\n)");
   BOOST_TEST(std::regex_match(out, line), out);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_level_warns_and_uses_info) {
-  ::setenv("TM_LOG_LEVEL", "loud", 1);
-  const std::string out = CaptureStderr([] {
-    taskmaster::SetUpLogging("tm-step", LogFormat::kJson);
+  const std::string out = Logged("loud", "tm-step", LogFormat::kJson, [] {
     spdlog::info("still shown");
     spdlog::debug("not shown");
   });
-  ::unsetenv("TM_LOG_LEVEL");
   BOOST_TEST(out.find("TM_LOG_LEVEL='loud'") != std::string::npos, out);
   BOOST_TEST(out.find("still shown") != std::string::npos);
   BOOST_TEST(out.find("not shown") == std::string::npos);

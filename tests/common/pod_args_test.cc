@@ -146,17 +146,22 @@ BOOST_AUTO_TEST_CASE(step_init) {
   args.common = Common();
   args.task_list = "@/s/run/task-list.json";
   args.batch_size = 25;
-  const Argv expected = {"/opt/tm/tm-step",
-                         "init",
-                         "--sync-journal",
-                         "--state-key",
-                         "local-0123abcd",
-                         "--work-dir",
-                         "/s/work/shard-4",
-                         "--task-list",
-                         "@/s/run/task-list.json",
-                         "--batch-size",
-                         "25"};
+  Argv expected = {"/opt/tm/tm-step",
+                   "init",
+                   "--sync-journal",
+                   "--state-key",
+                   "local-0123abcd",
+                   "--work-dir",
+                   "/s/work/shard-4",
+                   "--task-list",
+                   "@/s/run/task-list.json",
+                   "--batch-size",
+                   "25",
+                   "--max-shards",
+                   "5000"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+  args.no_inline_limit = true;
+  expected.push_back("--no-inline-limit");
   BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
 }
 

@@ -5,11 +5,15 @@
 // the bytes the programs write.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "golden.h"
+
+using taskmaster::testing::ReadFileOrFail;
+using taskmaster::testing::ReadGolden;
 
 namespace {
 
@@ -17,14 +21,6 @@ constexpr const char* kMarkerStart = "<!-- golden: ";
 constexpr const char* kMarkerEnd = " -->";
 constexpr const char* kJsonFence = "```json";
 constexpr const char* kFence = "```";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -89,7 +85,7 @@ Examples ReadExamples(const std::string& markdown) {
 }
 
 std::string ProtocolPage() {
-  return ReadFile(std::string(TM_DOCS_DIR) + "/protocol.md");
+  return ReadFileOrFail(std::string(TM_DOCS_DIR) + "/protocol.md");
 }
 
 }  // namespace
@@ -102,7 +98,7 @@ BOOST_AUTO_TEST_CASE(every_marked_example_is_its_golden_file) {
   BOOST_TEST(!examples.marked.empty());
   for (const Example& example : examples.marked) {
     BOOST_TEST_CONTEXT("docs/protocol.md:" << example.line << " (" << example.golden << ")") {
-      const std::string golden = ReadFile(std::string(TM_GOLDEN_DIR) + "/" + example.golden);
+      const std::string golden = ReadGolden(example.golden);
       BOOST_TEST(example.text == golden);
     }
   }
@@ -133,7 +129,7 @@ BOOST_AUTO_TEST_CASE(the_reader_sees_drift) {
   BOOST_TEST(one.marked[0].golden == "ack.json");
   BOOST_TEST(one.marked[0].text == "{\"seq\":6}\n");
   BOOST_TEST(one.marked[0].line == 2u);
-  BOOST_TEST(one.marked[0].text != ReadFile(std::string(TM_GOLDEN_DIR) + "/ack.json"));
+  BOOST_TEST(one.marked[0].text != ReadGolden("ack.json"));
 
   const Examples unmarked = ReadExamples("text\n\n```json\n{}\n```\n");
   BOOST_TEST(unmarked.marked.empty());

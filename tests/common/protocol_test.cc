@@ -3,34 +3,30 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <stdlib.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "fault_env.h"
+#include "golden.h"
 #include "taskmaster/env.h"
+#include "taskmaster/time.h"
 
 namespace tp = taskmaster::protocol;
 using taskmaster::Result;
 using taskmaster::Status;
 using taskmaster::TaskStatus;
+using taskmaster::testing::ReadFileOrFail;
+using taskmaster::testing::ReadGolden;
+using taskmaster::testing::ScopedTempDir;
 
 namespace {
-
-std::string ReadGolden(const std::string& name) {
-  std::ifstream in(std::string(TM_GOLDEN_DIR) + "/" + name, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open golden file " << name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Decodes text and encodes the result again; the error when decoding fails.
 using RoundTrip = std::function<Result<std::string>(std::string_view)>;
@@ -49,47 +45,87 @@ RoundTrip Via(Result<T> (*decode)(std::string_view)) {
   return Via(decode, [](const T& value) { return tp::Encode(value); });
 }
 
-struct Golden {
-  const char* file;
-  RoundTrip round_trip;
-};
+// The values of the golden files: the workflow of three tasks whose task-2
+// failed for good on its third attempt. Each is built field by field, one
+// builder per golden file, so builders of messages with like fields look alike
+// on purpose.
+const std::vector<std::string> kGoldenIds = {"task-1", "task-2", "task-3"};
 
-const std::vector<Golden>& Goldens() {
-  static const std::vector<Golden> goldens = {
-      {"record-workflow-init.json", Via(tp::DecodeWorkflowInit)},
-      {"record-task-list.json", Via(tp::DecodeTaskList)},
-      {"record-task-start.json", Via(tp::DecodeTaskStart)},
-      {"record-progress.json", Via(tp::DecodeProgress)},
-      {"record-note.json", Via(tp::DecodeNote)},
-      {"record-task-end.json", Via(tp::DecodeTaskEnd)},
-      {"record-task-end-null-exit.json", Via(tp::DecodeTaskEnd)},
-      {"record-commit.json", Via(tp::DecodeCommit)},
-      {"ready.json", Via(tp::DecodeReady)},
-      {"ack.json", Via(tp::DecodeAck)},
-      {"restore-init.json", Via(tp::DecodeInitRestore)},
-      {"restore-shard.json", Via(tp::DecodeShardRestore)},
-      {"restore-summary.json", Via(tp::DecodeWorkflowSummary)},
-      {"summary-init.json", Via(tp::DecodeInitSummary)},
-      {"summary-shard.json", Via(tp::DecodeShardSummary)},
-      {"summary-finalize.json", Via(tp::DecodeFinalizeSummary)},
-      {"workflow-state.json",
-       Via(taskmaster::WorkflowStateFromJson, taskmaster::WorkflowStateToJson)},
-  };
-  return goldens;
+// A journal record about task `ordinal`, numbered `seq` under `fence`.
+template <typename Record>
+Record Numbered(int64_t fence, int64_t seq, int64_t ordinal) {
+  Record r;
+  r.fence = fence;
+  r.seq = seq;
+  r.ordinal = ordinal;
+  return r;
 }
 
-// The values of tests/golden/summary-*.json: the workflow of the other golden
-// files, whose task-2 failed for good on its third attempt.
-tp::InitSummary GoldenInitSummary() {
-  tp::InitSummary s;
-  s.workflow_id = "uuid-123";
-  s.task_count = 3;
-  s.batch_size = 1;
-  s.shards = 3;
-  s.pending_shards = 2;
-  s.resumed = true;
-  s.list_hash = tp::ListHash({"task-1", "task-2", "task-3"});
-  return s;
+tp::WorkflowInitRecord GoldenWorkflowInit() {
+  tp::WorkflowInitRecord init;
+  init.fence = 1;
+  init.seq = 1;
+  init.workflow_id = "uuid-123";
+  init.task_count = 3;
+  init.batch_size = 1;
+  init.effective_batch_size = tp::EffectiveBatchSize(3, 1);
+  init.list_hash = tp::ListHash(kGoldenIds);
+  init.list_records = static_cast<int64_t>(tp::ChunkTaskList(kGoldenIds).size());
+  return init;
+}
+
+tp::TaskListRecord GoldenTaskList() {
+  std::vector<tp::TaskListRecord> chunks = tp::ChunkTaskList(kGoldenIds);
+  BOOST_REQUIRE(chunks.size() == 1u);
+  chunks[0].fence = 1;
+  chunks[0].seq = 2;
+  return chunks[0];
+}
+
+tp::TaskStartRecord GoldenTaskStart() {
+  auto start = Numbered<tp::TaskStartRecord>(4, 1, 1);
+  start.task_id = "task-2";
+  start.attempt = 3;
+  start.started_at_ms = 1795912082123;
+  return start;
+}
+
+tp::ProgressRecord GoldenProgress() {
+  auto progress = Numbered<tp::ProgressRecord>(4, 2, 1);
+  progress.done = 40;
+  progress.total = 100;
+  return progress;
+}
+
+tp::NoteRecord GoldenNote() {
+  auto note = Numbered<tp::NoteRecord>(4, 3, 1);
+  note.text = "resumed at row 42 of \"rows.csv\" \u2014 caf\u00e9";
+  return note;
+}
+
+tp::TaskEndRecord GoldenTaskEnd() {
+  auto end = Numbered<tp::TaskEndRecord>(4, 5, 1);
+  end.task_id = "task-2";
+  end.status = TaskStatus::kFailed;
+  end.final = true;
+  end.exit_code = 3;
+  end.error = "exit status 3";
+  end.attempt = 3;
+  end.duration_ms = 1520;
+  end.finished_at_ms = 1795912082123 + 1520;
+  return end;
+}
+
+// The end of the attempt before: interrupted, so no exit code.
+tp::TaskEndRecord GoldenInterruptedTaskEnd() {
+  auto end = Numbered<tp::TaskEndRecord>(3, 4, 1);
+  end.task_id = "task-2";
+  end.status = TaskStatus::kInterrupted;
+  end.error = "killed by signal 15 (SIGTERM)";
+  end.attempt = 2;
+  end.duration_ms = 30001;
+  end.finished_at_ms = *taskmaster::ParseRfc3339Millis("2026-11-29T00:27:31.020Z");
+  return end;
 }
 
 tp::ShardSummary GoldenShardSummary() {
@@ -101,6 +137,83 @@ tp::ShardSummary GoldenShardSummary() {
   s.failed = 1;
   s.final_failures = 1;
   s.duration_ms = 1534;
+  return s;
+}
+
+tp::CommitRecord GoldenCommit() {
+  tp::CommitRecord commit;
+  commit.fence = 4;
+  commit.seq = 6;
+  commit.role = tp::Role::kShard;
+  commit.outputs = tp::ShardOutputs(GoldenShardSummary());
+  return commit;
+}
+
+tp::Ready GoldenReady() {
+  tp::Ready ready;
+  ready.fence = 4;
+  ready.workflow_id = "uuid-123";
+  ready.role = tp::Role::kShard;
+  ready.shard = 1;
+  return ready;
+}
+
+tp::Ack GoldenAck() {
+  tp::Ack ack;
+  ack.seq = 6;
+  ack.offset = 1187;
+  return ack;
+}
+
+tp::InitRestore GoldenInitRestore() {
+  tp::InitRestore restore;
+  restore.workflow_id = "uuid-123";
+  restore.exists = true;
+  restore.list_hash = tp::ListHash(kGoldenIds);
+  restore.task_count = 3;
+  restore.batch_size = 1;
+  restore.effective_batch_size = 1;
+  restore.statuses = {TaskStatus::kSucceeded, TaskStatus::kFailed, TaskStatus::kPending};
+  return restore;
+}
+
+tp::ShardRestore GoldenShardRestore() {
+  tp::ShardRestore shard;
+  shard.workflow_id = "uuid-123";
+  shard.shard = 1;
+  shard.task_count = 3;
+  shard.batch_size = 1;
+  tp::RestoredTask task;
+  task.ordinal = 1;
+  task.task_id = "task-2";
+  task.status = TaskStatus::kInterrupted;
+  task.attempts = 3;
+  task.generation = 2;
+  task.error = "killed by signal 15 (SIGTERM)";
+  shard.tasks.push_back(task);
+  return shard;
+}
+
+tp::WorkflowSummary GoldenWorkflowSummary() {
+  tp::WorkflowSummary summary;
+  summary.workflow_id = "uuid-123";
+  summary.counts.Add(TaskStatus::kSucceeded, false);
+  summary.counts.Add(TaskStatus::kFailed, true);
+  summary.counts.Add(TaskStatus::kSucceeded, false);
+  summary.failed_total = 1;
+  summary.failed.push_back({"task-2", 3, "exit status 3"});
+  return summary;
+}
+
+tp::InitSummary GoldenInitSummary() {
+  tp::InitSummary s;
+  s.workflow_id = "uuid-123";
+  s.task_count = 3;
+  s.batch_size = 1;
+  s.shards = 3;
+  s.pending_shards = 2;
+  s.resumed = true;
+  s.list_hash = tp::ListHash(kGoldenIds);
   return s;
 }
 
@@ -116,34 +229,49 @@ tp::FinalizeSummary GoldenFinalizeSummary() {
   return s;
 }
 
+// The encoding of a value built above.
+using Built = std::function<std::string()>;
+
+template <typename T>
+Built Encoded(T (*build)()) {
+  return [build] { return tp::Encode(build()); };
+}
+
+struct Golden {
+  const char* file;
+  RoundTrip round_trip;
+  Built built;  // empty for workflow-state.json, whose values state_test builds
+};
+
+const std::vector<Golden>& Goldens() {
+  static const std::vector<Golden> goldens = {
+      {"record-workflow-init.json", Via(tp::DecodeWorkflowInit), Encoded(GoldenWorkflowInit)},
+      {"record-task-list.json", Via(tp::DecodeTaskList), Encoded(GoldenTaskList)},
+      {"record-task-start.json", Via(tp::DecodeTaskStart), Encoded(GoldenTaskStart)},
+      {"record-progress.json", Via(tp::DecodeProgress), Encoded(GoldenProgress)},
+      {"record-note.json", Via(tp::DecodeNote), Encoded(GoldenNote)},
+      {"record-task-end.json", Via(tp::DecodeTaskEnd), Encoded(GoldenTaskEnd)},
+      {"record-task-end-null-exit.json", Via(tp::DecodeTaskEnd), Encoded(GoldenInterruptedTaskEnd)},
+      {"record-commit.json", Via(tp::DecodeCommit), Encoded(GoldenCommit)},
+      {"ready.json", Via(tp::DecodeReady), Encoded(GoldenReady)},
+      {"ack.json", Via(tp::DecodeAck), Encoded(GoldenAck)},
+      {"restore-init.json", Via(tp::DecodeInitRestore), Encoded(GoldenInitRestore)},
+      {"restore-shard.json", Via(tp::DecodeShardRestore), Encoded(GoldenShardRestore)},
+      {"restore-summary.json", Via(tp::DecodeWorkflowSummary), Encoded(GoldenWorkflowSummary)},
+      {"summary-init.json", Via(tp::DecodeInitSummary), Encoded(GoldenInitSummary)},
+      {"summary-shard.json", Via(tp::DecodeShardSummary), Encoded(GoldenShardSummary)},
+      {"summary-finalize.json", Via(tp::DecodeFinalizeSummary), Encoded(GoldenFinalizeSummary)},
+      {"workflow-state.json",
+       Via(taskmaster::WorkflowStateFromJson, taskmaster::WorkflowStateToJson), Built()},
+  };
+  return goldens;
+}
+
 std::string Serialize(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   value.Accept(writer);
   return buffer.GetString();
-}
-
-// A temporary directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tm-protocol-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -167,129 +295,12 @@ BOOST_AUTO_TEST_CASE(golden_files_round_trip_byte_for_byte) {
 // The encoders, given values built here, produce the golden bytes: this pins
 // the field names, their order and the value formats, not only stability.
 BOOST_AUTO_TEST_CASE(encoders_produce_the_golden_bytes) {
-  const std::vector<std::string> ids = {"task-1", "task-2", "task-3"};
-  tp::WorkflowInitRecord init;
-  init.fence = 1;
-  init.seq = 1;
-  init.workflow_id = "uuid-123";
-  init.task_count = 3;
-  init.batch_size = 1;
-  init.effective_batch_size = tp::EffectiveBatchSize(3, 1);
-  init.list_hash = tp::ListHash(ids);
-  std::vector<tp::TaskListRecord> chunks = tp::ChunkTaskList(ids);
-  init.list_records = static_cast<int64_t>(chunks.size());
-  BOOST_TEST(tp::Encode(init) + "\n" == ReadGolden("record-workflow-init.json"));
-  BOOST_REQUIRE(chunks.size() == 1u);
-  chunks[0].fence = 1;
-  chunks[0].seq = 2;
-  BOOST_TEST(tp::Encode(chunks[0]) + "\n" == ReadGolden("record-task-list.json"));
-
-  tp::TaskStartRecord start;
-  start.fence = 4;
-  start.seq = 1;
-  start.ordinal = 1;
-  start.task_id = "task-2";
-  start.attempt = 3;
-  start.started_at_ms = 1795912082123;
-  BOOST_TEST(tp::Encode(start) + "\n" == ReadGolden("record-task-start.json"));
-
-  tp::ProgressRecord progress;
-  progress.fence = 4;
-  progress.seq = 2;
-  progress.ordinal = 1;
-  progress.done = 40;
-  progress.total = 100;
-  BOOST_TEST(tp::Encode(progress) + "\n" == ReadGolden("record-progress.json"));
-
-  tp::NoteRecord note;
-  note.fence = 4;
-  note.seq = 3;
-  note.ordinal = 1;
-  note.text = "resumed at row 42 of \"rows.csv\" \u2014 caf\u00e9";
-  BOOST_TEST(tp::Encode(note) + "\n" == ReadGolden("record-note.json"));
-
-  tp::TaskEndRecord end;
-  end.fence = 4;
-  end.seq = 5;
-  end.ordinal = 1;
-  end.task_id = "task-2";
-  end.status = TaskStatus::kFailed;
-  end.final = true;
-  end.exit_code = 3;
-  end.error = "exit status 3";
-  end.attempt = 3;
-  end.duration_ms = 1520;
-  end.finished_at_ms = 1795912082123 + 1520;
-  BOOST_TEST(tp::Encode(end) + "\n" == ReadGolden("record-task-end.json"));
-
-  tp::TaskEndRecord interrupted;
-  interrupted.fence = 3;
-  interrupted.seq = 4;
-  interrupted.ordinal = 1;
-  interrupted.task_id = "task-2";
-  interrupted.status = TaskStatus::kInterrupted;
-  interrupted.error = "killed by signal 15 (SIGTERM)";
-  interrupted.attempt = 2;
-  interrupted.duration_ms = 30001;
-  interrupted.finished_at_ms = *taskmaster::ParseRfc3339Millis("2026-11-29T00:27:31.020Z");
-  BOOST_TEST(tp::Encode(interrupted) + "\n" == ReadGolden("record-task-end-null-exit.json"));
-
-  tp::CommitRecord commit;
-  commit.fence = 4;
-  commit.seq = 6;
-  commit.role = tp::Role::kShard;
-  commit.outputs = tp::ShardOutputs(GoldenShardSummary());
-  BOOST_TEST(tp::Encode(commit) + "\n" == ReadGolden("record-commit.json"));
-
-  tp::Ready ready;
-  ready.fence = 4;
-  ready.workflow_id = "uuid-123";
-  ready.role = tp::Role::kShard;
-  ready.shard = 1;
-  BOOST_TEST(tp::Encode(ready) + "\n" == ReadGolden("ready.json"));
-
-  tp::Ack ack;
-  ack.seq = 6;
-  ack.offset = 1187;
-  BOOST_TEST(tp::Encode(ack) + "\n" == ReadGolden("ack.json"));
-
-  tp::InitRestore restore_init;
-  restore_init.workflow_id = "uuid-123";
-  restore_init.exists = true;
-  restore_init.list_hash = tp::ListHash(ids);
-  restore_init.task_count = 3;
-  restore_init.batch_size = 1;
-  restore_init.effective_batch_size = 1;
-  restore_init.statuses = {TaskStatus::kSucceeded, TaskStatus::kFailed, TaskStatus::kPending};
-  BOOST_TEST(tp::Encode(restore_init) + "\n" == ReadGolden("restore-init.json"));
-
-  tp::ShardRestore shard;
-  shard.workflow_id = "uuid-123";
-  shard.shard = 1;
-  shard.task_count = 3;
-  shard.batch_size = 1;
-  tp::RestoredTask task;
-  task.ordinal = 1;
-  task.task_id = "task-2";
-  task.status = TaskStatus::kInterrupted;
-  task.attempts = 3;
-  task.generation = 2;
-  task.error = "killed by signal 15 (SIGTERM)";
-  shard.tasks.push_back(task);
-  BOOST_TEST(tp::Encode(shard) + "\n" == ReadGolden("restore-shard.json"));
-
-  tp::WorkflowSummary summary;
-  summary.workflow_id = "uuid-123";
-  summary.counts.Add(TaskStatus::kSucceeded, false);
-  summary.counts.Add(TaskStatus::kFailed, true);
-  summary.counts.Add(TaskStatus::kSucceeded, false);
-  summary.failed_total = 1;
-  summary.failed.push_back({"task-2", 3, "exit status 3"});
-  BOOST_TEST(tp::Encode(summary) + "\n" == ReadGolden("restore-summary.json"));
-
-  BOOST_TEST(tp::Encode(GoldenInitSummary()) + "\n" == ReadGolden("summary-init.json"));
-  BOOST_TEST(tp::Encode(GoldenShardSummary()) + "\n" == ReadGolden("summary-shard.json"));
-  BOOST_TEST(tp::Encode(GoldenFinalizeSummary()) + "\n" == ReadGolden("summary-finalize.json"));
+  for (const Golden& g : Goldens()) {
+    if (!g.built) continue;
+    BOOST_TEST_CONTEXT(g.file) {
+      BOOST_TEST(g.built() + "\n" == ReadGolden(g.file));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
@@ -320,11 +331,11 @@ BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
 // The decoders read outputs/summary too, where WriteOutputs added "durable".
 BOOST_AUTO_TEST_CASE(summary_decoders_read_the_golden_values) {
   taskmaster::Env* env = taskmaster::Env::Default();
-  TempDir dir;
+  ScopedTempDir dir;
   tp::CommitRecord commit;
   commit.outputs = tp::ShardOutputs(GoldenShardSummary());
   BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
-  const std::string output = Slurp(dir.File("outputs/summary"));
+  const std::string output = ReadFileOrFail(dir.Join("outputs/summary"));
   BOOST_TEST(output.find(R"("durable":true)") != std::string::npos);
   auto shard = tp::DecodeShardSummary(output);
   BOOST_REQUIRE_MESSAGE(shard.ok(), shard.status().ToString());
@@ -374,14 +385,25 @@ BOOST_AUTO_TEST_CASE(summary_decoders_name_the_bad_field) {
 // Each role's outputs are made from its summary; the names are the documented ones.
 BOOST_AUTO_TEST_CASE(role_outputs_come_from_the_summary) {
   using Outputs = std::map<std::string, std::string>;
-  const Outputs init = tp::InitOutputs(GoldenInitSummary(), {1, 2});
+  const Outputs init = tp::InitOutputs(GoldenInitSummary(), {1, 2}, 20);
   BOOST_TEST((init == Outputs{{"shards", "[1,2]"},
                               {"batch-size", "1"},
                               {"task-count", "3"},
+                              {"lanes", "[0,1]"},
+                              {"lane-plan", "[1][2]"},
+                              {"lane-width", "3"},
                               {"summary", tp::Encode(GoldenInitSummary())}}));
+  const Outputs one_lane = tp::InitOutputs(GoldenInitSummary(), {1, 2}, 1);
+  BOOST_TEST(one_lane.at("lanes") == "[0]");
+  BOOST_TEST(one_lane.at("lane-plan") == "[1,2]");
+  BOOST_TEST(one_lane.at("lane-width") == "5");
   tp::InitSummary done = GoldenInitSummary();
   done.pending_shards = 0;
-  BOOST_TEST(tp::InitOutputs(done, {}).at("shards") == "[]");
+  const Outputs nothing = tp::InitOutputs(done, {}, 20);
+  BOOST_TEST(nothing.at("shards") == "[]");
+  BOOST_TEST(nothing.at("lanes") == "[]");
+  BOOST_TEST(nothing.at("lane-plan") == "");
+  BOOST_TEST(nothing.at("lane-width") == "0");
 
   BOOST_TEST((tp::ShardOutputs(GoldenShardSummary()) ==
               Outputs{{"summary", tp::Encode(GoldenShardSummary())}}));
@@ -575,26 +597,32 @@ BOOST_AUTO_TEST_CASE(role_and_record_names) {
 
 BOOST_AUTO_TEST_CASE(shard_math_table) {
   struct Case {
-    int64_t n, requested, want_batch, want_shards, last_begin, last_end;
+    int64_t n, requested, max_shards, want_batch, want_shards, last_begin, last_end;
   };
   const Case cases[] = {
-      {1, 1, 1, 1, 0, 1},
-      {10, 3, 3, 4, 9, 10},
-      {10, 10, 10, 1, 0, 10},
-      {10, 50, 50, 1, 0, 10},
-      {5000, 1, 1, 5000, 4999, 5000},
-      {5001, 1, 2, 2501, 5000, 5001},
-      {100000, 1, 20, 5000, 99980, 100000},
-      {100001, 1, 21, 4762, 99981, 100001},
-      {100000, 64, 64, 1563, 99968, 100000},
+      {1, 1, tp::kMaxShards, 1, 1, 0, 1},
+      {10, 3, tp::kMaxShards, 3, 4, 9, 10},
+      {10, 10, tp::kMaxShards, 10, 1, 0, 10},
+      {10, 50, tp::kMaxShards, 50, 1, 0, 10},
+      {5000, 1, tp::kMaxShards, 1, 5000, 4999, 5000},
+      {5001, 1, tp::kMaxShards, 2, 2501, 5000, 5001},
+      {100000, 1, tp::kMaxShards, 20, 5000, 99980, 100000},
+      {100001, 1, tp::kMaxShards, 21, 4762, 99981, 100001},
+      {100000, 64, tp::kMaxShards, 64, 1563, 99968, 100000},
+      // The default cap, tm-step init's and the WorkflowTemplate's.
+      {128, 1, tp::kDefaultMaxShards, 1, 128, 127, 128},
+      {129, 1, tp::kDefaultMaxShards, 2, 65, 128, 129},
+      {1000000, 1, tp::kDefaultMaxShards, 7813, 128, 992251, 1000000},
+      {1000000, 10000, tp::kDefaultMaxShards, 10000, 100, 990000, 1000000},
+      {10, 1, 1, 10, 1, 0, 10},
   };
   for (const Case& c : cases) {
-    BOOST_TEST_CONTEXT("N=" << c.n << " B=" << c.requested) {
-      const int64_t batch = tp::EffectiveBatchSize(c.n, c.requested);
+    BOOST_TEST_CONTEXT("N=" << c.n << " B=" << c.requested << " max=" << c.max_shards) {
+      const int64_t batch = tp::EffectiveBatchSize(c.n, c.requested, c.max_shards);
       BOOST_TEST(batch == c.want_batch);
       const int64_t shards = tp::ShardCount(c.n, batch);
       BOOST_TEST(shards == c.want_shards);
-      BOOST_TEST(shards <= tp::kMaxShards);
+      BOOST_TEST(shards <= c.max_shards);
       tp::OrdinalRange last = tp::ShardRange(shards - 1, c.n, batch);
       BOOST_TEST(last.begin == c.last_begin);
       BOOST_TEST(last.end == c.last_end);
@@ -613,6 +641,51 @@ BOOST_AUTO_TEST_CASE(shard_math_table) {
   BOOST_TEST(first.begin == 0);
   BOOST_TEST(first.end == 3);
   BOOST_TEST(tp::ShardCount(0, 1) == 0);
+  // Without a cap given, the default one applies.
+  BOOST_TEST(tp::kDefaultMaxShards == 128);
+  BOOST_TEST(tp::EffectiveBatchSize(1000000, 1) == 7813);
+}
+
+// lane-plan: lane l's shards are the bytes [l * W, (l + 1) * W) (W = lane-width),
+// a JSON array padded with spaces, which is what the WorkflowTemplate's lane
+// template cuts out and hands to withParam.
+BOOST_AUTO_TEST_CASE(lane_plan_slices_are_the_lanes_as_json) {
+  const std::vector<int64_t> pending = {0, 4, 5, 9, 12, 100, 101, 1000};
+  const auto outputs = tp::InitOutputs(GoldenInitSummary(), pending, 3);
+  const std::string& plan = outputs.at("lane-plan");
+  BOOST_TEST(plan == "[0,9,101]  [4,12,1000][5,100]    ");
+  const size_t width = std::stoul(outputs.at("lane-width"));
+  const auto lanes = tp::Lanes(pending, 3);
+  BOOST_TEST_REQUIRE(plan.size() == width * lanes.size());
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    rapidjson::Document doc;
+    doc.Parse(plan.substr(l * width, width).c_str());
+    BOOST_TEST_REQUIRE(doc.IsArray());
+    std::vector<int64_t> got;
+    for (const auto& v : doc.GetArray()) got.push_back(v.GetInt64());
+    BOOST_TEST(got == lanes[l]);
+  }
+}
+
+// Lanes: every pending shard exactly once, dealt round-robin, at most
+// `parallelism` lanes whose lengths differ by one at most.
+BOOST_AUTO_TEST_CASE(lanes_deal_the_pending_shards_round_robin) {
+  using Lanes = std::vector<std::vector<int64_t>>;
+  BOOST_TEST((tp::Lanes({0, 1, 2, 3, 4}, 2) == Lanes{{0, 2, 4}, {1, 3}}));
+  BOOST_TEST((tp::Lanes({3, 7, 9}, 20) == Lanes{{3}, {7}, {9}}));
+  BOOST_TEST((tp::Lanes({3, 7, 9}, 1) == Lanes{{3, 7, 9}}));
+  BOOST_TEST(tp::Lanes({}, 4).empty());
+  std::vector<int64_t> pending;
+  for (int64_t k = 0; k < 200; k += 3) pending.push_back(k);
+  const Lanes lanes = tp::Lanes(pending, 20);
+  BOOST_TEST(lanes.size() == 20u);
+  std::vector<int64_t> seen;
+  for (const auto& lane : lanes) {
+    BOOST_TEST((lane.size() == 3u || lane.size() == 4u));
+    seen.insert(seen.end(), lane.begin(), lane.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  BOOST_TEST(seen == pending);
 }
 
 BOOST_AUTO_TEST_CASE(list_hash_covers_order_and_boundaries) {
@@ -676,7 +749,7 @@ BOOST_AUTO_TEST_CASE(chunk_task_list_covers_all_ids_within_the_bound) {
 }
 
 BOOST_AUTO_TEST_CASE(write_outputs_marks_durability) {
-  TempDir dir;
+  ScopedTempDir dir;
   taskmaster::Env* env = taskmaster::Env::Default();
   tp::CommitRecord commit;
   commit.role = tp::Role::kInit;
@@ -684,35 +757,35 @@ BOOST_AUTO_TEST_CASE(write_outputs_marks_durability) {
   commit.outputs[tp::kOutBatchSize] = "20";
   commit.outputs[tp::kOutSummary] = R"({"workflow_id":"uuid-123","shards":3})";
   BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
-  BOOST_TEST(Slurp(dir.File("outputs/shards")) == "[0,1,2]\n");
-  BOOST_TEST(Slurp(dir.File("outputs/batch-size")) == "20\n");
-  BOOST_TEST(Slurp(dir.File("outputs/summary")) ==
+  BOOST_TEST(ReadFileOrFail(dir.Join("outputs/shards")) == "[0,1,2]\n");
+  BOOST_TEST(ReadFileOrFail(dir.Join("outputs/batch-size")) == "20\n");
+  BOOST_TEST(ReadFileOrFail(dir.Join("outputs/summary")) ==
              "{\"workflow_id\":\"uuid-123\",\"shards\":3,\"durable\":true}\n");
-  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/summary.tmp")));
+  BOOST_TEST(!std::filesystem::exists(dir.Join("outputs/summary.tmp")));
 
   // A durable flag already there is overwritten in place.
   commit.outputs[tp::kOutSummary] = R"({"durable":true,"total":3.25})";
   BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, false).ok());
-  BOOST_TEST(Slurp(dir.File("outputs/summary")) == "{\"durable\":false,\"total\":3.25}\n");
+  BOOST_TEST(ReadFileOrFail(dir.Join("outputs/summary")) == "{\"durable\":false,\"total\":3.25}\n");
 }
 
 BOOST_AUTO_TEST_CASE(write_outputs_honours_barrier_timeout) {
-  TempDir dir;
+  ScopedTempDir dir;
   taskmaster::Env* env = taskmaster::Env::Default();
-  std::filesystem::create_directories(dir.File("outputs"));
-  std::ofstream(dir.File("outputs/barrier-timeout")) << "";
+  std::filesystem::create_directories(dir.Join("outputs"));
+  std::ofstream(dir.Join("outputs/barrier-timeout")) << "";
   tp::CommitRecord commit;
   commit.outputs[tp::kOutSummary] = R"({"shard":1})";
   // The sidecar, late: the step already wrote the outputs.
   BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, true).ok());
-  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/summary")));
+  BOOST_TEST(!std::filesystem::exists(dir.Join("outputs/summary")));
   // The step itself, after writing barrier-timeout.
   BOOST_REQUIRE(tp::WriteOutputs(env, dir.path(), commit, false).ok());
-  BOOST_TEST(Slurp(dir.File("outputs/summary")) == "{\"shard\":1,\"durable\":false}\n");
+  BOOST_TEST(ReadFileOrFail(dir.Join("outputs/summary")) == "{\"shard\":1,\"durable\":false}\n");
 }
 
 BOOST_AUTO_TEST_CASE(write_outputs_refuses_bad_records_and_writes_nothing) {
-  TempDir dir;
+  ScopedTempDir dir;
   taskmaster::Env* env = taskmaster::Env::Default();
   tp::CommitRecord escape;
   escape.outputs["a"] = "1";
@@ -720,7 +793,7 @@ BOOST_AUTO_TEST_CASE(write_outputs_refuses_bad_records_and_writes_nothing) {
   Status s = tp::WriteOutputs(env, dir.path(), escape, true);
   BOOST_TEST(s.IsInvalidArgument());
   BOOST_TEST(s.message().find("'../x'") != std::string::npos);
-  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/a")));
+  BOOST_TEST(!std::filesystem::exists(dir.Join("outputs/a")));
 
   tp::CommitRecord barrier;
   barrier.outputs[tp::kBarrierTimeoutFile] = "";
@@ -730,7 +803,7 @@ BOOST_AUTO_TEST_CASE(write_outputs_refuses_bad_records_and_writes_nothing) {
   bad_summary.outputs[tp::kOutTotal] = "3";
   bad_summary.outputs[tp::kOutSummary] = "[1,2]";
   BOOST_TEST(tp::WriteOutputs(env, dir.path(), bad_summary, true).IsCorruption());
-  BOOST_TEST(!std::filesystem::exists(dir.File("outputs/total")));
+  BOOST_TEST(!std::filesystem::exists(dir.Join("outputs/total")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

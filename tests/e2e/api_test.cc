@@ -5,17 +5,21 @@
 //   curl -s http://localhost:8080/api/workflows/uuid-123/progress | jq '.'
 //
 // A workflow submitted over the API is recorded as init records it, so the Argo
-// workflow started with its state key resumes it: init records nothing new and
-// hands out every shard; the shards' progress shows up in the API.
+// workflow started with its state key alone (the answer's `argo submit`) runs
+// it: init records nothing new and hands out every shard; the shards' progress
+// shows up in the API.
 #include <signal.h>
 
 #include <boost/test/unit_test.hpp>
 
 #include "harness.h"
 #include "taskmaster/json.h"
+#include "taskmaster/protocol.h"
 
 namespace taskmaster::e2e {
 namespace {
+
+namespace pr = protocol;
 
 const std::vector<std::string> kSeedTasks = {"task-1", "task-2", "task-3"};
 const char* kSeedBody = R"({"task_list": ["task-1", "task-2", "task-3"]})";
@@ -120,20 +124,20 @@ void SubmitResumeAndWatch(const StoreSpec& store, bool redis) {
   BOOST_CHECK_EQUAL(Str(created, "status"), "pending");
   BOOST_CHECK_EQUAL(Int(created, "total"), 3);
   BOOST_CHECK_EQUAL(Int(created, "batch_size"), 1);
+  // The command that runs it: the state key alone, the list stays in the store.
   BOOST_CHECK_EQUAL(Str(created, "submit"),
-                    "argo submit --from workflowtemplate/multi-task-processing -p state-key=" +
-                        key + " -p task-list=\"$(cat tasks.json)\"");
+                    "argo submit workflows/multi-task-processing.yaml -p state-key=" + key);
   if (redis) {
     rapidjson::Document live = Parse(RedisCli("GET " + ShellQuote("workflow:state:" + key)));
     BOOST_CHECK_EQUAL(Str(live, "status"), "pending");
     BOOST_CHECK_EQUAL(Int(live, "total"), 3);
   }
 
-  // Argo's init with that state key and list: a resume that records nothing.
+  // Argo's init for that command (task-list empty): a resume that records nothing.
   Workflow wf(tmp.path(), key, store);
   Pod init(wf.NewPodDir("init"), wf.Spec("init"));
   init.StartSidecar();
-  init.StartStep({"init", "--task-list", TaskListJson(kSeedTasks), "--batch-size", "1"});
+  init.StartStep({"init", "--task-list", "", "--batch-size", "1"});
   BOOST_REQUIRE_MESSAGE(init.WaitStep() == 0, init.Logs());
   BOOST_REQUIRE_EQUAL(init.StopSidecar(), 0);
   BOOST_CHECK_EQUAL(ReadFile(init.work("outputs/shards")), "[0,1,2]\n");
@@ -237,10 +241,14 @@ BOOST_AUTO_TEST_CASE(errors_are_json_with_a_status_code) {
   std::string encoded;
   for (char c : key) encoded += c == '/' ? "%2F" : c == ' ' ? "%20" : std::string(1, c);
   BOOST_CHECK_EQUAL(Curl(api.Url("/api/workflows/" + encoded + "/progress")).status, 200);
+  // A different list or batch size for the key: 409 naming both hashes, nothing written.
+  const std::string before = StoredRows(SqliteStore(tmp / "state.db"), key);
   CheckError(post(R"({"task_list": ["a", "c"], "state_key": ")" + key + "\"}"), 409,
-             "already holds a different task list");
+             "already holds a different task list (2 tasks, " + pr::ListHash({"a", "b"}) +
+                 "; given 2 tasks, " + pr::ListHash({"a", "c"}) + "): use a new state_key");
   CheckError(post(R"({"task_list": ["a", "b"], "batch_size": 2, "state_key": ")" + key + "\"}"),
              409, "batch_size 1, not 2");
+  BOOST_CHECK_EQUAL(StoredRows(SqliteStore(tmp / "state.db"), key), before);
 
   CheckError(Curl(api.Url("/api/workflows/no-such-workflow/progress")), 404, "not found");
   CheckError(Curl(api.Url("/api/workflows/no-such-workflow")), 404, "not found");

@@ -85,8 +85,7 @@ BOOST_AUTO_TEST_SUITE(argo_contract)
 BOOST_AUTO_TEST_CASE(progress_is_always_a_whole_valid_line_and_ends_at_n_of_n) {
   TempDir tmp;
   Workflow wf(tmp.path(), UniqueKey("progress"), SqliteStore(tmp / "state.db"));
-  PodResult init = wf.Init(TaskIds("t", 4), 4);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit(TaskIds("t", 4), 4);
 
   Pod pod(wf.NewPodDir("shard"), wf.Spec("shard"));
   FileWatch watch(pod.dir(), "progress");

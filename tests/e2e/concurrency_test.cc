@@ -10,15 +10,11 @@
 namespace taskmaster::e2e {
 namespace {
 
-BOOST_AUTO_TEST_SUITE(concurrency)
+BOOST_FIXTURE_TEST_SUITE(concurrency, SqliteFixture)
 
 BOOST_AUTO_TEST_CASE(eight_sidecars_write_one_sqlite_file_at_once) {
   constexpr int kShards = 8, kPerShard = 5, kTasks = kShards * kPerShard;
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("eight"), SqliteStore(db));
-  PodResult init = wf.Init(TaskIds("t", kTasks), kPerShard);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("eight", TaskIds("t", kTasks), kPerShard);
 
   std::vector<std::unique_ptr<Pod>> pods;
   for (int shard = 0; shard < kShards; ++shard) {

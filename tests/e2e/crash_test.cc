@@ -49,14 +49,10 @@ emit )" + std::to_string(first) +
   return Sh(script);
 }
 
-BOOST_AUTO_TEST_SUITE(crash)
+BOOST_FIXTURE_TEST_SUITE(crash, SqliteFixture)
 
 BOOST_AUTO_TEST_CASE(kill_9_of_the_sidecar_mid_flush_then_a_restart_loses_and_doubles_nothing) {
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("kill9"), SqliteStore(db));
-  PodResult init = wf.Init({"t-1", "t-2"}, 2);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("kill9", {"t-1", "t-2"}, 2);
 
   // Local mode: the work dir outlives the sidecar (acks are fsynced).
   PodSpec spec = wf.Spec("shard");
@@ -119,11 +115,7 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_sidecar_mid_flush_then_a_restart_loses_and_do
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_with_10000_records_pending_flushes_them_all_and_exits_0) {
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("pending"), SqliteStore(db));
-  PodResult init = wf.Init({"t-1"}, 1);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("pending", {"t-1"}, 1);
 
   Pod pod(wf.NewPodDir("shard"), wf.Spec("shard"));
   pod.StartSidecar();
@@ -157,11 +149,7 @@ BOOST_AUTO_TEST_CASE(sigterm_with_10000_records_pending_flushes_them_all_and_exi
 }
 
 BOOST_AUTO_TEST_CASE(pod_deletion_commits_everything_the_step_wrote_before_its_commit) {
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("deletion"), SqliteStore(db));
-  PodResult init = wf.Init({"t-1", "t-2", "t-3"}, 3);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("deletion", {"t-1", "t-2", "t-3"}, 3);
 
   PodSpec spec = wf.Spec("shard");
   spec.env["STARTED"] = tmp / "third-started";
@@ -196,11 +184,7 @@ if [ "$TM_TASK_INDEX" = 2 ]; then : > "$STARTED"; exec sleep 60; fi)"));
 }
 
 BOOST_AUTO_TEST_CASE(a_step_killed_before_its_commit_leaves_a_sidecar_that_flushes_and_exits_0) {
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("no-commit"), SqliteStore(db));
-  PodResult init = wf.Init({"t-1", "t-2"}, 2);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("no-commit", {"t-1", "t-2"}, 2);
 
   // Grace 3 s: the sidecar waits at most 1 s for a commit record after SIGTERM.
   PodSpec spec = wf.Spec("shard");

@@ -22,14 +22,10 @@ std::string StoreSnapshot(const std::string& db, const std::string& key) {
          Sqlite(db, "SELECT * FROM fences" + where + " ORDER BY role, shard");
 }
 
-BOOST_AUTO_TEST_SUITE(fencing)
+BOOST_FIXTURE_TEST_SUITE(fencing, SqliteFixture)
 
 BOOST_AUTO_TEST_CASE(a_zombie_attempt_thawed_after_a_newer_one_finished_changes_nothing) {
-  TempDir tmp;
-  const std::string db = tmp / "state.db";
-  Workflow wf(tmp.path(), UniqueKey("zombie"), SqliteStore(db));
-  PodResult init = wf.Init({"t-1", "t-2"}, 2);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  Workflow wf = InitWorkflow("zombie", {"t-1", "t-2"}, 2);
 
   // Attempt 1 checkpoints t-1, then hangs until the gate opens.
   PodSpec first_spec = wf.Spec("shard");

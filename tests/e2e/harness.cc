@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -27,18 +28,6 @@ bool StartsWith(const std::string& s, const char* prefix) {
 }
 
 }  // namespace
-
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
 
 std::string UniqueKey(const std::string& prefix) {
   static int counter = 0;
@@ -185,6 +174,22 @@ std::string RedisCli(const std::string& args) {
   ShellResult r = Shell("redis-cli -u " + ShellQuote(RedisUrl()) + " " + args, true);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "redis-cli failed (" << r.exit_code << ") on: " << args);
   return r.out;
+}
+
+std::string StoredRows(const StoreSpec& store, const std::string& key) {
+  std::string sqlite;
+  for (size_t i = 0; i + 1 < store.flags.size(); ++i) {
+    if (store.flags[i] == "--store") sqlite = store.flags[i + 1].substr(std::strlen("sqlite:"));
+  }
+  std::string rows;
+  for (const char* table :
+       {"workflow_states", "task_states", "checkpoints", "fences", "shard_counts"}) {
+    // Every table has at least four columns, its primary key among them.
+    const std::string sql = std::string("SELECT * FROM ") + table + " WHERE workflow_id = '" + key +
+                            "' ORDER BY 1, 2, 3, 4";
+    rows += std::string(table) + ":\n" + (sqlite.empty() ? Psql(sql) : Sqlite(sqlite, sql));
+  }
+  return rows;
 }
 
 JournalSummary ReadJournal(const std::string& path) {
@@ -335,6 +340,11 @@ PodResult Workflow::Init(const std::vector<std::string>& task_ids, int64_t batch
       {"init", "--task-list", TaskListJson(task_ids), "--batch-size", std::to_string(batch_size)});
 }
 
+void Workflow::MustInit(const std::vector<std::string>& task_ids, int64_t batch_size) {
+  const PodResult init = Init(task_ids, batch_size);
+  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+}
+
 PodResult Workflow::Shard(int64_t shard, const std::vector<std::string>& command,
                           const EnvVars& env) {
   PodSpec spec = Spec("shard", shard);
@@ -344,6 +354,13 @@ PodResult Workflow::Shard(int64_t shard, const std::vector<std::string>& command
 
 PodResult Workflow::Finalize() {
   return RunPod(NewPodDir("finalize"), Spec("finalize"), {"finalize"});
+}
+
+Workflow SqliteFixture::InitWorkflow(const std::string& key_prefix,
+                                     const std::vector<std::string>& task_ids, int64_t batch_size) {
+  Workflow wf(tmp.path(), UniqueKey(key_prefix), SqliteStore(db));
+  wf.MustInit(task_ids, batch_size);
+  return wf;
 }
 
 std::vector<std::string> Sh(const std::string& script) {

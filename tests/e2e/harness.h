@@ -20,6 +20,7 @@
 #include "support/files.h"
 #include "support/temp_dir.h"
 #include "support/wait_until.h"
+#include "taskmaster/shell.h"
 
 namespace taskmaster::e2e {
 
@@ -43,8 +44,6 @@ class TempDir : public test_support::TempDir {
   TempDir() : test_support::TempDir("tm-e2e") {}
 };
 
-// 'text' quoted for sh.
-std::string ShellQuote(const std::string& text);
 // A state key no other test or run uses.
 std::string UniqueKey(const std::string& prefix);
 
@@ -172,6 +171,8 @@ class Workflow {
   std::string NewPodDir(const std::string& role, int64_t shard = 0);
 
   PodResult Init(const std::vector<std::string>& task_ids, int64_t batch_size);
+  // Init, failing the test (with the logs) unless both containers exit 0.
+  void MustInit(const std::vector<std::string>& task_ids, int64_t batch_size);
   PodResult Shard(int64_t shard, const std::vector<std::string>& command, const EnvVars& env = {});
   PodResult Finalize();
 
@@ -180,6 +181,18 @@ class Workflow {
   std::string key_;
   StoreSpec store_;
   int pods_ = 0;
+};
+
+// The fixture of suites whose cases each start from a fresh temp dir holding a
+// SQLite store (tmp/state.db).
+struct SqliteFixture {
+  // A workflow on the store under a new state key (UniqueKey(key_prefix)),
+  // its init pod run (MustInit).
+  Workflow InitWorkflow(const std::string& key_prefix, const std::vector<std::string>& task_ids,
+                        int64_t batch_size);
+
+  TempDir tmp;
+  const std::string db = tmp / "state.db";
 };
 
 // A task command: /bin/sh -c script.
@@ -196,6 +209,10 @@ std::string Sqlite(const std::string& db, const std::string& sql);
 std::string Psql(const std::string& sql);
 // redis-cli -u TM_TEST_REDIS_URL <args>, raw output.
 std::string RedisCli(const std::string& args);
+// Every row the store of `store` holds for the workflow `key` (its workflow,
+// tasks, checkpoints, fences and shard counts), as text: what a test compares
+// before and after a request that must write nothing.
+std::string StoredRows(const StoreSpec& store, const std::string& key);
 
 // The records of a journal, its highest seq and the seq of its commit record
 // (all 0 when there is none, or no journal yet).

@@ -13,8 +13,7 @@ BOOST_AUTO_TEST_SUITE(http)
 BOOST_AUTO_TEST_CASE(healthz_readyz_and_metrics_that_promtool_accepts) {
   TempDir tmp;
   Workflow wf(tmp.path(), UniqueKey("http"), SqliteStore(tmp / "state.db"));
-  PodResult init = wf.Init({"t-1", "t-2"}, 2);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit({"t-1", "t-2"}, 2);
 
   Pod pod(wf.NewPodDir("shard"), wf.Spec("shard"));
   pod.StartSidecar();

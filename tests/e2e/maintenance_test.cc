@@ -3,7 +3,6 @@
 // the workflow, and `tm-sidecar gc --older-than D` deletes finished workflows'
 // rows and keys past retention while leaving younger ones alone.
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 
 #include "harness.h"
@@ -25,8 +24,7 @@ long long Ttl(const std::string& key) {
 
 void RunWorkflow(const TempDir& tmp, const std::string& key) {
   Workflow wf(tmp.path(), key, PostgresStore(/*with_redis=*/true));
-  PodResult init = wf.Init({"task-1", "task-2"}, 2);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit({"task-1", "task-2"}, 2);
   PodResult shard = wf.Shard(0, Sh(R"(echo '{"checkpoint":{"n":1}}' >&3)"));
   BOOST_REQUIRE_MESSAGE(shard.step == 0 && shard.sidecar == 0, shard.logs);
   PodResult fin = wf.Finalize();

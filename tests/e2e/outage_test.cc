@@ -19,6 +19,16 @@ ShellResult Services(const std::string& command) {
   return Shell(ShellQuote(kServicesScript) + " " + command);
 }
 
+// Whether the sidecar's /readyz answers `status` within 15 s.
+bool ReadyzAnswers(uint16_t port, int status) {
+  return WaitUntil(
+      [&] {
+        auto r = HttpGet(port, "/readyz");
+        return r && r->status == status;
+      },
+      milliseconds(15000));
+}
+
 // Starts PostgreSQL again however the test ends.
 class PostgresOutage {
  public:
@@ -75,8 +85,7 @@ BOOST_AUTO_TEST_CASE(redis_restarted_empty_mid_run_is_refilled_and_rebuild_cache
   const std::string key = UniqueKey("redis-restart");
   Workflow wf(tmp.path(), key, PostgresStore(/*with_redis=*/true));
   const std::vector<std::string> ids = TaskIds("t", 4);
-  PodResult init = wf.Init(ids, 4);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit(ids, 4);
 
   PodSpec spec = wf.Spec("shard");
   spec.env["REACHED"] = tmp / "reached";
@@ -126,8 +135,7 @@ BOOST_AUTO_TEST_CASE(postgres_down_mid_flush_reports_not_ready_and_lands_everyth
   TempDir tmp;
   const std::string key = UniqueKey("pg-outage");
   Workflow wf(tmp.path(), key, PostgresStore(/*with_redis=*/false));
-  PodResult init = wf.Init({"t-1"}, 1);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit({"t-1"}, 1);
 
   PodSpec spec = wf.Spec("shard");
   spec.env["GATE"] = tmp / "gate";
@@ -149,12 +157,7 @@ printf '{"checkpoint":{"emitted":%d}}\n' $i >&3)"));
   {
     PostgresOutage outage;
     // Down: not ready, store_up 0.
-    BOOST_CHECK_MESSAGE(WaitUntil(
-                            [&] {
-                              auto r = HttpGet(port, "/readyz");
-                              return r && r->status == 503;
-                            },
-                            milliseconds(15000)),
+    BOOST_CHECK_MESSAGE(ReadyzAnswers(port, 503),
                         "/readyz never turned 503 while PostgreSQL was down\n"
                             << pod.Logs());
     // Down for a while: the sidecar keeps retrying with backoff, and says so.
@@ -182,14 +185,7 @@ printf '{"checkpoint":{"emitted":%d}}\n' $i >&3)"));
     outage.End();
   }
   // Back: ready again, and everything lands.
-  BOOST_CHECK_MESSAGE(WaitUntil(
-                          [&] {
-                            auto r = HttpGet(port, "/readyz");
-                            return r && r->status == 200;
-                          },
-                          milliseconds(15000)),
-                      "/readyz never came back to 200\n"
-                          << pod.Logs());
+  BOOST_CHECK_MESSAGE(ReadyzAnswers(port, 200), "/readyz never came back to 200\n" << pod.Logs());
   WriteFile(tmp / "gate", "");
   BOOST_REQUIRE_MESSAGE(pod.WaitStep() == 0, pod.Logs());
   auto metrics = HttpGet(port, "/metrics");
@@ -220,8 +216,7 @@ BOOST_AUTO_TEST_CASE(a_redis_that_is_down_costs_freshness_never_acks) {
   // Port 1 on loopback: nothing listens there.
   store.flags.insert(store.flags.end(), {"--redis", "redis://127.0.0.1:1/0"});
   Workflow wf(tmp.path(), UniqueKey("no-redis"), store);
-  PodResult init = wf.Init({"t-1"}, 1);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit({"t-1"}, 1);
 
   Pod pod(wf.NewPodDir("shard"), wf.Spec("shard"));
   pod.StartSidecar();

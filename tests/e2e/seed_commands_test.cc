@@ -17,8 +17,7 @@ BOOST_AUTO_TEST_CASE(work_verbatim_after_a_run_against_postgres_and_redis) {
   Workflow wf(tmp.path(), key, PostgresStore(/*with_redis=*/true));
   const std::vector<std::string> ids = {"task-1", "task-2", "task-3"};
 
-  PodResult init = wf.Init(ids, 1);
-  BOOST_REQUIRE_MESSAGE(init.step == 0 && init.sidecar == 0, init.logs);
+  wf.MustInit(ids, 1);
   for (int64_t shard = 0; shard < 3; ++shard) {
     PodResult r = wf.Shard(
         shard, Sh(R"(printf '{"checkpoint":{"task":"%s","rows":42}}\n' "$TM_TASK_ID" >&3)"));

@@ -1,6 +1,6 @@
 // tm-step's command line (DESIGN.md §8): exit codes, usage errors, validate and
-// the bad-input table, init's "nothing written" rule, checkpoint verify|show and
-// install, all through the real binary.
+// the bad-input table, init's "nothing written" rule (the inline list limit
+// too), checkpoint verify|show and install, all through the real binary.
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
@@ -141,6 +141,23 @@ BOOST_AUTO_TEST_CASE(init_with_bad_input_writes_nothing) {
   }
   cases.push_back(
       {"missing @file", {"init", "--task-list", "@" + (tmp / "nope")}, env, "No such file"});
+  // Valid, but too long to travel in a Workflow object: record it with submit.
+  std::string long_list = "[\"" + std::string(pr::kMaxInlineTaskListBytes, 'x');
+  long_list.resize(pr::kMaxInlineTaskListBytes - 2);
+  long_list += "\"]";
+  WriteFile(tmp / "at-limit.json", long_list);
+  WriteFile(tmp / "over-limit.json", long_list + " ");
+  cases.push_back({"list over the inline limit",
+                   {"init", "--task-list", "@" + (tmp / "over-limit.json")},
+                   env,
+                   "262145 bytes of JSON, over the 262144-byte limit of a list given to init "
+                   "(it travels in the Workflow object): record it in the store with `tm-sidecar "
+                   "submit --task-list @FILE --state-key wf-init`"});
+  // At the limit the list is read and validated (and its 262140-byte ID refused).
+  cases.push_back({"list at the inline limit",
+                   {"init", "--task-list", "@" + (tmp / "at-limit.json")},
+                   env,
+                   "the limit is 256"});
   EnvVars bad_key = env;
   bad_key[pr::kEnvStateKey] = "wf\x01";
   cases.push_back({"control character in the state key",

@@ -1,6 +1,7 @@
 // The init and finalize pod roles (DESIGN.md §2, issue 3) against the fake
 // sidecar: what init records and outputs for a new and a resumed workflow, the
-// refused resume, the 5,000-shard cap, and finalize's exit code and outputs.
+// refused resume, the shard cap (--max-shards) and the lanes (--parallelism),
+// init by state key alone (issue 10), and finalize's exit code and outputs.
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
@@ -51,6 +52,19 @@ pr::InitRestore RecordedKIds(std::vector<TaskStatus> statuses) {
   restore.effective_batch_size = 2;
   restore.statuses = std::move(statuses);
   return restore;
+}
+
+// Runs `tm-step init --task-list LIST FLAGS...` for a workflow the store does
+// not hold yet.
+StepResult RunNewInit(const ShardFixture& f, FakeSidecar& sidecar, const std::string& list,
+                      const std::vector<std::string>& flags) {
+  pr::InitRestore restore;
+  restore.workflow_id = kStateKey;
+  sidecar.WriteInitRestore(restore);
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  std::vector<std::string> args = {"init", "--task-list", list};
+  args.insert(args.end(), flags.begin(), flags.end());
+  return RunRole(f, sidecar, args);
 }
 
 BOOST_AUTO_TEST_SUITE(roles)
@@ -168,28 +182,215 @@ BOOST_AUTO_TEST_CASE(init_refuses_a_resume_with_another_list_or_batch_size) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(init_caps_the_shard_count_at_5000) {
+// A new workflow whose list needs more than --max-shards shards at the requested
+// batch size gets a larger one, and init says so.
+BOOST_AUTO_TEST_CASE(init_caps_the_shard_count_at_max_shards) {
+  struct Case {
+    int tasks;
+    std::vector<std::string> flags;
+    const char* batch;
+    const char* last_shard;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {5001, {"--max-shards", "5000"}, "2", "2500", "to 2 so that 5001 tasks fit in 2501 shards"},
+      {129, {}, "2", "64", "to 2 so that 129 tasks fit in 65 shards (--max-shards 128)"},
+      {10, {"--max-shards=3"}, "4", "2", "to 4 so that 10 tasks fit in 3 shards"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.tasks << " tasks") {
+      ShardFixture f;
+      std::vector<std::string> ids;
+      for (int i = 0; i < c.tasks; ++i) ids.push_back("task-" + std::to_string(i));
+      WriteFile(f.tmp / "list.json", JsonList(ids));
+      FakeSidecar sidecar(f.work);
+      StepResult r = RunNewInit(f, sidecar, "@" + (f.tmp / "list.json"), c.flags);
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+      BOOST_CHECK_MESSAGE(
+          Contains(r.err, std::string("raising the batch size from 1 ") + c.message), r.err);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), std::string(c.batch) + "\n");
+      const std::string shards = f.Output(pr::kOutShards);
+      BOOST_CHECK_EQUAL(shards.substr(0, 3), "[0,");
+      BOOST_CHECK(Contains(shards, std::string(",") + c.last_shard + "]\n"));
+      auto init = pr::DecodeWorkflowInit(sidecar.records().at(0).payload);
+      BOOST_REQUIRE(init.ok());
+      BOOST_CHECK_EQUAL(init->batch_size, 1);
+      BOOST_CHECK_EQUAL(std::to_string(init->effective_batch_size), c.batch);
+    }
+  }
+}
+
+// A resume keeps the shards it was recorded with, whatever --max-shards says now:
+// shard k must hold the same tasks in every run of a workflow.
+BOOST_AUTO_TEST_CASE(init_resume_keeps_the_recorded_batch_size) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  sidecar.WriteInitRestore(RecordedKIds(std::vector<TaskStatus>(3, TaskStatus::kPending)));
+  sidecar.Start(RoleReady(pr::Role::kInit));
+  // --max-shards 1 would need a batch of 3 for a new workflow.
+  StepResult r =
+      RunRole(f, sidecar,
+              {"init", "--task-list", JsonList(kIds), "--batch-size", "2", "--max-shards", "1"});
+  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+  BOOST_CHECK(sidecar.Types() == std::vector<RT>({RT::kCommit}));
+  BOOST_CHECK_MESSAGE(Contains(r.err, "keeping the recorded batch size 2 (2 shards)"), r.err);
+  BOOST_CHECK(!Contains(r.err, "raising"));
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1]\n");
+  rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
+  BOOST_CHECK_EQUAL(summary["batch_size"].GetInt64(), 2);
+  BOOST_CHECK_EQUAL(summary["shards"].GetInt64(), 2);
+}
+
+// The pending shards dealt over --parallelism lanes, for the WorkflowTemplate's
+// fan-out (one lane runs one shard at a time).
+BOOST_AUTO_TEST_CASE(init_outputs_the_lanes) {
+  struct Case {
+    std::vector<std::string> flags;
+    EnvVars env;
+    const char* lanes;
+    const char* plan;
+    const char* width;
+  };
+  const std::vector<Case> cases = {
+      {{"--parallelism", "2"}, {}, "[0,1]\n", "[0,2][1]  \n", "5\n"},
+      {{}, {{"TM_PARALLELISM", "1"}}, "[0]\n", "[0,1,2]\n", "7\n"},
+      {{}, {}, "[0,1,2]\n", "[0][1][2]\n", "3\n"},  // the default, 20, over 3 shards
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("lanes " << c.lanes) {
+      ShardFixture f;
+      for (const auto& [name, value] : c.env) f.env[name] = value;
+      FakeSidecar sidecar(f.work);
+      StepResult r = RunNewInit(f, sidecar, JsonList(kIds), c.flags);
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[0,1,2]\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutLanes), c.lanes);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutLanePlan), c.plan);
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutLaneWidth), c.width);
+    }
+  }
+}
+
+// --max-shards and --parallelism take a decimal integer in their range, from the
+// flag or the environment; anything else is exit 2 with the range, nothing written.
+BOOST_AUTO_TEST_CASE(init_refuses_a_bad_max_shards_or_parallelism) {
+  struct Case {
+    std::vector<std::string> flags;
+    EnvVars env;
+    const char* message;
+  };
+  const char* kShards = "--max-shards: must be a decimal integer from 1 to 5000";
+  const char* kLanes = "--parallelism: must be a decimal integer from 1 to 5000";
+  const std::vector<Case> cases = {
+      {{"--max-shards", "0"}, {}, kShards},
+      {{"--max-shards", "5001"}, {}, kShards},
+      {{"--max-shards", "abc"}, {}, kShards},
+      {{"--max-shards", "0x10"}, {}, kShards},
+      {{"--max-shards", "1e3"}, {}, kShards},
+      {{"--max-shards=-1"}, {}, kShards},
+      {{"--max-shards="}, {}, "--max-shards: 1 required INT:INT in [1 - 5000]"},  // CLI11's
+      {{"--max-shards", "99999999999999999999"}, {}, kShards},
+      {{}, {{"TM_MAX_SHARDS", "12x"}}, kShards},
+      {{"--parallelism", "0"}, {}, kLanes},
+      {{"--parallelism", " 4"}, {}, kLanes},
+      {{}, {{"TM_PARALLELISM", "5001"}}, kLanes},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT((c.flags.empty() ? "env" : c.flags.back())) {
+      ShardFixture f;
+      for (const auto& [name, value] : c.env) f.env[name] = value;
+      FakeSidecar sidecar(f.work);
+      StepResult r = RunNewInit(f, sidecar, JsonList(kIds), c.flags);
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
+      BOOST_CHECK_MESSAGE(Contains(r.err, c.message), r.err);
+      BOOST_CHECK(sidecar.records().empty());
+      BOOST_CHECK(!FileExists(f.work + "/" + pr::kOutputsDir));
+    }
+  }
+}
+
+// init as the WorkflowTemplate runs it for `argo submit ... -p state-key=K`: an
+// empty task-list and the template's batch size. It hands out the shards of the
+// list recorded under the key (tm-sidecar submit) at the recorded batch size,
+// from restore/init.json alone, and records nothing.
+BOOST_AUTO_TEST_CASE(init_without_a_list_resumes_the_recorded_one) {
+  const std::vector<std::vector<std::string>> forms = {
+      {"init", "--task-list", "", "--batch-size", "1"},
+      {"init"},
+  };
+  for (const auto& args : forms) {
+    BOOST_TEST_CONTEXT(args.size() << " arguments") {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      sidecar.WriteInitRestore(
+          RecordedKIds({TaskStatus::kSucceeded, TaskStatus::kSucceeded, TaskStatus::kPending}));
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r = RunRole(f, sidecar, args);
+      BOOST_CHECK_MESSAGE(r.exit_code == pr::kExitOk, r.err);
+      BOOST_CHECK(sidecar.Types() == std::vector<RT>({RT::kCommit}));
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutShards), "[1]\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
+      BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "3\n");
+      BOOST_CHECK_EQUAL(sidecar.Commit()->outputs.at(pr::kOutSummary),
+                        R"({"workflow_id":"wf-test","task_count":3,"batch_size":2,"shards":2,)"
+                        R"("pending_shards":1,"resumed":true,"list_hash":")" +
+                            pr::ListHash(kIds) + "\"}");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(init_without_a_list_refuses_a_key_with_none_recorded_whole) {
+  struct Case {
+    const char* name;
+    pr::InitRestore restore;
+    const char* message;
+  };
+  pr::InitRestore none;
+  none.workflow_id = kStateKey;
+  const std::vector<Case> cases = {
+      {"nothing recorded", none, "state key wf-test has none recorded"},
+      {"recorded in part", RecordedKIds({TaskStatus::kPending}), "is incomplete (1 of 3 tasks"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      ShardFixture f;
+      FakeSidecar sidecar(f.work);
+      sidecar.WriteInitRestore(c.restore);
+      sidecar.Start(RoleReady(pr::Role::kInit));
+      StepResult r = RunRole(f, sidecar, {"init", "--task-list", "", "--batch-size", "1"});
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
+      // What to do: record the list by key, or give it.
+      BOOST_CHECK_MESSAGE(Contains(r.err, c.message), r.err);
+      BOOST_CHECK_MESSAGE(
+          Contains(r.err, "tm-sidecar submit --task-list @FILE --state-key wf-test"), r.err);
+      BOOST_CHECK_MESSAGE(Contains(r.err, "task-list"), r.err);
+      BOOST_CHECK(sidecar.records().empty());
+      BOOST_CHECK(!FileExists(f.work + "/" + pr::kOutputsDir));
+    }
+  }
+}
+
+// tm-step local's init (--no-inline-limit) records a list over the inline limit.
+BOOST_AUTO_TEST_CASE(init_records_a_list_over_the_inline_limit_when_told) {
   ShardFixture f;
   std::vector<std::string> ids;
-  for (int i = 0; i < 5001; ++i) ids.push_back("task-" + std::to_string(i));
-  WriteFile(f.tmp / "list.json", JsonList(ids));
+  for (int i = 0; i < 3000; ++i) ids.push_back(std::string(90, 'x') + std::to_string(i));
+  const std::string json = JsonList(ids);
+  BOOST_REQUIRE_GT(json.size(), pr::kMaxInlineTaskListBytes);
+  WriteFile(f.tmp / "list.json", json);
   FakeSidecar sidecar(f.work);
   pr::InitRestore restore;
   restore.workflow_id = kStateKey;
   sidecar.WriteInitRestore(restore);
   sidecar.Start(RoleReady(pr::Role::kInit));
-  StepResult r = RunRole(f, sidecar, {"init", "--task-list", "@" + (f.tmp / "list.json")});
-  BOOST_CHECK_EQUAL(r.exit_code, pr::kExitOk);
-  BOOST_CHECK_MESSAGE(Contains(r.err, "raising the batch size from 1 to 2"), r.err);
-  BOOST_CHECK_EQUAL(f.Output(pr::kOutBatchSize), "2\n");
-  const std::string shards = f.Output(pr::kOutShards);
-  BOOST_CHECK_EQUAL(shards.substr(0, 7), "[0,1,2,");
-  BOOST_CHECK(Contains(shards, ",2500]\n"));
-  BOOST_CHECK(!Contains(shards, "2501"));
+  StepResult r = RunRole(f, sidecar,
+                         {"init", "--task-list", "@" + (f.tmp / "list.json"), "--no-inline-limit"});
+  BOOST_CHECK_MESSAGE(r.exit_code == pr::kExitOk, r.err);
+  BOOST_CHECK_EQUAL(f.Output(pr::kOutTaskCount), "3000\n");
   auto init = pr::DecodeWorkflowInit(sidecar.records().at(0).payload);
   BOOST_REQUIRE(init.ok());
-  BOOST_CHECK_EQUAL(init->batch_size, 1);
-  BOOST_CHECK_EQUAL(init->effective_batch_size, 2);
+  BOOST_CHECK_EQUAL(init->list_hash, pr::ListHash(ids));
 }
 
 BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {

@@ -20,6 +20,7 @@
 #include "taskmaster/env.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/state.h"
+#include "taskmaster/time.h"
 
 namespace taskmaster::step_test {
 namespace {

@@ -14,6 +14,9 @@ sidecar SIGTERM, then SIGKILL after the grace period. Scenarios:
 
   workflow        init, three shard pods at once, finalize, the onExit cleanup, and a
                   second init on the finished workflow (its shards output is [])
+  by-key          the list recorded ahead by `tm-sidecar submit`, then the workflow
+                  with only its state key (task-list empty): init resumes the recorded
+                  list at its batch size; shards and finalize as above
   crash-resume    the pod is killed mid-task once PostgreSQL holds that task's
                   checkpoint; attempt 1 skips the finished task and resumes the
                   interrupted one from that checkpoint
@@ -464,6 +467,41 @@ def scenario_workflow(env):
     wf.remove_pods()
 
 
+def scenario_by_key(env):
+    """The list recorded ahead by `tm-sidecar submit` (on this host, against the test's
+    stores), then the workflow as `argo submit ... -p state-key=K` starts it: no task-list
+    and the template's batch size; init hands out the recorded list's shards."""
+    tasks = ["k-%d" % i for i in range(1, 6)]
+    wf = Workflow(env, "by-key", tasks, batch_size=2)
+    del wf.parameters["task-list"], wf.parameters["batch-size"]
+    list_file = os.path.join(env.workdir, wf.key + ".json")
+    with open(list_file, "w", encoding="utf-8") as f:
+        json.dump(tasks, f)
+    p = run([env.args.sidecar, "submit", "--postgres", env.stores.dsn, "--redis", env.stores.redis_url,
+             "--task-list", "@" + list_file, "--batch-size", "2", "--state-key", wf.key])
+    answer = json.loads(p.stdout)
+    check(answer["submit"] == "argo submit workflows/multi-task-processing.yaml -p state-key=" + wf.key,
+          "submit answered %s" % answer)
+    init_pod, init = run_init(wf)
+    args = init_pod.manifest["spec"]["containers"][0]["args"]
+    check(args[args.index("--task-list") + 1] == "", "init got a task list: %s" % args)
+    out = init["outputs"]
+    check(json.loads(out["shards"]) == [0, 1, 2] and out["batch-size"] == "2" and out["task-count"] == "5",
+          "init outputs: %s" % out)
+    check(json.loads(out["summary"])["resumed"] is True, "init summary: %s" % out["summary"])
+    for k in range(3):
+        pod = wf.pod("process-shard", "shard%d" % k, shard=str(k)).play()
+        pod.expect_success(pod.complete(), tasks=2 if k < 2 else 1)
+    fin = wf.pod("finalize", "finalize").play()
+    result = fin.complete()
+    fin.expect_success(result)
+    check((result["outputs"]["total"], result["outputs"]["succeeded"]) == ("5", "5"),
+          "finalize outputs: %s" % result["outputs"])
+    status = check_final_state(env, wf, generations={t: 3 for t in tasks})
+    check(status == "succeeded 5 5", "workflow_states: %s" % status)
+    wf.remove_pods()
+
+
 def committed_generation(env, key, task):
     g = env.stores.value("SELECT c.generation FROM checkpoints c WHERE c.workflow_id = :'key' "
                          "AND c.task_id = :'task'", key=key, task=task)
@@ -658,6 +696,7 @@ def scenario_pod_deletion(env):
 
 SCENARIOS = [
     ("workflow", scenario_workflow),
+    ("by-key", scenario_by_key),
     ("crash-resume", scenario_crash_resume),
     ("zombie", scenario_zombie),
     ("pod-deletion", scenario_pod_deletion),

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cache/live_cache.h"
 #include "fake_clock_env.h"
@@ -67,6 +68,21 @@ std::string Error(int status, const std::string& message) {
   return "{\"error\":\"" + message + "\",\"status\":" + std::to_string(status) + "}";
 }
 
+// A GET answered with an error.
+struct GetError {
+  const char* path;
+  int status;
+  const char* message;
+};
+
+void CheckGetErrors(Api& api, const std::vector<GetError>& errors) {
+  for (const GetError& e : errors) {
+    BOOST_TEST_CONTEXT("GET " << e.path) {
+      CheckAnswer(api.Handle("GET", e.path, ""), e.status, Error(e.status, e.message));
+    }
+  }
+}
+
 std::string Header(const ApiResponse& r, const std::string& name) {
   for (const auto& [n, value] : r.headers) {
     if (n == name) return value;
@@ -75,8 +91,7 @@ std::string Header(const ApiResponse& r, const std::string& name) {
 }
 
 const char* const kSubmit = "/api/workflows/multi-task";
-const char* const kArgo = "argo submit --from workflowtemplate/multi-task-processing -p state-key=";
-const char* const kTaskListParam = " -p task-list=\\\"$(cat tasks.json)\\\"";
+const char* const kArgo = "argo submit workflows/multi-task-processing.yaml -p state-key=";
 
 BOOST_FIXTURE_TEST_SUITE(api, ApiFixture)
 
@@ -86,7 +101,7 @@ BOOST_AUTO_TEST_CASE(a_submitted_list_is_recorded_and_answered_as_init_would) {
       api->Handle("POST", kSubmit, R"({"task_list": ["a", "b", "c"], "state_key": "wf-1"})");
   CheckAnswer(created, 201,
               std::string(R"({"workflow_id":"wf-1","status":"pending","total":3,"batch_size":1,)") +
-                  R"("submit":")" + kArgo + "wf-1" + kTaskListParam + "\"}");
+                  R"("submit":")" + kArgo + "wf-1" + "\"}");
   BOOST_CHECK_EQUAL(Header(created, "Location"), "/api/workflows/wf-1");
   BOOST_CHECK_EQUAL(metrics_.store_up("sqlite").Value(), 1);
 
@@ -113,14 +128,23 @@ BOOST_AUTO_TEST_CASE(a_resubmission_that_differs_is_refused) {
   auto api = NewApi();
   BOOST_REQUIRE_EQUAL(
       api->Handle("POST", kSubmit, R"({"task_list": ["a", "b"], "state_key": "wf"})").status, 201);
-  const ApiResponse other_list =
-      api->Handle("POST", kSubmit, R"({"task_list": ["a", "c"], "state_key": "wf"})");
-  BOOST_CHECK_EQUAL(other_list.status, 409);
-  BOOST_CHECK(other_list.body.find("already holds a different task list (2 tasks, ") !=
-              std::string::npos);
+  const auto recorded = store_->LoadWorkflowState("wf");
+  BOOST_REQUIRE(recorded.ok());
+  CheckAnswer(api->Handle("POST", kSubmit, R"({"task_list": ["a", "c"], "state_key": "wf"})"), 409,
+              Error(409, "state key wf already holds a different task list (2 tasks, " +
+                             protocol::ListHash({"a", "b"}) + "; given 2 tasks, " +
+                             protocol::ListHash({"a", "c"}) + "): use a new state_key"));
   CheckAnswer(api->Handle("POST", kSubmit,
                           R"({"task_list": ["a", "b"], "batch_size": 2, "state_key": "wf"})"),
               409, Error(409, "state key wf was recorded with batch_size 1, not 2"));
+  // Nothing written: the same list and workflow, and the init fence was not
+  // taken (the next one is the second, after the first submission's).
+  auto init = store_->LoadInit("wf");
+  BOOST_REQUIRE(init.ok());
+  BOOST_CHECK_EQUAL(init->list_hash, protocol::ListHash({"a", "b"}));
+  BOOST_CHECK_EQUAL(init->batch_size, 1);
+  BOOST_CHECK_EQUAL(store_->LoadWorkflowState("wf")->version, recorded->version);
+  BOOST_CHECK_EQUAL(*store_->AcquireFence(Writer{"wf", protocol::Role::kInit, 0}), 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_generated_key_and_a_batch_size_are_in_the_answer) {
@@ -130,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_generated_key_and_a_batch_size_are_in_the_answer) {
   CheckAnswer(created, 201,
               std::string(R"({"workflow_id":"7d444840-9dc0-41d3-8b57-e2d69b8b95e0",)") +
                   R"("status":"pending","total":3,"batch_size":2,"submit":")" + kArgo +
-                  "7d444840-9dc0-41d3-8b57-e2d69b8b95e0" + kTaskListParam + " -p batch-size=2\"}");
+                  "7d444840-9dc0-41d3-8b57-e2d69b8b95e0\"}");
 }
 
 BOOST_AUTO_TEST_CASE(state_keys_are_percent_encoded_in_locations_and_quoted_for_the_shell) {
@@ -140,7 +164,7 @@ BOOST_AUTO_TEST_CASE(state_keys_are_percent_encoded_in_locations_and_quoted_for_
       api->Handle("POST", kSubmit, R"({"task_list": ["a"], "state_key": ")" + key + "\"}");
   BOOST_REQUIRE_EQUAL(created.status, 201);
   BOOST_CHECK_EQUAL(Header(created, "Location"), "/api/workflows/team%2Fa%20b~c%3Ad%27e");
-  BOOST_CHECK(created.body.find(R"(state-key='team/a b~c:d'\\''e' -p)") != std::string::npos);
+  BOOST_CHECK(created.body.find(R"(state-key='team/a b~c:d'\\''e'"})") != std::string::npos);
   // The path's escapes are decoded, in either case.
   BOOST_CHECK_EQUAL(api->Handle("GET", "/api/workflows/team%2fa%20b~c%3Ad%27e", "").status, 200);
   BOOST_CHECK_EQUAL(api->Handle("GET", "/api/workflows/team%2Fa%20b~c:d'e/progress", "").status,
@@ -149,24 +173,19 @@ BOOST_AUTO_TEST_CASE(state_keys_are_percent_encoded_in_locations_and_quoted_for_
 
 BOOST_AUTO_TEST_CASE(malformed_escapes_are_named_by_their_byte) {
   auto api = NewApi();
-  CheckAnswer(api->Handle("GET", "/api/workflows/a%2/progress", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 1"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/ok%41%zz", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 5"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/%%41", ""), 400,
-              Error(400, "malformed percent-encoding in the path at byte 0"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/%41%42", ""), 404,
-              Error(404, "workflow 'AB' not found"));
+  CheckGetErrors(
+      *api,
+      {{"/api/workflows/a%2/progress", 400, "malformed percent-encoding in the path at byte 1"},
+       {"/api/workflows/ok%41%zz", 400, "malformed percent-encoding in the path at byte 5"},
+       {"/api/workflows/%%41", 400, "malformed percent-encoding in the path at byte 0"},
+       {"/api/workflows/%41%42", 404, "workflow 'AB' not found"}});
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_methods_and_workflows) {
   auto api = NewApi();
-  CheckAnswer(api->Handle("GET", "/api/nothing-here", ""), 404,
-              Error(404, "no such endpoint: /api/nothing-here"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/", ""), 404,
-              Error(404, "no such endpoint: /api/workflows/"));
-  CheckAnswer(api->Handle("GET", "/api/workflows/nope/failed", ""), 404,
-              Error(404, "workflow 'nope' not found"));
+  CheckGetErrors(*api, {{"/api/nothing-here", 404, "no such endpoint: /api/nothing-here"},
+                        {"/api/workflows/", 404, "no such endpoint: /api/workflows/"},
+                        {"/api/workflows/nope/failed", 404, "workflow 'nope' not found"}});
   const ApiResponse deleted = api->Handle("DELETE", "/api/workflows/nope", "");
   CheckAnswer(deleted, 405, Error(405, "method DELETE not allowed here; allowed: GET, HEAD"));
   BOOST_CHECK_EQUAL(Header(deleted, "Allow"), "GET, HEAD");

@@ -1,10 +1,18 @@
-// JSON helpers shared by the encoders and decoders of common/ (RapidJSON).
+// JSON for both programs (RapidJSON): the one writer, the one way text becomes
+// a document, and a reader of typed fields.
 //
 // JsonWriter builds compact JSON with keys in the order they are written, so an
-// encoder reads like the struct it encodes. ParseJson parses untrusted text
-// without recursion and validates its UTF-8. FieldReader reads typed members of
-// one object and keeps the first problem, so a decoder reads every field and
-// checks once; its messages name the field:
+// encoder reads like the struct it encodes. It is the one JSON writer: records,
+// state, checkpoints, HTTP answers and log lines are written with it, and
+// JsonQuote quotes a string the same way where JSON is put together by hand,
+// so a string has one spelling everywhere. ParseJson is the one way text
+// becomes a document: without recursion, refusing invalid UTF-8, with
+// messages that name the document. The two streaming readers that need their
+// own handler (the task list, the checkpoint envelope) describe their parse
+// errors with DescribeJsonError, in the same words.
+//
+// FieldReader reads typed members of one object and keeps the first problem,
+// so a decoder reads every field and checks once; its messages name the field:
 //
 //   "ready: field 'fence': missing"
 //   "restore/shard.json: field 'tasks[2].status': unknown task status 'done'"
@@ -15,34 +23,50 @@
 #define TASKMASTER_JSON_H_
 
 #include <rapidjson/document.h>
+#include <rapidjson/error/error.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "taskmaster/state.h"
 #include "taskmaster/status.h"
 
 namespace taskmaster {
 
-// Flags for parsing text that did not come from this process: the iterative
-// parser's stack is on the heap, so deep nesting cannot overflow the call stack;
-// full precision keeps a number's value exact when it is written back.
-inline constexpr unsigned kUntrustedParseFlags = rapidjson::kParseIterativeFlag |
-                                                 rapidjson::kParseValidateEncodingFlag |
-                                                 rapidjson::kParseFullPrecisionFlag;
+// How ParseJson reads numbers.
+enum class JsonNumbers {
+  // Correctly rounded, so a number keeps its value when it is written back.
+  kExact,
+  // RapidJSON's faster reading, which can be off in the last binary digit for
+  // numbers with more than 15 significant digits. Only the step's control
+  // lines use it: checkpoint payloads have always been written back from
+  // these doubles, and their bytes must not change.
+  kFast,
+};
 
-// Parses one JSON value (whitespace around it is allowed, anything else is not).
-// Corruption "<what>: invalid JSON at byte N: <reason>".
-Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc);
+// Parses one JSON value (whitespace around it is allowed, anything else is
+// not) iteratively, so deep nesting cannot overflow the stack, refusing
+// invalid UTF-8. Corruption "<what>: invalid JSON at byte N: <reason>." (no
+// "<what>: " when `what` is empty, for callers whose context names the text).
+Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
+                 JsonNumbers numbers = JsonNumbers::kExact);
 
-// Compact JSON. Strings are written as UTF-8, escaping only what JSON requires.
+// "invalid JSON at byte N: <RapidJSON's reason, without its final period>".
+std::string DescribeJsonError(rapidjson::ParseErrorCode code, size_t offset);
+
+// Compact JSON. Strings are copied byte for byte, escaping only what JSON
+// requires: '"', '\\' and control characters (\b \f \n \r \t, the others as
+// \u00XX with upper-case hex). Bytes that are not valid UTF-8 are copied too:
+// pass text that may hold them through ReplaceInvalidUtf8 (utf8.h) first.
 class JsonWriter {
  public:
   JsonWriter() : writer_(buffer_) {}
+  // Reserves room for `capacity` bytes of text, for large documents.
+  explicit JsonWriter(size_t capacity) : buffer_(nullptr, capacity), writer_(buffer_) {}
   JsonWriter(const JsonWriter&) = delete;  // writer_ points into buffer_
   JsonWriter& operator=(const JsonWriter&) = delete;
   JsonWriter& StartObject();
@@ -56,10 +80,13 @@ class JsonWriter {
   JsonWriter& Uint64(uint64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& OptionalInt(const std::optional<int>& value);  // null when absent
-  JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string
+  JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string (time.h)
   JsonWriter& OptionalTime(const std::optional<int64_t>& unix_ms);
-  // Writes a DOM value as it is.
+  // Writes a DOM value as it is, without recursion: a value parsed from a
+  // task's output may be nested deeper than the stack could follow.
   JsonWriter& Value(const rapidjson::Value& value);
+  // Writes JSON text that is already valid and compact, unchanged.
+  JsonWriter& Raw(std::string_view json);
   // The text written so far; the writer is spent afterwards.
   std::string Take();
 
@@ -67,6 +94,9 @@ class JsonWriter {
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
+
+// `text` as one JSON string, quotes included, escaped as JsonWriter escapes.
+std::string JsonQuote(std::string_view text);
 
 // Reads the members of one object. `what` names the document in messages and
 // `prefix` the path of this object inside it ("tasks[2]."). `value` must
@@ -118,10 +148,18 @@ class FieldReader {
   Status status_;
 };
 
-// The members of TaskCounts, in declaration order, as written into an object
-// (the workflow state flat, the workflow summary under "counts").
-void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out);
-TaskCounts ReadTaskCounts(FieldReader* in);
+// The decoders' one shape: parses `text` (ParseJson), reads the object with
+// `read`, a callable taking FieldReader& and returning T, and checks once. The
+// value, or the first problem (Corruption).
+template <typename T, typename Read>
+Result<T> ReadJsonObject(std::string_view text, const char* what, Read read) {
+  rapidjson::Document doc;
+  TM_RETURN_IF_ERROR(ParseJson(text, what, &doc));
+  FieldReader in(doc, what);
+  T value = read(in);
+  TM_RETURN_IF_ERROR(in.status());
+  return value;
+}
 
 }  // namespace taskmaster
 

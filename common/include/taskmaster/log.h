@@ -5,7 +5,6 @@
 #define TASKMASTER_LOG_H_
 
 #include <string>
-#include <string_view>
 
 namespace taskmaster {
 
@@ -14,9 +13,6 @@ enum class LogFormat { kAuto, kJson, kText };
 // Installs the default spdlog logger writing to stderr. `program` appears in
 // every JSON line as "logger". Level from TM_LOG_LEVEL (default info).
 void SetUpLogging(const std::string& program, LogFormat format = LogFormat::kAuto);
-
-// Escapes text for inclusion in a JSON string (no surrounding quotes).
-std::string JsonEscape(std::string_view text);
 
 }  // namespace taskmaster
 

@@ -85,6 +85,12 @@ struct StepInitArgs {
   StepCommonArgs common;
   std::string task_list;  // JSON array of task IDs, or @path
   int64_t batch_size = 1;
+  // Local mode has no Argo node status to keep small: it keeps the 5,000 cap
+  // rather than tm-step init's default.
+  int64_t max_shards = kMaxShards;
+  // --no-inline-limit: a list of any size (kMaxInlineTaskListBytes bounds only
+  // what travels in a Workflow object; local mode has none).
+  bool no_inline_limit = false;
 
   std::vector<std::string> ToArgv() const;
 };

@@ -46,11 +46,14 @@ inline constexpr const char* kRestoreSummaryFile = "summary.json";   // role fin
 inline constexpr const char* kOutShards = "shards";         // init: JSON array of pending shards
 inline constexpr const char* kOutBatchSize = "batch-size";  // init: effective batch size
 inline constexpr const char* kOutTaskCount = "task-count";  // init: tasks in the list
-inline constexpr const char* kOutSummary = "summary";       // every role: summary JSON
-inline constexpr const char* kOutTotal = "total";           // finalize
-inline constexpr const char* kOutSucceeded = "succeeded";   // finalize
-inline constexpr const char* kOutFailed = "failed";         // finalize: final failures
-inline constexpr const char* kOutCancelled = "cancelled";   // finalize
+inline constexpr const char* kOutLanes = "lanes";           // init: JSON array of lane indexes
+inline constexpr const char* kOutLanePlan = "lane-plan";  // init: each lane's shards (InitOutputs)
+inline constexpr const char* kOutLaneWidth = "lane-width";      // init: bytes per lane in lane-plan
+inline constexpr const char* kOutSummary = "summary";           // every role: summary JSON
+inline constexpr const char* kOutTotal = "total";               // finalize
+inline constexpr const char* kOutSucceeded = "succeeded";       // finalize
+inline constexpr const char* kOutFailed = "failed";             // finalize: final failures
+inline constexpr const char* kOutCancelled = "cancelled";       // finalize
 inline constexpr const char* kOutFailedTasks = "failed-tasks";  // finalize: first 100 IDs
 
 // ---- Environment (each also a flag; a flag beats the environment) ----------
@@ -91,7 +94,20 @@ inline constexpr size_t kMaxControlLineBytes = (1 << 20) + (4 << 10);  // one fd
 inline constexpr size_t kMaxRecordBytes = 4 << 20;                     // one journal record
 inline constexpr uint64_t kBackpressureBytes = uint64_t{64} << 20;     // unacknowledged journal
 inline constexpr size_t kTaskListChunkBytes = 1 << 20;  // IDs per task_list record, by bytes
+// A task list given to `tm-step init` travels in the Workflow object (inline, or as
+// the @file Argo makes of a large argument): over this many bytes of JSON, init
+// refuses it and points to `tm-sidecar submit`, which records the list in the store
+// so that the workflow needs only its state key. `tm-step local` lifts the limit
+// (--no-inline-limit): no Argo object carries its list.
+inline constexpr size_t kMaxInlineTaskListBytes = 256 << 10;
+// --max-shards accepts 1..kMaxShards; tm-step init and the WorkflowTemplate
+// default to kDefaultMaxShards, which keeps the fan-out's node status in Argo
+// well under 1 MiB (docs/argo.md, "Size budget"). Local mode keeps kMaxShards.
 inline constexpr int64_t kMaxShards = 5000;
+inline constexpr int64_t kDefaultMaxShards = 128;
+// --parallelism of tm-step init (the template's `parallelism`): shards at once.
+inline constexpr int64_t kMaxParallelism = 5000;
+inline constexpr int64_t kDefaultParallelism = 20;
 inline constexpr size_t kFailedTasksInSummary = 100;
 
 // ---- Exit codes -------------------------------------------------------------
@@ -108,8 +124,10 @@ const char* ToString(Role role);
 Result<Role> ParseRole(std::string_view text);
 
 // ---- Shard math (DESIGN.md §9) ----------------------------------------------
-// B = max(batch, ceil(N / 5000)); shard k holds ordinals [kB, min((k+1)B, N)).
-int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch);
+// B = max(batch, ceil(N / max_shards)); shard k holds ordinals [kB, min((k+1)B, N)).
+// A resumed workflow keeps the B it was recorded with (InitRestore).
+int64_t EffectiveBatchSize(int64_t task_count, int64_t requested_batch,
+                           int64_t max_shards = kDefaultMaxShards);
 int64_t ShardCount(int64_t task_count, int64_t batch);
 struct OrdinalRange {
   int64_t begin = 0;
@@ -120,6 +138,10 @@ OrdinalRange ShardRange(int64_t shard, int64_t task_count, int64_t batch);
 std::string ListHash(const std::vector<std::string>& ids);
 // Shards holding a task that has not succeeded, ascending.
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch);
+// The pending shards dealt round-robin over min(parallelism, pending) lanes: lane
+// l runs pending[l], pending[l + L], ... one after another, so at most L shards
+// run at once (docs/argo.md, "Parallelism"). Empty when nothing is pending.
+std::vector<std::vector<int64_t>> Lanes(const std::vector<int64_t>& pending, int64_t parallelism);
 
 // ---- Journal records ------------------------------------------------------
 // The journal header's type field. Every record but kCheckpoint has a compact
@@ -144,7 +166,7 @@ struct WorkflowInitRecord {
   std::string workflow_id;
   int64_t task_count = 0;
   int64_t batch_size = 0;            // as requested
-  int64_t effective_batch_size = 0;  // after the 5,000-shard cap
+  int64_t effective_batch_size = 0;  // after the --max-shards cap
   std::string list_hash;
   int64_t list_records = 0;  // kTaskList records that follow
 };
@@ -292,7 +314,7 @@ enum class ResumeVerdict {
   kOtherList,       // another list (its hash or length differs): refuse
   kOtherBatchSize,  // the same list, first requested with another batch size: refuse
 };
-// `batch_size` as requested, before the 5,000-shard cap.
+// `batch_size` as requested, before the --max-shards cap.
 ResumeVerdict CheckResume(const InitRestore& recorded, std::string_view list_hash,
                           int64_t task_count, int64_t batch_size);
 // The refusal of kOtherList without its remedy, which each caller words for its
@@ -352,9 +374,16 @@ Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json);
 
 // The outputs of each role's commit record, made from its summary (the names
 // are the kOut* above). `pending_shards` is init's "shards" output, ascending;
-// its size is summary.pending_shards.
+// its size is summary.pending_shards. They are also dealt over `parallelism`
+// lanes: "lanes" is [0, ..., L-1]; "lane-plan" holds each lane's shards as a
+// JSON array padded with spaces to "lane-width" bytes, lane after lane, so that
+// lane l's are the bytes [l * W, (l + 1) * W): "[0,2][1]  " and "5" for shards
+// 0 to 2 over 2 lanes. The WorkflowTemplate's lane template cuts its share out
+// with nothing but integer arithmetic and a string slice, which every Argo
+// release evaluates alike (docs/argo.md, "Parallelism").
 std::map<std::string, std::string> InitOutputs(const InitSummary& summary,
-                                               const std::vector<int64_t>& pending_shards);
+                                               const std::vector<int64_t>& pending_shards,
+                                               int64_t parallelism);
 std::map<std::string, std::string> ShardOutputs(const ShardSummary& summary);
 std::map<std::string, std::string> FinalizeOutputs(const FinalizeSummary& summary);
 // init's "shards" output: a JSON array of shard indexes.

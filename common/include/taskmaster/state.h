@@ -1,6 +1,7 @@
 // The state model (DESIGN.md §4): workflow and task records, their statuses, and
 // the (fence, seq) pair every write is conditional on. Plain values; JSON round
-// trips are exact (decode(encode(x)) == x).
+// trips are exact (decode(encode(x)) == x). The model's JSON encodings live
+// here, beside it, written with json.h, which knows no domain types.
 #ifndef TASKMASTER_STATE_H_
 #define TASKMASTER_STATE_H_
 
@@ -13,6 +14,9 @@
 #include "taskmaster/status.h"
 
 namespace taskmaster {
+
+class FieldReader;  // json.h
+class JsonWriter;   // json.h
 
 enum class WorkflowStatus { kPending, kRunning, kSucceeded, kFailed };
 enum class TaskStatus { kPending, kRunning, kSucceeded, kFailed, kInterrupted, kCancelled };
@@ -88,9 +92,10 @@ Result<WorkflowState> WorkflowStateFromJson(std::string_view json);
 std::string TaskStateToJson(const TaskState& state);
 Result<TaskState> TaskStateFromJson(std::string_view json);
 
-// "2026-11-29T00:28:02.123Z" for a Unix time in milliseconds, and back.
-std::string FormatRfc3339Millis(int64_t unix_ms);
-Result<int64_t> ParseRfc3339Millis(std::string_view text);
+// The members of TaskCounts, in declaration order, as written into an object
+// (the workflow state flat, the workflow summary under "counts").
+void WriteTaskCounts(const TaskCounts& counts, JsonWriter* out);
+TaskCounts ReadTaskCounts(FieldReader* in);
 
 }  // namespace taskmaster
 

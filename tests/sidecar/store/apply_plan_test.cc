@@ -11,20 +11,24 @@ namespace {
 
 namespace pr = protocol;
 
-pr::TaskStartRecord Start(int64_t seq, int64_t ordinal, int64_t attempt) {
-  pr::TaskStartRecord r;
+// A record at `seq` about task `ordinal`, whose ID is "t<ordinal>".
+template <typename Record>
+Record About(int64_t seq, int64_t ordinal) {
+  Record r;
   r.seq = seq;
   r.ordinal = ordinal;
   r.task_id = "t" + std::to_string(ordinal);
+  return r;
+}
+
+pr::TaskStartRecord Start(int64_t seq, int64_t ordinal, int64_t attempt) {
+  auto r = About<pr::TaskStartRecord>(seq, ordinal);
   r.attempt = attempt;
   return r;
 }
 
 pr::TaskEndRecord End(int64_t seq, int64_t ordinal, TaskStatus status) {
-  pr::TaskEndRecord r;
-  r.seq = seq;
-  r.ordinal = ordinal;
-  r.task_id = "t" + std::to_string(ordinal);
+  auto r = About<pr::TaskEndRecord>(seq, ordinal);
   r.status = status;
   return r;
 }

@@ -19,27 +19,11 @@
 #include "store/store_factory.h"
 #include "store_conformance.h"
 
+// The conformance namespace holds the cases this store's harness runs and the
+// helpers its own cases share with them.
+namespace taskmaster::sidecar::conformance {
 namespace {
 
-using taskmaster::Result;
-using taskmaster::Status;
-using taskmaster::TaskStatus;
-using taskmaster::sidecar::ApplyResult;
-using taskmaster::sidecar::Batch;
-using taskmaster::sidecar::OpenPostgresStore;
-using taskmaster::sidecar::OpenStore;
-using taskmaster::sidecar::ParseStoreConfig;
-using taskmaster::sidecar::PostgresOptions;
-using taskmaster::sidecar::StateStore;
-using taskmaster::sidecar::StoreConfig;
-using taskmaster::sidecar::conformance::InitWorkflow;
-using taskmaster::sidecar::conformance::Must;
-using taskmaster::sidecar::conformance::MustApply;
-using taskmaster::sidecar::conformance::RunAtOnce;
-using taskmaster::sidecar::conformance::StoreHarness;
-using taskmaster::sidecar::conformance::TaskIds;
-using taskmaster::sidecar::conformance::TestWriter;
-namespace pr = taskmaster::protocol;
 using Clock = std::chrono::steady_clock;
 
 std::string RequiredEnv(const char* name) {
@@ -404,3 +388,5 @@ BOOST_AUTO_TEST_CASE(store_config_parses_postgres_dsns) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace taskmaster::sidecar::conformance

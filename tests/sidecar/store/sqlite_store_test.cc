@@ -1,7 +1,6 @@
 #include "store/sqlite_store.h"
 
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -14,46 +13,18 @@
 
 #include "store/store_factory.h"
 #include "store_conformance.h"
+#include "support/temp_dir.h"
 #include "taskmaster/env.h"
 
+// The conformance namespace holds the cases this store's harness runs and the
+// helpers its own cases share with them.
+namespace taskmaster::sidecar::conformance {
 namespace {
 
-using taskmaster::Env;
-using taskmaster::Status;
-using taskmaster::TaskStatus;
-using taskmaster::sidecar::Batch;
-using taskmaster::sidecar::CheckFilesystemType;
-using taskmaster::sidecar::CheckLocalFilesystem;
-using taskmaster::sidecar::OpenSqliteStore;
-using taskmaster::sidecar::OpenStore;
-using taskmaster::sidecar::ParseStoreConfig;
-using taskmaster::sidecar::StateStore;
-using taskmaster::sidecar::StoreConfig;
-using taskmaster::sidecar::conformance::InitWorkflow;
-using taskmaster::sidecar::conformance::Must;
-using taskmaster::sidecar::conformance::RunAtOnce;
-using taskmaster::sidecar::conformance::StoreHarness;
-using taskmaster::sidecar::conformance::TaskIds;
-using taskmaster::sidecar::conformance::TestWriter;
-namespace pr = taskmaster::protocol;
-
 // A directory of its own under TMPDIR, removed with everything in it.
-class TempDir {
+class TempDir : public test_support::TempDir {
  public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "tm-sqlite-store-XXXXXX").string();
-    BOOST_REQUIRE_MESSAGE(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : test_support::TempDir("tm-sqlite-store") {}
 };
 
 std::unique_ptr<StateStore> MustOpen(const std::string& path) {
@@ -260,3 +231,5 @@ BOOST_AUTO_TEST_CASE(store_config_parses_sqlite) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace taskmaster::sidecar::conformance

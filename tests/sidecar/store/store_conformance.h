@@ -106,6 +106,11 @@ class TestWriter {
     r.started_at_ms = 1767225600000 + seq_;
     b->starts.push_back(r);
   }
+  // A task that started and succeeded within the batch.
+  void Succeed(Batch* b, int64_t ordinal, const std::string& task_id, int64_t attempt = 0) {
+    Start(b, ordinal, task_id, attempt);
+    End(b, ordinal, task_id, TaskStatus::kSucceeded);
+  }
   // Returns the document it wrote.
   std::string Checkpoint(Batch* b, int64_t ordinal, const std::string& task_id, int64_t generation,
                          const std::string& payload = "{\"n\":1}") {
@@ -180,6 +185,20 @@ inline ApplyResult InitWorkflow(StateStore& store, const std::string& workflow_i
   return MustApply(store, b);
 }
 
+// Where most cases start: the harness's store with a workflow recorded as the
+// init role does it. A case binds it as `const auto& [s, wf, ids] = ...`.
+struct RecordedWorkflow {
+  StateStore& store;
+  std::string workflow_id;
+  std::vector<std::string> ids;
+};
+
+inline RecordedWorkflow RecordWorkflow(StoreHarness& h, std::string workflow_id,
+                                       std::vector<std::string> ids, int64_t batch_size) {
+  InitWorkflow(h.store(), workflow_id, ids, batch_size);
+  return {h.store(), std::move(workflow_id), std::move(ids)};
+}
+
 inline void CheckSameState(const WorkflowState& a, const WorkflowState& b, bool with_version) {
   WorkflowState x = a, y = b;
   x.updated_at_ms = y.updated_at_ms = 0;
@@ -194,14 +213,8 @@ inline void CheckSameShard(const ShardData& a, const ShardData& b) {
 
 inline TaskCounts Counts(int64_t succeeded, int64_t failed, int64_t running, int64_t pending,
                          int64_t cancelled) {
-  TaskCounts c;
-  c.succeeded = succeeded;
-  c.failed = failed;
-  c.running = running;
-  c.pending = pending;
-  c.cancelled = cancelled;
-  c.total = succeeded + failed + running + pending + cancelled;
-  return c;
+  const int64_t total = succeeded + failed + running + pending + cancelled;
+  return TaskCounts{total, succeeded, failed, running, pending, cancelled};
 }
 
 inline void CheckCounts(const TaskCounts& got, const TaskCounts& want) {
@@ -372,10 +385,7 @@ inline void RoundTrip(StoreHarness& h) {
 }
 
 inline void ReplayIsANoop(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-replay";
-  const std::vector<std::string> ids = TaskIds(3);
-  InitWorkflow(s, wf, ids, 3);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-replay", TaskIds(3), 3);
   TestWriter shard(s, wf, pr::Role::kShard, 0);
   Batch b = shard.NewBatch();
   shard.Start(&b, 0, ids[0]);
@@ -409,10 +419,7 @@ inline void ReplayIsANoop(StoreHarness& h) {
 }
 
 inline void LowerFenceIsRefused(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-zombie";
-  const std::vector<std::string> ids = TaskIds(2);
-  InitWorkflow(s, wf, ids, 2);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-zombie", TaskIds(2), 2);
   TestWriter zombie(s, wf, pr::Role::kShard, 0);
   Batch early = zombie.NewBatch();
   zombie.Start(&early, 0, ids[0]);
@@ -421,8 +428,7 @@ inline void LowerFenceIsRefused(StoreHarness& h) {
   TestWriter live(s, wf, pr::Role::kShard, 0);  // the next attempt of the same shard
   BOOST_TEST(live.fence() == zombie.fence() + 1);
   Batch b = live.NewBatch();
-  live.Start(&b, 0, ids[0], 1);
-  live.End(&b, 0, ids[0], TaskStatus::kSucceeded);
+  live.Succeed(&b, 0, ids[0], 1);
   MustApply(s, b);
   const WorkflowState state = Must(s.LoadWorkflowState(wf), "state");
   const ShardData shard_data = Must(s.LoadShard(wf, 0), "shard");
@@ -446,10 +452,7 @@ inline void LowerFenceIsRefused(StoreHarness& h) {
 }
 
 inline void AcquireFenceRefusesTheOldFence(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-fence";
-  const std::vector<std::string> ids = TaskIds(2);
-  InitWorkflow(s, wf, ids, 1);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-fence", TaskIds(2), 1);
   TestWriter first(s, wf, pr::Role::kShard, 1);
   BOOST_TEST(first.fence() == 1);
   Batch b = first.NewBatch();
@@ -491,11 +494,8 @@ inline std::string BackupOf(StoreHarness& h, const std::string& task_id) {
 }
 
 inline void BackupRotatesOnlyWhenGenerationGrows(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-backup";
-  const std::vector<std::string> ids = TaskIds(1, "t");
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-backup", TaskIds(1, "t"), 1);
   const std::string doc_query = "SELECT backup_document FROM checkpoints WHERE task_id = 't0'";
-  InitWorkflow(s, wf, ids, 1);
   TestWriter w1(s, wf, pr::Role::kShard, 0);
 
   Batch b1 = w1.NewBatch();
@@ -549,14 +549,10 @@ inline void BackupRotatesOnlyWhenGenerationGrows(StoreHarness& h) {
 }
 
 inline void CountsAreDerived(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-counts";
-  const std::vector<std::string> ids = TaskIds(4);
-  InitWorkflow(s, wf, ids, 4);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-counts", TaskIds(4), 4);
   TestWriter w1(s, wf, pr::Role::kShard, 0);
   Batch b = w1.NewBatch();
-  w1.Start(&b, 0, ids[0]);
-  w1.End(&b, 0, ids[0], TaskStatus::kSucceeded);
+  w1.Succeed(&b, 0, ids[0]);
   w1.End(&b, 0, ids[0], TaskStatus::kSucceeded);  // twice in one batch
   w1.Start(&b, 1, ids[1]);
   w1.End(&b, 1, ids[1], TaskStatus::kFailed, /*final=*/false, 1, "try again");
@@ -574,8 +570,7 @@ inline void CountsAreDerived(StoreHarness& h) {
   w2.End(&b, 0, ids[0], TaskStatus::kSucceeded);
   w2.Start(&b, 1, ids[1], 1);
   w2.End(&b, 1, ids[1], TaskStatus::kFailed, /*final=*/true, 1, "gave up");
-  w2.Start(&b, 2, ids[2], 1);
-  w2.End(&b, 2, ids[2], TaskStatus::kSucceeded);
+  w2.Succeed(&b, 2, ids[2], 1);
   w2.End(&b, 3, ids[3], TaskStatus::kCancelled, false, std::nullopt, "max failures reached");
   r = MustApply(s, b);
   CheckCounts(r.state.counts, Counts(2, 1, 0, 0, 1));
@@ -630,14 +625,10 @@ inline void ShardCountsMatchTheTaskRows(StoreHarness& h) {
 // A database at schema version 1 (no shard_counts) is refused by CheckSchema
 // and upgraded by Migrate, which fills the shard counts from the task rows.
 inline void MigrateUpgradesVersion1(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-upgrade";
-  const std::vector<std::string> ids = TaskIds(5);
-  InitWorkflow(s, wf, ids, 2);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-upgrade", TaskIds(5), 2);
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
-  w.Start(&b, 0, ids[0]);
-  w.End(&b, 0, ids[0], TaskStatus::kSucceeded);
+  w.Succeed(&b, 0, ids[0]);
   w.Start(&b, 1, ids[1]);
   MustApply(s, b);
 
@@ -655,18 +646,14 @@ inline void MigrateUpgradesVersion1(StoreHarness& h) {
   // A batch on shard 2 sums the other shards' rows the migration filled.
   TestWriter w2(s, wf, pr::Role::kShard, 2);
   b = w2.NewBatch();
-  w2.Start(&b, 4, ids[4]);
-  w2.End(&b, 4, ids[4], TaskStatus::kSucceeded);
+  w2.Succeed(&b, 4, ids[4]);
   ApplyResult r = MustApply(s, b);
   CheckCounts(r.state.counts, Counts(2, 0, 1, 2, 0));
   CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
 }
 
 inline void SummaryListsTheFirstHundredFinalFailures(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-summary";
-  const std::vector<std::string> ids = TaskIds(150);
-  InitWorkflow(s, wf, ids, 150);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-summary", TaskIds(150), 150);
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
   // Ends in reverse ordinal order: the summary's order is the list's.
@@ -753,10 +740,7 @@ inline void ReinitReopensAFinishedWorkflow(StoreHarness& h) {
 // new run's failure count and cancellation start from zero), succeeded tasks and
 // checkpoints stay, the workflow is no longer finished, and gc leaves it alone.
 inline void ReinitMakesUnsucceededTasksPendingAgain(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "rerun";
-  const std::vector<std::string> ids = TaskIds(4);
-  InitWorkflow(s, wf, ids, 4);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "rerun", TaskIds(4), 4);
   TestWriter shard(s, wf, pr::Role::kShard, 0);
   Batch b = shard.NewBatch();
   shard.End(&b, 0, ids[0], TaskStatus::kSucceeded);
@@ -784,10 +768,7 @@ inline void ReinitMakesUnsucceededTasksPendingAgain(StoreHarness& h) {
 }
 
 inline void RecordsForUnknownTasksAreRefused(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-unknown";
-  const std::vector<std::string> ids = TaskIds(2);
-  InitWorkflow(s, wf, ids, 2);
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-unknown", TaskIds(2), 2);
   const WorkflowState before = Must(s.LoadWorkflowState(wf), "state");
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
@@ -813,10 +794,8 @@ inline void RecordsForUnknownTasksAreRefused(StoreHarness& h) {
 }
 
 inline void FreeTextIsStoredSafely(StoreHarness& h) {
-  StateStore& s = h.store();
-  const std::string wf = "wf-text";
-  const std::vector<std::string> ids = {"ünïcødé", "t'1\"; DROP TABLE task_states; --"};
-  InitWorkflow(s, wf, ids, 2);
+  const auto& [s, wf, ids] =
+      RecordWorkflow(h, "wf-text", {"ünïcødé", "t'1\"; DROP TABLE task_states; --"}, 2);
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
   static constexpr char kRaw[] = "nul\0here \xff end";  // a NUL and a byte UTF-8 never uses
@@ -863,8 +842,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(finalize_sets_the_status_and_gc_deletes_finished,                    \
                             FinalizeSetsTheStatusAndGcDeletesFinished)                           \
   TM_STORE_CONFORMANCE_CASE(reinit_reopens_a_finished_workflow, ReinitReopensAFinishedWorkflow)  \
-  TM_STORE_CONFORMANCE_CASE(reinit_makes_unsucceeded_tasks_pending_again,                    \
-                            ReinitMakesUnsucceededTasksPendingAgain)                            \
+  TM_STORE_CONFORMANCE_CASE(reinit_makes_unsucceeded_tasks_pending_again,                        \
+                            ReinitMakesUnsucceededTasksPendingAgain)                             \
   TM_STORE_CONFORMANCE_CASE(records_for_unknown_tasks_are_refused,                               \
                             RecordsForUnknownTasksAreRefused)                                    \
   TM_STORE_CONFORMANCE_CASE(free_text_is_stored_safely, FreeTextIsStoredSafely)                  \
