@@ -259,6 +259,7 @@ Status Sidecar::Adopt() {
 void Sidecar::ResetBatch() {
   batch_ = Batch{};
   batch_.writer = Writer{options_.state_key, options_.role, options_.shard};
+  batch_.pod = options_.pod_name;
   batch_.fence = fence_;
 }
 

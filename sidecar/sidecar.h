@@ -33,6 +33,7 @@ struct SidecarOptions {
   std::string state_key;
   protocol::Role role = protocol::Role::kShard;
   int64_t shard = 0;
+  std::string pod_name;  // recorded with each task attempt (its hostname unless given)
   std::string work_dir = ".";
   int grace_seconds = protocol::kDefaultGraceSeconds;
   std::string progress_file;  // empty: no Argo progress

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
@@ -73,6 +74,11 @@ Result<SidecarOptions> PodOptions(SidecarFlags flags, const StoreFlags& stores) 
     return Status::InvalidArgument("--state-key is required");
   }
   TM_RETURN_IF_ERROR(ValidateId(flags.options.state_key, "state key"));
+  if (flags.options.pod_name.empty()) {
+    // In a pod the hostname is the pod's name.
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) == 0) flags.options.pod_name = host;
+  }
   auto config = ConfiguredStore(stores, &flags.options.store_name);
   if (!config.ok()) return config.status();
   return flags.options;
@@ -123,6 +129,9 @@ void AddSidecarFlags(CLI::App* app, SidecarFlags* f) {
   app->add_option("--shard", o.shard, "0-based shard index")
       ->envname(pr::kEnvShard)
       ->check(CLI::NonNegativeNumber);
+  app->add_option("--pod-name", o.pod_name,
+                  "The pod's name, recorded with each task attempt (default: the hostname)")
+      ->envname("TM_POD_NAME");
   app->add_option("--grace-seconds", o.grace_seconds, "Pod termination grace period")
       ->envname(pr::kEnvGraceSeconds)
       ->check(CLI::Range(1, 86400))

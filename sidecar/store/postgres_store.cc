@@ -126,6 +126,33 @@ SELECT t.workflow_id, t.ordinal / greatest(w.effective_batch_size, 1), t.status,
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Task attempts (task_reads.h) and tasks by status for keyset paging. The
+    // index build holds off writers of task_states for its duration (a
+    // migration runs before the shards of a release start).
+    {3, "task attempts, tasks by status", R"sql(
+CREATE TABLE task_attempts (
+  workflow_id text NOT NULL,
+  ordinal bigint NOT NULL,
+  fence bigint NOT NULL,
+  attempt bigint NOT NULL,
+  shard bigint NOT NULL,
+  step_attempt bigint NOT NULL,
+  pod text,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  duration_ms bigint,
+  outcome text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'timed_out',
+                                           'interrupted', 'cancelled')),
+  final boolean NOT NULL DEFAULT false,
+  exit_code integer,
+  error text NOT NULL DEFAULT '',
+  normalized_error text,
+  generation bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow_id, ordinal, fence),
+  FOREIGN KEY (workflow_id, ordinal) REFERENCES task_states ON DELETE CASCADE
+);
+CREATE INDEX task_states_status ON task_states (workflow_id, status, ordinal);
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -303,6 +330,55 @@ constexpr const char* kDeleteFinished =
     "RETURNING workflow_id), "
     "fences_gone AS (DELETE FROM fences f USING gone WHERE f.workflow_id = gone.workflow_id) "
     "SELECT workflow_id FROM gone ORDER BY workflow_id";
+
+// A task start adds the task's next attempt (numbered after the highest kept
+// one) and deletes its attempts older than the last $6 (kAttemptsKeptPerTask);
+// a start already recorded for this fence adds nothing. The DELETE sees the
+// rows as they were before the INSERT, which only adds the newest.
+constexpr const char* kStartAttempts =
+    "WITH added AS (INSERT INTO task_attempts (workflow_id, ordinal, fence, attempt, shard, "
+    "step_attempt, pod, started_at, outcome) "
+    "SELECT $1, r.ordinal, $3::bigint, coalesce((SELECT max(a.attempt) FROM task_attempts a "
+    "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal), 0) + 1, $4::bigint, r.attempt, "
+    "nullif($5::text, ''), timestamptz 'epoch' + r.started_at_ms * interval '1 millisecond', "
+    "'running' "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, attempt bigint, started_at_ms bigint) "
+    "ON CONFLICT DO NOTHING RETURNING ordinal, attempt) "
+    "DELETE FROM task_attempts a USING added WHERE a.workflow_id = $1 "
+    "AND a.ordinal = added.ordinal AND a.attempt <= added.attempt - $6::bigint";
+// After the batch's checkpoints: the generation is the one the attempt left.
+constexpr const char* kEndAttempts =
+    "UPDATE task_attempts a SET "
+    "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
+    "duration_ms = r.duration_ms, outcome = r.outcome, final = r.final, "
+    "exit_code = r.exit_code, error = r.error, generation = t.generation "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, outcome text, final boolean, "
+    "exit_code integer, error text, finished_at_ms bigint, duration_ms bigint), task_states t "
+    "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal AND a.fence = $3::bigint "
+    "AND t.workflow_id = $1 AND t.ordinal = r.ordinal";
+// Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
+#define TM_TASK_COLUMNS                                           \
+  "ordinal, task_id, status, final, attempts, exit_code, error, " \
+  "(extract(epoch FROM started_at) * 1000)::bigint, "             \
+  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation "
+constexpr const char* kListTasks =
+    "SELECT " TM_TASK_COLUMNS
+    "FROM task_states WHERE workflow_id = $1 AND ordinal > $2::bigint "
+    "ORDER BY ordinal LIMIT $3::bigint";
+constexpr const char* kListTasksByStatus =
+    "SELECT " TM_TASK_COLUMNS
+    "FROM task_states WHERE workflow_id = $1 AND status = $4 AND ordinal > $2::bigint "
+    "ORDER BY ordinal LIMIT $3::bigint";
+constexpr const char* kReadTask =
+    "SELECT " TM_TASK_COLUMNS "FROM task_states WHERE workflow_id = $1 AND task_id = $2";
+#undef TM_TASK_COLUMNS
+// Fences grow with a task's attempts (task_reads.h): the key's order is theirs.
+constexpr const char* kReadAttempts =
+    "SELECT attempt, fence, shard, step_attempt, coalesce(pod, ''), "
+    "(extract(epoch FROM started_at) * 1000)::bigint, "
+    "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, outcome, final, exit_code, "
+    "error, generation FROM task_attempts WHERE workflow_id = $1 AND ordinal = $2::bigint "
+    "ORDER BY fence";
 
 // ---- The libpq C API, behind RAII ---------------------------------------------
 
@@ -515,6 +591,61 @@ std::string EndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
   return w.Take();
 }
 
+std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::TaskEndRecord* r : ends) {
+    w.StartObject();
+    w.Key("ordinal").Int64(r->ordinal).Key("outcome").String(ToString(OutcomeOf(*r)));
+    w.Key("final").Bool(r->final).Key("exit_code").OptionalInt(r->exit_code);
+    w.Key("error").String(StorableText(r->error));
+    w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// The task row of a result's row (kListTasks' columns).
+Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
+  TaskRow t;
+  t.ordinal = rows.Int(i, 0);
+  t.task_id = rows.Text(i, 1);
+  Result<TaskStatus> status = ParseStored(ParseTaskStatus(rows.Text(i, 2)), "task status");
+  if (!status.ok()) return status.status();
+  t.status = *status;
+  t.final = rows.Bool(i, 3);
+  t.attempts = rows.Int(i, 4);
+  t.exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 5));
+  t.error = rows.Text(i, 6);
+  t.started_at_ms = rows.OptionalInt(i, 7);
+  t.finished_at_ms = rows.OptionalInt(i, 8);
+  t.duration_ms = rows.OptionalInt(i, 9);
+  t.generation = rows.Int(i, 10);
+  return t;
+}
+
+Result<AttemptRow> AttemptRowOf(const Rows& rows, int i) {
+  AttemptRow a;
+  a.attempt = rows.Int(i, 0);
+  a.fence = rows.Int(i, 1);
+  a.shard = rows.Int(i, 2);
+  a.step_attempt = rows.Int(i, 3);
+  a.pod = rows.Text(i, 4);
+  a.started_at_ms = rows.Int(i, 5);
+  a.finished_at_ms = rows.OptionalInt(i, 6);
+  a.duration_ms = rows.OptionalInt(i, 7);
+  Result<AttemptOutcome> outcome =
+      ParseStored(ParseAttemptOutcome(rows.Text(i, 8)), "attempt outcome");
+  if (!outcome.ok()) return outcome.status();
+  a.outcome = *outcome;
+  a.final = rows.Bool(i, 9);
+  a.exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 10));
+  a.error = rows.Text(i, 11);
+  a.generation = rows.Int(i, 12);
+  return a;
+}
+
 // ---- The store ----------------------------------------------------------------------
 
 class PostgresStore final : public StateStore {
@@ -718,6 +849,55 @@ class PostgresStore final : public StateStore {
       return Status::OK();
     }));
     return documents;
+  }
+
+  Result<TaskPage> ListTasks(const std::string& workflow_id, const TaskQuery& query) override {
+    TaskPage page;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      page = TaskPage();
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      // One row more than asked for says whether a next page exists.
+      Params params = Params().Text(workflow_id).Int(query.after.value_or(-1)).Int(query.limit + 1);
+      if (query.status) params.Text(ToString(*query.status));
+      Result<Rows> rows = Exec(query.status ? kListTasksByStatus : kListTasks, params);
+      if (!rows.ok()) return rows.status();
+      const int n = static_cast<int>(std::min<int64_t>(rows->size(), query.limit));
+      for (int i = 0; i < n; ++i) {
+        Result<TaskRow> task = TaskRowOf(*rows, i);
+        if (!task.ok()) return task.status();
+        page.tasks.push_back(std::move(task).value());
+      }
+      if (rows->size() > n) page.next_after = page.tasks.back().ordinal;
+      return Status::OK();
+    }));
+    return page;
+  }
+
+  Result<TaskHistory> LoadTaskHistory(const std::string& workflow_id,
+                                      const std::string& task_id) override {
+    TaskHistory history;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      history = TaskHistory();
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      Result<Rows> task = Exec(kReadTask, Params().Text(workflow_id).Text(task_id));
+      if (!task.ok()) return task.status();
+      if (task->size() == 0) {
+        return Status::NotFound("workflow '" + workflow_id + "' has no task '" + task_id + "'");
+      }
+      Result<TaskRow> row = TaskRowOf(*task, 0);
+      if (!row.ok()) return row.status();
+      history.task = std::move(row).value();
+      Result<Rows> attempts =
+          Exec(kReadAttempts, Params().Text(workflow_id).Int(history.task.ordinal));
+      if (!attempts.ok()) return attempts.status();
+      for (int i = 0; i < attempts->size(); ++i) {
+        Result<AttemptRow> attempt = AttemptRowOf(*attempts, i);
+        if (!attempt.ok()) return attempt.status();
+        history.attempts.push_back(std::move(attempt).value());
+      }
+      return Status::OK();
+    }));
+    return history;
   }
 
   Result<ApplyResult> Apply(const Batch& batch) override {
@@ -933,11 +1113,13 @@ class PostgresStore final : public StateStore {
     }
     TM_RETURN_IF_ERROR(
         UpdateTasks(kStartTasks, id, "task_start", plan.starts, StartsJson(plan.starts)));
+    TM_RETURN_IF_ERROR(StartAttempts(batch, plan.starts));
     TM_RETURN_IF_ERROR(ApplyCheckpoints(id, plan.checkpoints, result));
     TM_RETURN_IF_ERROR(
         UpdateTasks(kTaskProgress, id, "progress", plan.progress, ProgressJson(plan.progress)));
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskNotes, id, "note", plan.notes, NotesJson(plan.notes)));
     TM_RETURN_IF_ERROR(UpdateTasks(kEndTasks, id, "task_end", plan.ends, EndsJson(plan.ends)));
+    TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
     if (plan.final_status) {
       Result<Rows> finished =
           Exec(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)));
@@ -959,6 +1141,40 @@ class PostgresStore final : public StateStore {
     fence.Int(batch.fence).Int(plan.max_seq);
     TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());
     return FillState(id, result);
+  }
+
+  // Adds each started task's attempt, keeping the last kAttemptsKeptPerTask.
+  Status StartAttempts(const Batch& batch,
+                       const std::vector<const protocol::TaskStartRecord*>& starts) {
+    if (starts.empty()) return Status::OK();
+    const Writer& w = batch.writer;
+    return Exec(kStartAttempts, Params()
+                                    .Text(w.workflow_id)
+                                    .Text(StartsJson(starts))
+                                    .Int(batch.fence)
+                                    .Int(w.shard)
+                                    .Text(batch.pod)
+                                    .Int(kAttemptsKeptPerTask))
+        .status();
+  }
+
+  // Completes the attempt of this fence of each ended task (a cancelled task
+  // never started, so it has none).
+  Status EndAttempts(const std::string& workflow_id, int64_t fence,
+                     const std::vector<const protocol::TaskEndRecord*>& ends) {
+    if (ends.empty()) return Status::OK();
+    return Exec(kEndAttempts, Params().Text(workflow_id).Text(AttemptEndsJson(ends)).Int(fence))
+        .status();
+  }
+
+  // NotFound unless the workflow has a row.
+  Status RequireWorkflow(const std::string& workflow_id) {
+    Result<Rows> wf = Exec(kReadWorkflowInit, Params().Text(workflow_id));
+    if (!wf.ok()) return wf.status();
+    if (wf->size() == 0) {
+      return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+    }
+    return Status::OK();
   }
 
   Status ApplyCheckpoints(const std::string& workflow_id,
@@ -1076,6 +1292,12 @@ std::vector<StoreStatement> PostgresStatements() {
       {"ReadFailedTasks", kReadFailedTasks},
       {"ReadCheckpoints", kReadCheckpoints},
       {"DeleteFinished", kDeleteFinished},
+      {"StartAttempts", kStartAttempts},
+      {"EndAttempts", kEndAttempts},
+      {"ListTasks", kListTasks},
+      {"ListTasksByStatus", kListTasksByStatus},
+      {"ReadTask", kReadTask},
+      {"ReadAttempts", kReadAttempts},
   };
 }
 
