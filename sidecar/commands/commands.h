@@ -61,6 +61,11 @@ Subcommand AddExpireCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFlags* sidecar);
 Subcommand AddStatusCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores);
+// The operator's reads (get.cc, tasks.cc, history.cc; output.h): exit 0, 2 for
+// bad usage or an unknown workflow or task, 1 when the store fails.
+Subcommand AddGetCommand(CLI::App* app, Env* env, StoreFlags* stores);
+Subcommand AddTasksCommand(CLI::App* app, StoreFlags* stores);
+Subcommand AddHistoryCommand(CLI::App* app, StoreFlags* stores);
 
 // "90s", "30m", "24h", "7d" (or plain seconds) to seconds; InvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);
