@@ -620,6 +620,7 @@ class SqliteStore final : public StateStore {
       Result<int64_t> found = StoredSchemaVersion();
       if (!found.ok()) return found.status();
       TM_RETURN_IF_ERROR(CheckNotNewer(*found, kSchemaVersion));
+      if (*found == kSchemaVersion) return Status::OK();  // no check of every row then
       for (const Migration& m : kMigrations) {
         if (m.version <= *found) continue;
         TM_RETURN_IF_ERROR(Exec(m.sql));
