@@ -130,14 +130,24 @@ SELECT t.workflow_id, t.ordinal / max(w.effective_batch_size, 1), t.status, t.fi
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Per-task counts of failed and interrupted attempts: a failure is final
+    // once the failures exceed the task's retry budget (--task-retries), and
+    // interruptions (SIGTERM from outside) never spend it. A row's last attempt
+    // is what the counts start from.
+    {3, "per-task failure and interruption counts", R"sql(
+ALTER TABLE task_states ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_states ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+UPDATE task_states SET failures = 1 WHERE status = 'failed';
+UPDATE task_states SET interruptions = 1 WHERE status = 'interrupted';
+)sql"},
     // Task attempts (task_reads.h), tasks by status for paging, and times as
     // ISO 8601 text in UTC with milliseconds ("2026-11-29T00:28:02.123Z", as
     // `sqlite3` shows them and as they sort), converted from the Unix
-    // milliseconds of versions 1 and 2. SQLite cannot change a column's type:
+    // milliseconds of versions 1 to 3. SQLite cannot change a column's type:
     // each table with times is made again and its rows copied (Migrate turns
     // foreign keys off meanwhile, so dropping a parent deletes no child rows).
     // A value that is text already (written by this version) stays.
-    {3, "task attempts, tasks by status, times as ISO 8601 text", R"sql(
+    {4, "task attempts, tasks by status, times as ISO 8601 text", R"sql(
 CREATE TABLE workflow_states_v3 (
   workflow_id TEXT PRIMARY KEY,
   status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed')),
@@ -190,6 +200,8 @@ CREATE TABLE task_states_v3 (
   progress_done INTEGER,
   progress_total INTEGER,
   note TEXT,
+  failures INTEGER NOT NULL DEFAULT 0,
+  interruptions INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (workflow_id, ordinal),
   UNIQUE (workflow_id, task_id)
 );
@@ -200,7 +212,7 @@ SELECT workflow_id, ordinal, task_id, status, final, exit_code, error, attempts,
        CASE typeof(finished_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S',
          finished_at / 1000, 'unixepoch') || printf('.%03dZ', finished_at % 1000)
          ELSE finished_at END,
-       duration_ms, generation, progress_done, progress_total, note
+       duration_ms, generation, progress_done, progress_total, note, failures, interruptions
 FROM task_states;
 DROP TABLE task_states;
 ALTER TABLE task_states_v3 RENAME TO task_states;
@@ -328,15 +340,20 @@ constexpr const char* kTaskProgress =
     "WHERE workflow_id = ? AND ordinal = ?";
 constexpr const char* kTaskNote =
     "UPDATE task_states SET note = ? WHERE workflow_id = ? AND ordinal = ?";
+// The fence check applies each end once, so the counts grow once per attempt.
 constexpr const char* kEndTask =
     "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
-    "duration_ms = ? WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+    "duration_ms = ?, failures = failures + (?1 = 'failed'), "
+    "interruptions = interruptions + (?1 = 'interrupted') "
+    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
 // An init commit starts a run of the workflow (see postgres_store.cc): the
 // workflow is no longer finished and what did not succeed is pending again.
 constexpr const char* kReopenWorkflow =
     "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = ?";
 constexpr const char* kReopenTasks =
-    "UPDATE task_states SET status = 'pending', final = 0 WHERE workflow_id = ? "
+    "UPDATE task_states SET status = 'pending', final = 0, "
+    "failures = CASE WHEN status = 'failed' AND final = 1 THEN 0 ELSE failures END "
+    "WHERE workflow_id = ? "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
@@ -375,8 +392,8 @@ constexpr const char* kCountFinalFailures =
     "SELECT count(*) FROM task_states WHERE workflow_id = ? AND status = 'failed' AND final = 1";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
-    "c.generation, c.document, c.backup_generation, c.backup_document "
-    "FROM task_states t LEFT JOIN checkpoints c "
+    "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
+    "t.interruptions FROM task_states t LEFT JOIN checkpoints c "
     "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
     "WHERE t.workflow_id = ? AND t.ordinal >= ? AND t.ordinal < ? ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
@@ -753,6 +770,8 @@ class SqliteStore final : public StateStore {
         t.attempts = tasks.ColumnInt(4);
         t.exit_code = ExitCodeFromColumn(tasks.ColumnOptionalInt(5));
         t.error = tasks.ColumnText(6);
+        t.failures = tasks.ColumnInt(11);
+        t.interruptions = tasks.ColumnInt(12);
         if (!tasks.IsNull(7)) {
           StoredCheckpoint stored;
           stored.generation = tasks.ColumnInt(7);

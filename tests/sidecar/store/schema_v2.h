@@ -1,4 +1,4 @@
-// A database as tm-sidecar left it before schema version 3: the tables of
+// A database as tm-sidecar left it before schema versions 3 and 4: the tables of
 // versions 1 and 2 exactly as those migrations made them, in each dialect, and
 // one workflow's rows in them (SQLite's times as Unix milliseconds). The
 // migration tests load it and upgrade it.

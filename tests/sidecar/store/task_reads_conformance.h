@@ -1,5 +1,5 @@
 // Conformance cases of the operator's reads and the attempt history
-// (task_reads.h), and of schema version 3's upgrade from a version 2 database
+// (task_reads.h), and of the upgrade (versions 3 and 4) from a version 2 database
 // (schema_v2.h). Registered by TM_STORE_CONFORMANCE_TESTS with the others.
 #ifndef TASKMASTER_TESTS_SIDECAR_STORE_TASK_READS_CONFORMANCE_H_
 #define TASKMASTER_TESTS_SIDECAR_STORE_TASK_READS_CONFORMANCE_H_
