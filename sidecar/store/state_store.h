@@ -99,6 +99,10 @@ class StateStore {
   // Every task's current checkpoint document, by task ID (for rebuild-cache).
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints(
       const std::string& workflow_id) = 0;
+  // The fence each shard's writer holds (role shard), by shard. Fences only
+  // grow, so read after LoadCheckpoints it covers the writer of every document
+  // that returned (the live cache's guards, live_cache.h).
+  virtual Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) = 0;
 
   // Applies one batch in one transaction (see the file comment).
   virtual Result<ApplyResult> Apply(const Batch& batch) = 0;

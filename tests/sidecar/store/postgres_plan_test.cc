@@ -154,6 +154,7 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
       {"ReadShardTasks", {"W", "0", "1000"}},
       {"ReadFailedTasks", {"W", "20"}},
       {"ReadCheckpoints", {"W"}},
+      {"ReadShardFences", {"W"}},
       {"DeleteFinished", {"0"}},
   };
   return params;
