@@ -111,7 +111,7 @@ void RedisPublish500Checkpoints(benchmark::State& state, PublishCheck check) {
     if (!summary.ok()) ::abort();
     state.ResumeTiming();
 
-    Status s = cache.Publish(ws, documents, *summary, check);
+    Status s = ws.version == 1 ? cache.Publish(ws, documents, {}, *summary, check) : cache.PublishChanges(ShardWriter{0, 1, seq}, ws, documents, *summary);
     if (!s.ok()) {
       state.SkipWithError(s.ToString().c_str());
       return;
@@ -219,7 +219,7 @@ void RunDiag(benchmark::State& state, Diag diag) {
   std::string sha;
   if (diag != Diag::kPlainSet) {
     const std::string source = diag == Diag::kOneScript
-                                   ? std::string(CheckpointEnvelopeLua()) + kBatchedLoop
+                                   ? std::string(kBatchedLoop)
                                    : std::string(kShardGuardScript);
     auto* reply = static_cast<redisReply*>(redisCommand(c.get(), "SCRIPT LOAD %s", source.c_str()));
     if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
