@@ -88,6 +88,24 @@ std::string Number(double value) {
   return digits;
 }
 
+// Measures each of `items` (baselines or operations) once, printing and
+// adding the rates to `rates`; false when one failed.
+template <typename Item>
+bool MeasureEach(const std::vector<Item>& items, std::vector<std::vector<double>>* rates) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    Result<double> rate = items[i].measure();
+    if (!rate.ok()) {
+      std::printf("  %s: FAILED: %s\n", items[i].name.c_str(), rate.status().ToString().c_str());
+      return false;
+    }
+    (*rates)[i].push_back(*rate);
+    std::printf("  %s: %s %s\n", items[i].name.c_str(), Number(*rate).c_str(),
+                items[i].unit.c_str());
+    std::fflush(stdout);
+  }
+  return true;
+}
+
 // Runs the group's rounds and prints them and the table; false when a
 // measurement failed.
 bool RunGroup(const Group& group, int rounds) {
@@ -98,29 +116,8 @@ bool RunGroup(const Group& group, int rounds) {
   std::vector<std::vector<double>> base(group.baselines.size()), ours(group.operations.size());
   for (int round = 1; round <= rounds; ++round) {
     std::printf("round %d:\n", round);
-    for (size_t i = 0; i < group.baselines.size(); ++i) {
-      Result<double> rate = group.baselines[i].measure();
-      if (!rate.ok()) {
-        std::printf("  %s: FAILED: %s\n", group.baselines[i].name.c_str(),
-                    rate.status().ToString().c_str());
-        return false;
-      }
-      base[i].push_back(*rate);
-      std::printf("  %s: %s %s\n", group.baselines[i].name.c_str(), Number(*rate).c_str(),
-                  group.baselines[i].unit.c_str());
-      std::fflush(stdout);
-    }
-    for (size_t i = 0; i < group.operations.size(); ++i) {
-      Result<double> rate = group.operations[i].measure();
-      if (!rate.ok()) {
-        std::printf("  %s: FAILED: %s\n", group.operations[i].name.c_str(),
-                    rate.status().ToString().c_str());
-        return false;
-      }
-      ours[i].push_back(*rate);
-      std::printf("  %s: %s %s\n", group.operations[i].name.c_str(), Number(*rate).c_str(),
-                  group.operations[i].unit.c_str());
-      std::fflush(stdout);
+    if (!MeasureEach(group.baselines, &base) || !MeasureEach(group.operations, &ours)) {
+      return false;
     }
   }
   std::printf("\n| %s (medians of %d rounds) | Ours | Baseline | Ratio | Target | |\n",

@@ -401,16 +401,11 @@ BOOST_AUTO_TEST_CASE(refused_credentials_or_database_are_invalid_arguments) {
 
 BOOST_AUTO_TEST_CASE(a_restarted_redis_is_reached_again) {
   const RedisConfig config = TestRedisConfig();
-  const char* services = std::getenv("TM_SERVICES_DIR");
-  BOOST_REQUIRE_MESSAGE(services != nullptr && *services != '\0',
-                        "TM_SERVICES_DIR is not set: the services were not started by "
-                        "scripts/test-services.sh");
   LiveCache cache(config);
   const std::string id = UniqueId("restart");
   Publish(&cache, MakeState(id, 1), {{"t", TaskDoc(id, "t", 1)}});
 
-  const std::string command = "'" + TestServicesScript().string() + "' restart-redis";
-  BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, command << " failed");
+  RestartRedis();
 
   // The new server is empty and knows no scripts. Every failure on the way back
   // must be one worth retrying; the deadline bounds the wait.

@@ -300,10 +300,6 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_CASE(a_redis_restarted_mid_publish_leaves_no_state_without_its_checkpoints) {
   const RedisConfig config = TestRedisConfig();
-  const char* services = std::getenv("TM_SERVICES_DIR");
-  BOOST_REQUIRE_MESSAGE(services != nullptr && *services != '\0',
-                        "TM_SERVICES_DIR is not set: the services were not started by "
-                        "scripts/test-services.sh");
   LiveCache cache(config);
   const std::string id = UniqueId("restart-mid");
   Publish(&cache, MakeState(id, 1), Docs(id, 1));
@@ -311,8 +307,7 @@ BOOST_AUTO_TEST_CASE(a_redis_restarted_mid_publish_leaves_no_state_without_its_c
   // The next batch would go straight to MULTI on the kept connection.
   MustChange(&cache, id, 1, 3);
 
-  const std::string command = "'" + TestServicesScript().string() + "' restart-redis";
-  BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, command << " failed");
+  RestartRedis();
 
   // The guarded batch is not sent again on a fresh connection (its WATCH was on
   // the old one), and a batch alone is refused by the empty Redis: either way,

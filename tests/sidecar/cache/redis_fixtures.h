@@ -143,10 +143,16 @@ inline std::string Shown(const std::optional<std::string>& value) {
   return value ? *value : "(nil)";
 }
 
-inline std::filesystem::path TestServicesScript() {
+// A fresh, empty Redis on the same port: scripts/test-services.sh restart-redis.
+inline void RestartRedis() {
+  const char* services = std::getenv("TM_SERVICES_DIR");
+  BOOST_REQUIRE_MESSAGE(services != nullptr && *services != '\0',
+                        "TM_SERVICES_DIR is not set: the services were not started by "
+                        "scripts/test-services.sh");
   const std::filesystem::path script = TM_SERVICES_SCRIPT;
   BOOST_REQUIRE_MESSAGE(std::filesystem::exists(script), "cannot find " << script);
-  return script;
+  const std::string command = "'" + script.string() + "' restart-redis";
+  BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, command << " failed");
 }
 
 }  // namespace taskmaster::sidecar
