@@ -44,7 +44,9 @@
 //
 // Why guarded writes are safe: a task's documents are committed only by its
 // shard's writer, the one with the shard's current fence, which publishes
-// each batch before committing the next. A guard untouched since this writer
+// each batch before committing the next; a batch whose publish failed but is
+// still in flight fails its WATCH once the writer writes again or a whole
+// publish runs (each changes a key it watches). A guard untouched since this writer
 // wrote it means that no newer writer of the shard published (it would have
 // claimed the guard) and no whole publish wrote the shard's keys (it bumps
 // the epoch, and raises the guard when the store knows a newer fence): so
@@ -68,8 +70,8 @@
 //
 // Beyond that resend, and one more after reloading the scripts on NOSCRIPT,
 // nothing is retried here: backoff.h is the caller's. A guarded write is never
-// resent on another connection (its WATCH stays on the first); when it cannot
-// run, the batch is compared instead.
+// resent on another connection (its WATCH stays on the first): a broken
+// connection fails the call. When its check fails, the batch is compared.
 //
 // Not thread-safe: one thread at a time (the sidecar's flusher, or a command).
 // hiredis writes with write(2), so the process must ignore SIGPIPE (as
