@@ -1,8 +1,10 @@
 // `tm-step local` (DESIGN.md §1, §8): the whole workflow of the WorkflowTemplate
 // on this machine. It plays Argo's part: per step a pod-like work dir under the
-// state dir, a tm-sidecar beside it (SQLite in the state dir unless --postgres),
+// state dir, a sidecar beside it (SQLite in the state dir unless --postgres),
 // and this very binary in the pod role (init, then up to --parallelism shards
-// with retries and exponential backoff, then finalize).
+// with retries and exponential backoff, then finalize). One tm-sidecar process
+// serves the sidecars of all the run's pods (sidecar_server.h), so a pod
+// starts no sidecar process, store connection or schema check of its own.
 //
 // The state dir holds:
 //   lock             flock(2)ed for the whole run (and by its sidecars), so a
@@ -14,14 +16,15 @@
 //                    its sidecar exited 0 and its journal is fully acknowledged;
 //                    a rerun first drains the ones a crash left behind.
 //   logs/<shard>/<ordinal>.log, logs/<shard>/tm-step.log, .../tm-sidecar.log
+//                    (each pod's sidecar), logs/tm-sidecar.log (the run's tm-sidecar)
 //   run/             this run's scratch: progress and port files, the task list
 //
-// Single-threaded: one poll loop over a signalfd (SIGINT, SIGTERM, SIGCHLD) and
-// an inotify watch of run/.
+// Single-threaded: one poll loop over a signalfd (SIGINT, SIGTERM, SIGCHLD), the
+// socket to the run's tm-sidecar and an inotify watch of run/.
 //
 // The parts live under local/: run.cc (the run), state_dir.h (the dir and its
 // lock), leftovers.h (what an earlier run left), pods.h (a pod's processes and
-// the loop), shards.h (the fan-out with retries), role_outputs.h (what the roles
+// the loop), sidecar_server.h (the run's tm-sidecar), shards.h (the fan-out with retries), role_outputs.h (what the roles
 // output), console.h (the progress line), report.h (the summary).
 #ifndef TASKMASTER_EXECUTOR_LOCAL_H_
 #define TASKMASTER_EXECUTOR_LOCAL_H_

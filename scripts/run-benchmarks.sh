@@ -56,6 +56,23 @@ echo
 echo "== tm-sidecar RSS while flushing 1,000,000 records to SQLite (bench/sidecar_rss_bench.cc)"
 "$BUILD/bench/sidecar_rss_bench" | tee "$out/sidecar_rss.txt"
 
+# ---- per-task cost above the spawn floor, end to end (issue 10) ----------------
+# On the disk (the state dir's filesystem: WORKFLOW_BENCH_DIR, default /var/tmp),
+# SQLite and PostgreSQL + Redis (the throwaway servers again), each case beside
+# the floor in the same run.
+(
+  services=$(scripts/test-services.sh start)
+  eval "$services"
+  trap 'scripts/test-services.sh stop' EXIT
+  echo
+  echo "== tm-step per-task cost above the spawn floor (bench/workflow_performance.cc)"
+  TM_BENCH_DIR=${WORKFLOW_BENCH_DIR:-/var/tmp} TM_BENCH_POSTGRES_DSN=$TM_TEST_POSTGRES_DSN \
+    TM_BENCH_REDIS_URL=$TM_TEST_REDIS_URL "$BUILD/bench/workflow_performance" --rounds 3 \
+    --local-tasks 1000 \
+    --cases pod-shard,local-shard,local-b1,pg-b1,local-b10,pg-b10,local-b1000,pg-b1000 |
+    tee "$out/workflow_performance.txt"
+)
+
 # ---- Peers: N trivial tasks -----------------------------------------------------------
 # The same N /bin/true tasks through tm-step local, GNU parallel, Snakemake, RQ and Celery
 # (Debian's packages, installed here: they are for the benchmarks only), beside the spawn

@@ -47,6 +47,7 @@ struct SidecarFlags {
   std::string listen = "127.0.0.1:9464";
   std::string port_file;
   bool local = false;
+  int serve_pods = -1;  // local mode: the socket to serve every pod of a run on (pod_server.h)
 };
 void AddSidecarFlags(CLI::App* app, SidecarFlags* flags);
 // The sidecar of one pod, until its step's commit record is durable and a stop

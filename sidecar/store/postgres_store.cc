@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -579,9 +580,12 @@ class PostgresStore final : public StateStore {
   Result<int64_t> AcquireFence(const Writer& writer) override {
     int64_t fence = 0;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
-      Result<Rows> bumped = Exec(kBumpFence, WriterParams(writer));
-      if (!bumped.ok()) return bumped.status();
-      fence = bumped->Int(0, 0);
+      Queue(kBumpFence, WriterParams(writer),
+            Check{[&fence](Rows bumped) {
+                    fence = bumped.Int(0, 0);
+                    return Status::OK();
+                  },
+                  false});
       return Status::OK();
     }));
     return fence;
@@ -632,38 +636,21 @@ class PostgresStore final : public StateStore {
                                        workflow_id + "' does not exist (it has " +
                                        std::to_string(shards) + " shards)");
       }
-      Result<Rows> failures = Exec(kCountFinalFailures, Params().Text(workflow_id));
-      if (!failures.ok()) return failures.status();
-      restore.final_failures = failures->Int(0, 0);
-
+      // Both reads travel with COMMIT: a read-only snapshot has nothing to
+      // lose by committing before its rows are looked at.
+      Queue(kCountFinalFailures, Params().Text(workflow_id),
+            Check{[&restore](Rows failures) {
+                    restore.final_failures = failures.Int(0, 0);
+                    return Status::OK();
+                  },
+                  false});
       const protocol::OrdinalRange range =
           protocol::ShardRange(shard, restore.task_count, restore.batch_size);
-      Result<Rows> tasks =
-          Exec(kReadShardTasks, Params().Text(workflow_id).Int(range.begin).Int(range.end));
-      if (!tasks.ok()) return tasks.status();
-      for (int i = 0; i < tasks->size(); ++i) {
-        protocol::RestoredTask t;
-        t.ordinal = tasks->Int(i, 0);
-        t.task_id = tasks->Text(i, 1);
-        Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks->Text(i, 2)), "task status");
-        if (!status.ok()) return status.status();
-        t.status = *status;
-        t.final = tasks->Bool(i, 3);
-        t.attempts = tasks->Int(i, 4);
-        t.exit_code = ExitCodeFromColumn(tasks->OptionalInt(i, 5));
-        t.error = tasks->Text(i, 6);
-        if (!tasks->IsNull(i, 7)) {
-          StoredCheckpoint stored;
-          stored.generation = tasks->Int(i, 7);
-          stored.document = tasks->Text(i, 8);
-          stored.backup_generation = tasks->Int(i, 9);
-          if (!tasks->IsNull(i, 10)) stored.backup_document = tasks->Text(i, 10);
-          RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
-          t.generation = chosen.generation;
-          data.documents[t.ordinal] = std::move(chosen.document);
-        }
-        restore.tasks.push_back(std::move(t));
-      }
+      Queue(kReadShardTasks, Params().Text(workflow_id).Int(range.begin).Int(range.end),
+            Check{[&data, &workflow_id](Rows tasks) {
+                    return ReadShardTasks(workflow_id, tasks, &data);
+                  },
+                  true});
       return Status::OK();
     }));
     return data;
@@ -762,6 +749,34 @@ class PostgresStore final : public StateStore {
     return Params().Text(w.workflow_id).Text(protocol::ToString(w.role)).Int(w.shard);
   }
 
+  // The shard's task rows (kReadShardTasks) into `data`.
+  static Status ReadShardTasks(const std::string& workflow_id, const Rows& tasks, ShardData* data) {
+    for (int i = 0; i < tasks.size(); ++i) {
+      protocol::RestoredTask t;
+      t.ordinal = tasks.Int(i, 0);
+      t.task_id = tasks.Text(i, 1);
+      Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks.Text(i, 2)), "task status");
+      if (!status.ok()) return status.status();
+      t.status = *status;
+      t.final = tasks.Bool(i, 3);
+      t.attempts = tasks.Int(i, 4);
+      t.exit_code = ExitCodeFromColumn(tasks.OptionalInt(i, 5));
+      t.error = tasks.Text(i, 6);
+      if (!tasks.IsNull(i, 7)) {
+        StoredCheckpoint stored;
+        stored.generation = tasks.Int(i, 7);
+        stored.document = tasks.Text(i, 8);
+        stored.backup_generation = tasks.Int(i, 9);
+        if (!tasks.IsNull(i, 10)) stored.backup_document = tasks.Text(i, 10);
+        RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
+        t.generation = chosen.generation;
+        data->documents[t.ordinal] = std::move(chosen.document);
+      }
+      data->restore.tasks.push_back(std::move(t));
+    }
+    return Status::OK();
+  }
+
   // The Status for a failed statement. A lost connection is dropped (the next
   // call connects again) and reported as Unavailable; so is a server that is
   // shutting down or out of resources. The rest are the server's answers.
@@ -790,18 +805,105 @@ class PostgresStore final : public StateStore {
     return Status::IOError(message);
   }
 
+  // What a queued statement's result is checked or read with, after it ran.
+  // `fallible` when the check itself can refuse a result (a missing task):
+  // such a check must run before the transaction commits.
+  struct Check {
+    std::function<Status(Rows)> read;
+    bool fallible;
+  };
+  struct Queued {
+    const char* sql;
+    Params params;
+    Check check;
+  };
+
+  // Queues a statement of the open transaction: it goes to the server with the
+  // next Exec or Flush, in one round trip with the others (libpq's pipeline
+  // mode). `check`, when set, gets its rows then, in queue order.
+  void Queue(const char* sql, Params params = Params(), Check check = Check{}) {
+    queued_.push_back(Queued{sql, std::move(params), std::move(check)});
+  }
+
+  // Runs the queued statements and then `sql`, and returns `sql`'s rows.
   Result<Rows> Exec(const char* sql, const Params& params = Params()) {
     if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
-    const std::vector<const char*> values = params.Pointers();
-    ResultHandle result(PQexecParams(conn_.get(), sql, params.size(), nullptr, values.data(),
-                                     nullptr, nullptr, /*resultFormat=*/0));
-    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
-    return Rows(std::move(result));
+    if (queued_.empty()) {
+      const std::vector<const char*> values = params.Pointers();
+      ResultHandle result(PQexecParams(conn_.get(), sql, params.size(), nullptr, values.data(),
+                                       nullptr, nullptr, /*resultFormat=*/0));
+      const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
+      return Rows(std::move(result));
+    }
+    std::optional<Rows> rows;
+    Queue(sql, params,
+          Check{[&rows](Rows r) {
+                  rows.emplace(std::move(r));
+                  return Status::OK();
+                },
+                false});
+    TM_RETURN_IF_ERROR(Flush());
+    return std::move(*rows);
+  }
+
+  // Sends every queued statement and one Sync, then reads their results in
+  // order. The server stops at the first error (the rest come back aborted);
+  // the first failure, of a statement or of a check, is the answer.
+  Status Flush() {
+    std::vector<Queued> queued = std::move(queued_);
+    queued_.clear();
+    if (queued.empty()) return Status::OK();
+    if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
+    PGconn* conn = conn_.get();
+    if (PQenterPipelineMode(conn) != 1) return Failure(nullptr);
+    for (const Queued& q : queued) {
+      const std::vector<const char*> values = q.params.Pointers();
+      if (PQsendQueryParams(conn, q.sql, q.params.size(), nullptr, values.data(), nullptr, nullptr,
+                            /*resultFormat=*/0) != 1) {
+        return Lost();
+      }
+    }
+    if (PQpipelineSync(conn) != 1) return Lost();
+    Status first = Status::OK();
+    for (Queued& q : queued) {
+      ResultHandle result(PQgetResult(conn));
+      if (result == nullptr) return Lost();
+      // Each statement's result is followed by a null one.
+      while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+      if (!first.ok()) continue;
+      const ExecStatusType status = PQresultStatus(result.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        first = Failure(result.get());
+        if (conn_ == nullptr) return first;
+      } else if (q.check.read) {
+        first = q.check.read(Rows(std::move(result)));
+      }
+    }
+    ResultHandle sync(PQgetResult(conn));
+    if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+        PQexitPipelineMode(conn) != 1) {
+      return Lost();
+    }
+    return first;
+  }
+
+  // The pipeline lost its place (the connection broke mid-way): the
+  // connection is dropped and the next call connects again.
+  Status Lost() {
+    const std::string message = "PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get()));
+    conn_.reset();
+    return Status::Unavailable(message);
+  }
+
+  bool AnyFallibleQueued() const {
+    return std::any_of(queued_.begin(), queued_.end(),
+                       [](const Queued& q) { return q.check.fallible; });
   }
 
   // Constant SQL of several statements (the migrations), in the simple protocol.
   Status ExecScript(const char* sql) {
+    TM_RETURN_IF_ERROR(Flush());
     if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
     ResultHandle result(PQexec(conn_.get(), sql));
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
@@ -813,18 +915,24 @@ class PostgresStore final : public StateStore {
   // when body succeeds. Reads are one REPEATABLE READ snapshot. When COMMIT
   // itself fails for a lost connection, whether the transaction committed is
   // unknown; retrying is safe because every write is conditional on (fence, seq).
+  //
+  // BEGIN and the timeouts are queued, to travel with the body's first
+  // statement, and COMMIT goes with the body's last queued ones; a check that
+  // can refuse a write's result runs before COMMIT is sent. Statements in one
+  // pipeline each get the statement timeout afresh (the server restarts it per
+  // Execute message), set_config's values included.
   template <typename Body>
   Status InTransaction(TxnKind kind, int lock_timeout_ms, Body&& body) {
-    Result<Rows> begin =
-        Exec(kind == kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
-    if (!begin.ok()) return begin.status();
-    Status status = Exec(kSetTimeouts, Params()
-                                           .Int(options_.statement_timeout_ms)
-                                           .Int(lock_timeout_ms)
-                                           .Int(options_.idle_in_transaction_timeout_ms))
-                        .status();
-    if (status.ok()) status = body();
+    queued_.clear();
+    Queue(kind == kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
+    Queue(kSetTimeouts, Params()
+                            .Int(options_.statement_timeout_ms)
+                            .Int(lock_timeout_ms)
+                            .Int(options_.idle_in_transaction_timeout_ms));
+    Status status = body();
+    if (status.ok() && kind == kWrite && AnyFallibleQueued()) status = Flush();
     if (status.ok()) status = Exec("COMMIT").status();
+    queued_.clear();
     if (!status.ok() && conn_ != nullptr && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
       // The error that matters is `status`; a failed ROLLBACK drops the
       // connection by itself when it was lost.
@@ -889,7 +997,7 @@ class PostgresStore final : public StateStore {
     Result<Rows> peek = Exec(kPeekFence, WriterParams(writer));
     if (!peek.ok()) return peek.status();
     if (peek->size() > 0 && batch_fence < peek->Int(0, 0)) return FenceCheck{true, 0};
-    if (peek->size() == 0) TM_RETURN_IF_ERROR(Exec(kCreateFence, WriterParams(writer)).status());
+    if (peek->size() == 0) Queue(kCreateFence, WriterParams(writer));
     Result<Rows> locked = Exec(kLockFence, WriterParams(writer));
     if (!locked.ok()) return locked.status();
     if (locked->size() == 0) {
@@ -908,9 +1016,12 @@ class PostgresStore final : public StateStore {
   Status UpdateTasks(const char* sql, const std::string& workflow_id, const char* kind,
                      const std::vector<const Record*>& records, const std::string& json) {
     if (records.empty()) return Status::OK();
-    Result<Rows> updated = Exec(sql, Params().Text(workflow_id).Text(json));
-    if (!updated.ok()) return updated.status();
-    return CheckAllFound(workflow_id, kind, records, *updated);
+    Queue(sql, Params().Text(workflow_id).Text(json),
+          Check{[workflow_id, kind, records](Rows updated) {
+                  return CheckAllFound(workflow_id, kind, records, updated);
+                },
+                true});
+    return Status::OK();
   }
 
   Status ApplyInTransaction(const Batch& batch, ApplyResult* result) {
@@ -933,17 +1044,15 @@ class PostgresStore final : public StateStore {
                                        "'");
       }
       const protocol::WorkflowInitRecord& r = *plan.init;
-      TM_RETURN_IF_ERROR(Exec(kInsertWorkflow, Params()
-                                                   .Text(id)
-                                                   .Int(r.task_count)
-                                                   .Int(r.batch_size)
-                                                   .Int(r.effective_batch_size)
-                                                   .Text(r.list_hash))
-                             .status());
+      Queue(kInsertWorkflow, Params()
+                                 .Text(id)
+                                 .Int(r.task_count)
+                                 .Int(r.batch_size)
+                                 .Int(r.effective_batch_size)
+                                 .Text(r.list_hash));
     }
     if (!plan.task_list.empty()) {
-      TM_RETURN_IF_ERROR(
-          Exec(kInsertTasks, Params().Text(id).Text(TaskListJson(plan.task_list))).status());
+      Queue(kInsertTasks, Params().Text(id).Text(TaskListJson(plan.task_list)));
     }
     TM_RETURN_IF_ERROR(
         UpdateTasks(kStartTasks, id, "task_start", plan.starts, StartsJson(plan.starts)));
@@ -953,17 +1062,17 @@ class PostgresStore final : public StateStore {
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskNotes, id, "note", plan.notes, NotesJson(plan.notes)));
     TM_RETURN_IF_ERROR(UpdateTasks(kEndTasks, id, "task_end", plan.ends, EndsJson(plan.ends)));
     if (plan.final_status) {
-      Result<Rows> finished =
-          Exec(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)));
-      if (!finished.ok()) return finished.status();
-      if (finished->size() != 1) {
-        return Status::InvalidArgument("commit record: workflow '" + id +
-                                       "' to finalize was never initialized");
-      }
+      Queue(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)),
+            Check{[id](Rows finished) {
+                    if (finished.size() == 1) return Status::OK();
+                    return Status::InvalidArgument("commit record: workflow '" + id +
+                                                   "' to finalize was never initialized");
+                  },
+                  true});
     }
     std::vector<int64_t> counted = CountedOrdinals(plan);
     if (plan.commit && batch.writer.role == protocol::Role::kInit) {
-      TM_RETURN_IF_ERROR(Exec(kReopenWorkflow, Params().Text(id)).status());
+      Queue(kReopenWorkflow, Params().Text(id));
       Result<Rows> reopened = Exec(kReopenTasks, Params().Text(id));
       if (!reopened.ok()) return reopened.status();
       for (int i = 0; i < reopened->size(); ++i) counted.push_back(reopened->Int(i, 0));
@@ -971,7 +1080,7 @@ class PostgresStore final : public StateStore {
     TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, counted));
     Params fence = WriterParams(batch.writer);
     fence.Int(batch.fence).Int(plan.max_seq);
-    TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());
+    Queue(kStoreFence, fence);
     return FillState(id, result);
   }
 
@@ -984,11 +1093,14 @@ class PostgresStore final : public StateStore {
     // The task rows first: a checkpoint of an unknown task is refused by name
     // rather than by the foreign key.
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskGenerations, workflow_id, "checkpoint", records, json));
-    Result<Rows> current = Exec(kUpsertCheckpoints, Params().Text(workflow_id).Text(json));
-    if (!current.ok()) return current.status();
-    for (int i = 0; i < current->size(); ++i) {
-      result->checkpoints[current->Text(i, 0)] = current->Text(i, 1);
-    }
+    Queue(kUpsertCheckpoints, Params().Text(workflow_id).Text(json),
+          Check{[result](Rows current) {
+                  for (int i = 0; i < current.size(); ++i) {
+                    result->checkpoints[current.Text(i, 0)] = current.Text(i, 1);
+                  }
+                  return Status::OK();
+                },
+                false});
     return Status::OK();
   }
 
@@ -1009,27 +1121,28 @@ class PostgresStore final : public StateStore {
     const int64_t shard_size = std::max<int64_t>(row->Int(0, 2), 1);
     for (const ShardRun& run : ShardRuns(changed, shard_size)) {
       Params params = Params().Text(workflow_id).Int(run.first).Int(run.last);
-      TM_RETURN_IF_ERROR(Exec(kDeleteShardCounts, params).status());
-      TM_RETURN_IF_ERROR(Exec(kRecountShards, params.Int(shard_size)).status());
+      Queue(kDeleteShardCounts, params);
+      Queue(kRecountShards, params.Int(shard_size));
     }
     TaskCounts counts;
     bool any_started = false;
     TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started, kShardGroups));
     const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
-    return Exec(kStoreCounts, Params()
-                                  .Text(workflow_id)
-                                  .Text(ToString(status))
-                                  .Int(counts.total)
-                                  .Int(counts.succeeded)
-                                  .Int(counts.failed)
-                                  .Int(counts.running)
-                                  .Int(counts.pending)
-                                  .Int(counts.cancelled))
-        .status();
+    Queue(kStoreCounts, Params()
+                            .Text(workflow_id)
+                            .Text(ToString(status))
+                            .Int(counts.total)
+                            .Int(counts.succeeded)
+                            .Int(counts.failed)
+                            .Int(counts.running)
+                            .Int(counts.pending)
+                            .Int(counts.cancelled));
+    return Status::OK();
   }
 
   const PostgresOptions options_;
-  ConnectionHandle conn_;  // null after a transport failure, until the next call
+  ConnectionHandle conn_;       // null after a transport failure, until the next call
+  std::vector<Queued> queued_;  // statements of the open transaction not sent yet
 };
 
 }  // namespace

@@ -467,15 +467,25 @@ class SqliteStore final : public StateStore {
   }
 
   Result<int64_t> AcquireFence(const Writer& writer) override {
+    // The bump commits without an fsync of its own (WAL mode, synchronous =
+    // NORMAL for this transaction only): the writer's first batch commits
+    // with FULL, which syncs the WAL up to and including the bump, before any
+    // record under the new fence is acknowledged. A power loss before that
+    // takes back only a fence no acknowledged record carries; and after a
+    // power loss no writer that holds the older fence is left to run.
+    TM_RETURN_IF_ERROR(Exec("PRAGMA synchronous = NORMAL"));
     int64_t fence = 0;
-    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+    Status bumped = InTransaction(kWrite, [&]() -> Status {
       Query bump(db_.get(), &statements_, kBumpFence);
       bump.Text(writer.workflow_id).Text(protocol::ToString(writer.role)).Int(writer.shard);
       Result<bool> row = bump.Step();
       if (!row.ok()) return row.status();
       fence = bump.ColumnInt(0);
       return bump.Run();
-    }));
+    });
+    Status full = Exec("PRAGMA synchronous = FULL");
+    TM_RETURN_IF_ERROR(bumped);
+    TM_RETURN_IF_ERROR(full);
     return fence;
   }
 

@@ -73,6 +73,74 @@ BOOST_AUTO_TEST_CASE(sidecar_without_progress_file) {
   BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(sidecar_served_by_the_run_has_no_listener_of_its_own) {
+  pr::SidecarArgs args;
+  args.program = "tm-sidecar";
+  args.state_key = "k";
+  args.work_dir = "/w";
+  args.grace_seconds = 4;
+  const Argv expected = {"tm-sidecar",  "--local", "--role",     "shard", "--shard",         "0",
+                         "--state-key", "k",       "--work-dir", "/w",    "--grace-seconds", "4"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sidecar_for_every_pod_of_a_run) {
+  pr::SidecarServerArgs args;
+  args.program = "/opt/tm/tm-sidecar";
+  args.listen = "127.0.0.1:0";
+  args.port_file = "/s/run/tm-sidecar.port";
+  const Argv expected = {
+      "/opt/tm/tm-sidecar", "--local",     "--serve-pods", "3",
+      "--listen",           "127.0.0.1:0", "--port-file",  "/s/run/tm-sidecar.port"};
+  BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(pod_messages_as_lines) {
+  pr::PodMessage start;
+  start.kind = pr::PodMessage::Kind::kStart;
+  start.args = {"--local", "--work-dir", "/s/work/shard \"4\""};
+  start.log_path = "/s/logs/4/tm-sidecar.log";
+  const std::string line = pr::Encode(start);
+  BOOST_TEST(line ==
+             "{\"start\":[\"--local\",\"--work-dir\",\"/s/work/shard \\\"4\\\"\"],"
+             "\"log\":\"/s/logs/4/tm-sidecar.log\"}\n");
+  auto decoded = pr::DecodePodMessage(line.substr(0, line.size() - 1));
+  BOOST_REQUIRE(decoded.ok());
+  BOOST_TEST(static_cast<int>(decoded->kind) == static_cast<int>(pr::PodMessage::Kind::kStart));
+  BOOST_TEST(decoded->args == start.args, boost::test_tools::per_element());
+  BOOST_TEST(decoded->log_path == start.log_path);
+
+  pr::PodMessage stop;
+  stop.kind = pr::PodMessage::Kind::kStop;
+  stop.work_dir = "/s/work/shard-4";
+  BOOST_TEST(pr::Encode(stop) == "{\"stop\":\"/s/work/shard-4\"}\n");
+  decoded = pr::DecodePodMessage("{\"stop\":\"/s/work/shard-4\"}");
+  BOOST_REQUIRE(decoded.ok());
+  BOOST_TEST(static_cast<int>(decoded->kind) == static_cast<int>(pr::PodMessage::Kind::kStop));
+  BOOST_TEST(decoded->work_dir == "/s/work/shard-4");
+
+  pr::PodMessage exited;
+  exited.kind = pr::PodMessage::Kind::kExited;
+  exited.work_dir = "/s/work/shard-4";
+  exited.code = 75;
+  BOOST_TEST(pr::Encode(exited) == "{\"exited\":\"/s/work/shard-4\",\"code\":75}\n");
+  decoded = pr::DecodePodMessage("{\"exited\":\"/s/work/shard-4\",\"code\":75}");
+  BOOST_REQUIRE(decoded.ok());
+  BOOST_TEST(static_cast<int>(decoded->kind) == static_cast<int>(pr::PodMessage::Kind::kExited));
+  BOOST_TEST(decoded->code == 75);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_pod_message_is_refused_with_what_is_wrong) {
+  for (const char* line : {"not json", "[1]", "{\"start\":[1],\"log\":\"/l\"}",
+                           "{\"start\":[\"--local\"]}", "{\"exited\":\"/w\"}", "{}"}) {
+    auto decoded = pr::DecodePodMessage(line);
+    BOOST_TEST_INFO(line);
+    BOOST_REQUIRE(!decoded.ok());
+    BOOST_TEST(decoded.status().IsInvalidArgument());
+    BOOST_TEST(decoded.status().message().find("pod message") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(step_init) {
   pr::StepInitArgs args;
   args.common = Common();
