@@ -24,8 +24,8 @@
 //
 // The parts live under local/: run.cc (the run), state_dir.h (the dir and its
 // lock), leftovers.h (what an earlier run left), pods.h (a pod's processes and
-// the loop), sidecar_server.h (the run's tm-sidecar), shards.h (the fan-out with retries), role_outputs.h (what the roles
-// output), console.h (the progress line), report.h (the summary).
+// the loop), sidecar_server.h (the run's tm-sidecar), shards.h (the fan-out with retries),
+// role_outputs.h (what the roles output), console.h (the progress line), report.h (the summary).
 #ifndef TASKMASTER_EXECUTOR_LOCAL_H_
 #define TASKMASTER_EXECUTOR_LOCAL_H_
 
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "taskmaster/env.h"
+#include "taskmaster/protocol.h"
 
 namespace taskmaster::step {
 
@@ -42,11 +43,15 @@ struct LocalOptions {
   std::string state_dir = ".taskmaster";
   std::string state_key;  // empty: "local-" + the list hash, so the same command resumes
   int64_t batch_size = 1;
-  int64_t parallelism = 0;     // 0: the number of CPUs
-  int64_t retries = 3;         // a shard runs at most retries + 1 times
-  double backoff_seconds = 1;  // before retry n: backoff * 2^(n-1)
+  int64_t parallelism = 0;  // 0: the number of CPUs
+  // --retries (also --task-retries): failed attempts a task may have before one
+  // is final. An interrupted attempt does not count.
+  int64_t retries = protocol::kDefaultTaskRetries;
+  int64_t pod_retries = protocol::kDefaultPodRetries;  // a shard runs at most this + 1 times
+  double backoff_seconds = 1;                          // before retry n: backoff * 2^(n-1)
   bool continue_on_error = false;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
   double task_timeout_seconds = 0;      // 0: none
   std::string postgres;                 // DSN; empty: SQLite at <state_dir>/state.db
   std::string redis;                    // URL; empty: no live cache

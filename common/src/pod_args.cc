@@ -111,6 +111,9 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
   if (!log_dir.empty()) AddFlag(&argv, "--log-dir", log_dir);
   AddFlag(&argv, "--continue-on-error", continue_on_error ? "true" : "false");
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
+  if (max_failure_percent > 0)
+    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
+  AddFlag(&argv, "--task-retries", std::to_string(task_retries));
   // fmt's shortest form, as the option parser reads it back: 2, 0.5, 1e-05.
   if (task_timeout_seconds > 0)
     AddFlag(&argv, "--task-timeout", fmt::format("{}", task_timeout_seconds));
@@ -122,6 +125,8 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
 std::vector<std::string> StepFinalizeArgs::ToArgv() const {
   std::vector<std::string> argv = StepArgv(common, ToString(Role::kFinalize));
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
+  if (max_failure_percent > 0)
+    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
   return argv;
 }
 

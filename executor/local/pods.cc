@@ -156,6 +156,8 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
       args.log_dir = pod.log_dir;
       args.continue_on_error = launch_.continue_on_error;
       args.max_failures = launch_.max_failures;
+      args.max_failure_percent = launch_.max_failure_percent;
+      args.task_retries = launch_.task_retries;
       args.task_timeout_seconds = launch_.task_timeout_seconds;
       args.command = launch_.command;
       return args.ToArgv();
@@ -166,6 +168,7 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
   pr::StepFinalizeArgs args;
   args.common = common;
   args.max_failures = launch_.max_failures;
+  args.max_failure_percent = launch_.max_failure_percent;
   return args.ToArgv();
 }
 

@@ -41,9 +41,11 @@ struct PodLaunch {
   // What the roles are told (LocalOptions has them from the command line).
   std::string task_list_file;  // init's task list
   int64_t batch_size = 1;      // init
-  int64_t last_attempt = 0;    // shards: --retries
+  int64_t last_attempt = 0;    // shards: --pod-retries
+  int64_t task_retries = 0;    // shards: --retries
   bool continue_on_error = false;
   int64_t max_failures = 0;         // shards and finalize
+  double max_failure_percent = 0;   // shards and finalize
   double task_timeout_seconds = 0;  // shards
   std::vector<std::string> command;
 };

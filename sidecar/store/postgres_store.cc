@@ -127,6 +127,16 @@ SELECT t.workflow_id, t.ordinal / greatest(w.effective_batch_size, 1), t.status,
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Per-task counts of failed and interrupted attempts: a failure is final
+    // once the failures exceed the task's retry budget (--task-retries), and
+    // interruptions (SIGTERM from outside) never spend it. A row's last attempt
+    // is what the counts start from.
+    {3, "per-task failure and interruption counts", R"sql(
+ALTER TABLE task_states ADD COLUMN failures bigint NOT NULL DEFAULT 0,
+  ADD COLUMN interruptions bigint NOT NULL DEFAULT 0;
+UPDATE task_states SET failures = 1 WHERE status = 'failed';
+UPDATE task_states SET interruptions = 1 WHERE status = 'interrupted';
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -223,7 +233,8 @@ constexpr const char* kEndTasks =
     "UPDATE task_states t SET status = r.status, final = r.final, exit_code = r.exit_code, "
     "error = r.error, "
     "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
-    "duration_ms = r.duration_ms "
+    "duration_ms = r.duration_ms, failures = t.failures + (r.status = 'failed')::int, "
+    "interruptions = t.interruptions + (r.status = 'interrupted')::int "
     "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text, status text, "
     "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint) "
     "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
@@ -236,7 +247,9 @@ constexpr const char* kEndTasks =
 constexpr const char* kReopenWorkflow =
     "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = $1";
 constexpr const char* kReopenTasks =
-    "UPDATE task_states SET status = 'pending', final = false WHERE workflow_id = $1 "
+    "UPDATE task_states SET status = 'pending', final = false, "
+    "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
+    "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = $2, finished_at = now() WHERE workflow_id = $1 "
@@ -284,7 +297,8 @@ constexpr const char* kCountFinalFailures =
     "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND status = 'failed' AND final";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
-    "c.generation, c.document, c.backup_generation, c.backup_document "
+    "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
+    "t.interruptions "
     // LATERAL ... LIMIT 1 (the primary key allows one row; LIMIT keeps the planner
     // from flattening it back into a join): one index lookup per task of the shard.
     // A plain join hashed the whole workflow's checkpoints for one shard
@@ -762,6 +776,8 @@ class PostgresStore final : public StateStore {
       t.attempts = tasks.Int(i, 4);
       t.exit_code = ExitCodeFromColumn(tasks.OptionalInt(i, 5));
       t.error = tasks.Text(i, 6);
+      t.failures = tasks.Int(i, 11);
+      t.interruptions = tasks.Int(i, 12);
       if (!tasks.IsNull(i, 7)) {
         StoredCheckpoint stored;
         stored.generation = tasks.Int(i, 7);

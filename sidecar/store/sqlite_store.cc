@@ -129,6 +129,16 @@ SELECT t.workflow_id, t.ordinal / max(w.effective_batch_size, 1), t.status, t.fi
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Per-task counts of failed and interrupted attempts: a failure is final
+    // once the failures exceed the task's retry budget (--task-retries), and
+    // interruptions (SIGTERM from outside) never spend it. A row's last attempt
+    // is what the counts start from.
+    {3, "per-task failure and interruption counts", R"sql(
+ALTER TABLE task_states ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_states ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+UPDATE task_states SET failures = 1 WHERE status = 'failed';
+UPDATE task_states SET interruptions = 1 WHERE status = 'interrupted';
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -199,15 +209,20 @@ constexpr const char* kTaskProgress =
     "WHERE workflow_id = ? AND ordinal = ?";
 constexpr const char* kTaskNote =
     "UPDATE task_states SET note = ? WHERE workflow_id = ? AND ordinal = ?";
+// The fence check applies each end once, so the counts grow once per attempt.
 constexpr const char* kEndTask =
     "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
-    "duration_ms = ? WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+    "duration_ms = ?, failures = failures + (?1 = 'failed'), "
+    "interruptions = interruptions + (?1 = 'interrupted') "
+    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
 // An init commit starts a run of the workflow (see postgres_store.cc): the
 // workflow is no longer finished and what did not succeed is pending again.
 constexpr const char* kReopenWorkflow =
     "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = ?";
 constexpr const char* kReopenTasks =
-    "UPDATE task_states SET status = 'pending', final = 0 WHERE workflow_id = ? "
+    "UPDATE task_states SET status = 'pending', final = 0, "
+    "failures = CASE WHEN status = 'failed' AND final = 1 THEN 0 ELSE failures END "
+    "WHERE workflow_id = ? "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
@@ -246,8 +261,8 @@ constexpr const char* kCountFinalFailures =
     "SELECT count(*) FROM task_states WHERE workflow_id = ? AND status = 'failed' AND final = 1";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
-    "c.generation, c.document, c.backup_generation, c.backup_document "
-    "FROM task_states t LEFT JOIN checkpoints c "
+    "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
+    "t.interruptions FROM task_states t LEFT JOIN checkpoints c "
     "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
     "WHERE t.workflow_id = ? AND t.ordinal >= ? AND t.ordinal < ? ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
@@ -562,6 +577,8 @@ class SqliteStore final : public StateStore {
         t.attempts = tasks.ColumnInt(4);
         t.exit_code = ExitCodeFromColumn(tasks.ColumnOptionalInt(5));
         t.error = tasks.ColumnText(6);
+        t.failures = tasks.ColumnInt(11);
+        t.interruptions = tasks.ColumnInt(12);
         if (!tasks.IsNull(7)) {
           StoredCheckpoint stored;
           stored.generation = tasks.ColumnInt(7);

@@ -174,6 +174,8 @@ BOOST_AUTO_TEST_CASE(step_run_with_every_flag) {
   args.log_dir = "/s/logs/4";
   args.continue_on_error = true;
   args.max_failures = 2;
+  args.max_failure_percent = 12.5;
+  args.task_retries = 5;
   args.task_timeout_seconds = 0.5;
   args.command = {"./task.sh", "--", "two words"};
   const Argv expected = {"/opt/tm/tm-step",
@@ -195,6 +197,10 @@ BOOST_AUTO_TEST_CASE(step_run_with_every_flag) {
                          "true",
                          "--max-failures",
                          "2",
+                         "--max-failure-percent",
+                         "12.5",
+                         "--task-retries",
+                         "5",
                          "--task-timeout",
                          "0.5",
                          "--",
@@ -226,6 +232,8 @@ BOOST_AUTO_TEST_CASE(step_run_leaves_off_what_is_unset) {
                          "false",
                          "--max-failures",
                          "0",
+                         "--task-retries",
+                         "3",
                          "--",
                          "true"};
   BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
@@ -249,6 +257,10 @@ BOOST_AUTO_TEST_CASE(step_finalize) {
                          "--state-key",      "local-0123abcd", "--work-dir",
                          "/s/work/finalize", "--max-failures", "7"};
   BOOST_TEST(args.ToArgv() == expected, boost::test_tools::per_element());
+  args.max_failure_percent = 2.5;
+  Argv with_percent = expected;
+  with_percent.insert(with_percent.end(), {"--max-failure-percent", "2.5"});
+  BOOST_TEST(args.ToArgv() == with_percent, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -100,10 +100,12 @@ struct StepRunArgs {
   StepCommonArgs common;
   int64_t shard = 0;
   int64_t attempt = 0;       // 0-based
-  int64_t last_attempt = 0;  // the attempt on which a task failure is final
+  int64_t last_attempt = 0;  // the pod's last attempt: a task failure on it is final
   std::string log_dir;       // each task's output to <log_dir>/<ordinal>.log; empty: inherited
   bool continue_on_error = false;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
+  int64_t task_retries = kDefaultTaskRetries;
   double task_timeout_seconds = 0;  // 0: none
   std::vector<std::string> command;
 
@@ -114,6 +116,7 @@ struct StepRunArgs {
 struct StepFinalizeArgs {
   StepCommonArgs common;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
 
   std::vector<std::string> ToArgv() const;
 };
