@@ -416,30 +416,24 @@ bool Sidecar::Flush() {
 void Sidecar::PublishToCache(const ApplyResult& result) {
   if (cache_ == nullptr) return;
   if (!cache_dirty_) {
-    // A Redis restarted empty, flushed or evicting has lost the workflow's
-    // state key: publishing this batch alone would leave the earlier
-    // checkpoints missing, so the workflow is refilled whole from the store.
-    auto held = cache_->Get(WorkflowStateKey(options_.state_key));
-    if (!held.ok()) {
-      CacheFailed(held.status());
+    auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
+    // A Redis restarted empty, flushed or evicting has lost the workflow: this
+    // batch alone would leave the earlier checkpoints missing, so it is refused
+    // (NotFound) and the workflow is refilled whole from the store.
+    Status s = doc.ok() ? cache_->PublishChanges(ShardWriter{options_.shard, fence_, ack_.seq},
+                                                 result.state, result.checkpoints, *doc)
+                        : doc.status();
+    if (s.ok()) {
+      metrics_->store_up("redis").Set(1);
       return;
     }
-    if (!held->has_value()) cache_dirty_ = true;
+    if (!s.IsNotFound()) {
+      CacheFailed(s);
+      return;
+    }
+    cache_dirty_ = true;
   }
-  if (cache_dirty_) {
-    if (cache_retry_.Due()) RefillCache();
-    return;
-  }
-  auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
-  // The documents came back from the store, verified on their way in.
-  Status s = doc.ok()
-                 ? cache_->Publish(result.state, result.checkpoints, *doc, PublishCheck::kFromStore)
-                 : doc.status();
-  if (!s.ok()) {
-    CacheFailed(s);
-    return;
-  }
-  metrics_->store_up("redis").Set(1);
+  if (cache_retry_.Due()) RefillCache();
 }
 
 void Sidecar::CacheFailed(const Status& s) {
@@ -470,8 +464,14 @@ void Sidecar::RefillCache() {
     cache_retry_.Failed();
     return;
   }
+  // After the documents: fences only grow (live_cache.h, Publish).
+  auto fences = store_->LoadShardFences(options_.state_key);
+  if (!fences.ok()) {
+    cache_retry_.Failed();
+    return;
+  }
   auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
-  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *doc) : doc.status();
+  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *fences, *doc) : doc.status();
   if (!s.ok()) {
     CacheFailed(s);
     return;

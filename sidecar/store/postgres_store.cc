@@ -338,6 +338,8 @@ constexpr const char* kReadFailedTasks =
     "WHERE workflow_id = $1 AND status = 'failed' AND final ORDER BY ordinal LIMIT $2";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = $1";
+constexpr const char* kReadShardFences =
+    "SELECT shard, fence FROM fences WHERE workflow_id = $1 AND role = 'shard'";
 // Task and checkpoint rows go with the workflow row (ON DELETE CASCADE).
 constexpr const char* kDeleteFinished =
     "WITH gone AS (DELETE FROM workflow_states "
@@ -901,6 +903,18 @@ class PostgresStore final : public StateStore {
     return history;
   }
 
+  Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
+    std::map<int64_t, int64_t> fences;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      fences.clear();
+      Result<Rows> rows = Exec(kReadShardFences, Params().Text(workflow_id));
+      if (!rows.ok()) return rows.status();
+      for (int i = 0; i < rows->size(); ++i) fences[rows->Int(i, 0)] = rows->Int(i, 1);
+      return Status::OK();
+    }));
+    return fences;
+  }
+
   Result<ApplyResult> Apply(const Batch& batch) override {
     ApplyResult result;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
@@ -1420,6 +1434,7 @@ std::vector<StoreStatement> PostgresStatements() {
       {"ReadShardTasks", kReadShardTasks},
       {"ReadFailedTasks", kReadFailedTasks},
       {"ReadCheckpoints", kReadCheckpoints},
+      {"ReadShardFences", kReadShardFences},
       {"DeleteFinished", kDeleteFinished},
       {"StartAttempts", kStartAttempts},
       {"EndAttempts", kEndAttempts},

@@ -401,6 +401,8 @@ constexpr const char* kReadFailedTasks =
     "WHERE workflow_id = ? AND status = 'failed' AND final = 1 ORDER BY ordinal LIMIT ?";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = ?";
+constexpr const char* kReadShardFences =
+    "SELECT shard, fence FROM fences WHERE workflow_id = ? AND role = 'shard'";
 constexpr const char* kDeleteFinished =
     "DELETE FROM workflow_states WHERE finished_at < ? RETURNING workflow_id";
 constexpr const char* kDeleteFences = "DELETE FROM fences WHERE workflow_id = ?";
@@ -899,6 +901,22 @@ class SqliteStore final : public StateStore {
     return history;
   }
 
+  Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
+    std::map<int64_t, int64_t> fences;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      fences.clear();
+      Query read(db_.get(), &statements_, kReadShardFences);
+      read.Text(workflow_id);
+      for (;;) {
+        Result<bool> row = read.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        fences[read.ColumnInt(0)] = read.ColumnInt(1);
+      }
+    }));
+    return fences;
+  }
+
   Result<ApplyResult> Apply(const Batch& batch) override {
     ApplyResult result;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
@@ -1392,6 +1410,7 @@ std::vector<StoreStatement> SqliteStatements() {
       {"ReadShardTasks", kReadShardTasks},
       {"ReadFailedTasks", kReadFailedTasks},
       {"ReadCheckpoints", kReadCheckpoints},
+      {"ReadShardFences", kReadShardFences},
       {"DeleteFinished", kDeleteFinished},
       {"DeleteFences", kDeleteFences},
       {"StartAttempt", kStartAttempt},

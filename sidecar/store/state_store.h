@@ -101,6 +101,10 @@ class StateStore {
   // Every task's current checkpoint document, by task ID (for rebuild-cache).
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints(
       const std::string& workflow_id) = 0;
+  // The fence each shard's writer holds (role shard), by shard. Fences only
+  // grow, so read after LoadCheckpoints it covers the writer of every document
+  // that returned (the live cache's guards, live_cache.h).
+  virtual Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) = 0;
 
   // A page of the workflow's tasks (task_reads.h). NotFound when the workflow
   // was never initialized.

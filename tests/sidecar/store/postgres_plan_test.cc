@@ -161,6 +161,7 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
       {"ReadShardTasks", {"W", "0", "1000"}},
       {"ReadFailedTasks", {"W", "20"}},
       {"ReadCheckpoints", {"W"}},
+      {"ReadShardFences", {"W"}},
       {"DeleteFinished", {"0"}},
       {"StartAttempts",
        {"W", R"([{"ordinal":500,"task_id":"t500","attempt":0,"started_at_ms":1}])", "2", "0", "p",

@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -488,6 +489,12 @@ inline void AcquireFenceRefusesTheOldFence(StoreHarness& h) {
   BOOST_TEST(!r.fenced);
   BOOST_TEST(r.applied == 1);
   CheckCounts(r.state.counts, Counts(0, 0, 1, 1, 0));
+
+  // The fence each shard holds; the init and finalize roles' are not shards'.
+  Must(s.AcquireFence(Writer{wf, pr::Role::kFinalize, 7}), "AcquireFence finalize");
+  const std::map<int64_t, int64_t> fences = Must(s.LoadShardFences(wf), "LoadShardFences");
+  BOOST_TEST((fences == std::map<int64_t, int64_t>{{0, 1}, {1, bumped}}));
+  BOOST_TEST(Must(s.LoadShardFences("nope"), "LoadShardFences of nothing").empty());
 }
 
 inline std::string BackupOf(StoreHarness& h, const std::string& task_id) {
