@@ -3,62 +3,28 @@
 // the floor measured in the same run — this program spawning and reaping
 // /bin/true 1,000 times. Reports the overhead per task above the floor (target
 // <= 1 ms) and tm-step's peak RSS (target <= 8 MiB).
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "processes.h"
 
 namespace {
 
+using taskmaster::bench::Median;
+using taskmaster::bench::Now;
+using taskmaster::bench::Spawn;
+using taskmaster::bench::Wait;
+
 constexpr int kTasks = 1000;
 constexpr int kRounds = 5;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-pid_t Spawn(const std::vector<std::string>& args, bool quiet) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (quiet) {
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  }
-  pid_t pid;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
-    std::perror(argv[0]);
-    std::exit(1);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-int Wait(pid_t pid, struct rusage* usage = nullptr) {
-  int status = 0;
-  struct rusage ignored;
-  wait4(pid, &status, 0, usage ? usage : &ignored);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // One pod: the sidecar, then the step; SIGTERM to the sidecar once the step exits.
 double RunPod(const std::vector<std::string>& sidecar, const std::vector<std::string>& step,
@@ -106,9 +72,9 @@ int main() {
     double floor_start = Now();
     for (int i = 0; i < kTasks; ++i) Wait(Spawn({"/bin/true"}, false));
     floors.push_back(Now() - floor_start);
-    shards.push_back(RunPod({sidecar, "--role", "shard", "--shard", "0", "--work-dir", r + "/s0"},
-                            {step, "run", "--work-dir", r + "/s0", "--shard", "0", "--", "/bin/true"},
-                            &usage));
+    shards.push_back(
+        RunPod({sidecar, "--role", "shard", "--shard", "0", "--work-dir", r + "/s0"},
+               {step, "run", "--work-dir", r + "/s0", "--shard", "0", "--", "/bin/true"}, &usage));
     rss.push_back(static_cast<double>(usage.ru_maxrss) / 1024);
   }
   const double floor = Median(floors);

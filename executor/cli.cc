@@ -86,6 +86,24 @@ void AddMaxFailures(CLI::App* cmd, int64_t* max_failures) {
       ->capture_default_str();
 }
 
+void AddMaxFailurePercent(CLI::App* cmd, double* percent) {
+  cmd->add_option("--max-failure-percent", *percent,
+                  "Final failures tolerated as a percentage of the list (0-100), when that is "
+                  "more than --max-failures")
+      ->envname("TM_MAX_FAILURE_PERCENT")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+}
+
+void AddTaskRetries(CLI::App* cmd, int64_t* retries, const char* flags, const char* env) {
+  cmd->add_option(flags, *retries,
+                  "Failed attempts of a task before one is final (an interrupted attempt does "
+                  "not count)")
+      ->envname(env)
+      ->check(DecimalInRange(0, pr::kMaxTaskRetries))
+      ->capture_default_str();
+}
+
 void AddTaskTimeout(CLI::App* cmd, double* seconds) {
   cmd->add_option("--task-timeout", *seconds, "Seconds per task (0: none)")
       ->envname("TM_TASK_TIMEOUT")
@@ -107,7 +125,8 @@ void AddCommonFlags(CLI::App* cmd, CommonOptions* o) {
   cmd->add_option("--attempt", o->attempt, "0-based attempt of this pod ({{retries}})")
       ->envname(pr::kEnvAttempt)
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--last-attempt", o->last_attempt, "Attempt on which a failure is final")
+  cmd->add_option("--last-attempt", o->last_attempt,
+                  "The pod's last attempt: a failure on it is final whatever the budget")
       ->envname(pr::kEnvLastAttempt)
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--grace-seconds", o->grace_seconds, "Pod termination grace period")
@@ -170,6 +189,8 @@ void AddRun(CLI::App* app, RunArguments* run) {
       ->envname("TM_CONTINUE_ON_ERROR")
       ->capture_default_str();
   AddMaxFailures(cmd, &o.max_failures);
+  AddMaxFailurePercent(cmd, &o.max_failure_percent);
+  AddTaskRetries(cmd, &o.task_retries, "--task-retries", "TM_TASK_RETRIES");
   AddTaskTimeout(cmd, &o.task_timeout_seconds);
   cmd->add_option("--command-json", run->command_json, "The task command as a JSON array, or @FILE")
       ->envname("TM_COMMAND_JSON");
@@ -181,6 +202,7 @@ CLI::App* AddFinalize(CLI::App* app, FinalizeOptions* finalize) {
   auto* cmd = app->add_subcommand("finalize", "Pod role: summarize, fail over --max-failures");
   AddCommonFlags(cmd, &finalize->common);
   AddMaxFailures(cmd, &finalize->max_failures);
+  AddMaxFailurePercent(cmd, &finalize->max_failure_percent);
   return cmd;
 }
 
@@ -198,9 +220,11 @@ CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
   cmd->add_option("--parallelism", local->parallelism, "Shards at once (default: CPUs)")
       ->envname("TM_PARALLELISM")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--retries", local->retries, "Retries of a failed shard")
-      ->envname("TM_RETRIES")
-      ->check(CLI::Range(0, 100))
+  AddTaskRetries(cmd, &local->retries, "--retries,--task-retries", "TM_RETRIES");
+  cmd->add_option("--pod-retries", local->pod_retries,
+                  "Attempts of a shard after its first, whatever ended them (interruptions too)")
+      ->envname("TM_POD_RETRIES")
+      ->check(DecimalInRange(0, pr::kMaxPodRetries))
       ->capture_default_str();
   cmd->add_option("--backoff", local->backoff_seconds,
                   "Seconds before the first retry; doubles each time")
@@ -211,6 +235,7 @@ CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
                 "Attempt every task even after --max-failures final failures")
       ->envname("TM_CONTINUE_ON_ERROR");
   AddMaxFailures(cmd, &local->max_failures);
+  AddMaxFailurePercent(cmd, &local->max_failure_percent);
   AddTaskTimeout(cmd, &local->task_timeout_seconds);
   cmd->add_option("--postgres", local->postgres, "PostgreSQL DSN instead of SQLite")
       ->envname("TM_POSTGRES_DSN");

@@ -176,6 +176,10 @@ class ShardAttempt {
   // The exit code when the step itself failed (journal, log dir), else nullopt.
   std::optional<int> Run();
   const pr::ShardSummary& summary() const { return summary_; }
+  // The step's exit code: 1 when a retry of the pod has work (a failure within
+  // its budget, an interruption, a task not run), 4 when the only failures are
+  // final, else 0.
+  int ExitCode() const;
 
  private:
   // Whether the attempt stops before its next task; reaching the deadline stops it.
@@ -192,7 +196,9 @@ class ShardAttempt {
   StepLimits limits_;
   TaskRunner runner_;
   TaskSpec command_;
-  int64_t position_ = 0;  // of the current task in the shard, from 1
+  int64_t position_ = 0;     // of the current task in the shard, from 1
+  const int64_t tolerated_;  // final failures, before the rest is cancelled
+  int64_t retryable_failures_ = 0;
   pr::ShardSummary summary_;
 };
 
@@ -211,7 +217,9 @@ ShardAttempt::ShardAttempt(const RunOptions& options, RoleStep* step,
       step_(step),
       restore_(restore),
       limits_(Limits(step->env(), options)),
-      runner_(&step->wd(), &step->signals(), limits_) {
+      runner_(&step->wd(), &step->signals(), limits_),
+      tolerated_(pr::ToleratedFailures(options.max_failures, options.max_failure_percent,
+                                       restore.task_count)) {
   command_.argv = options.command;
   summary_.workflow_id = options.common.state_key;
   summary_.shard = options.shard;
@@ -242,7 +250,7 @@ std::optional<int> ShardAttempt::Run() {
     end.ordinal = task.ordinal;
     end.task_id = task.task_id;
     end.attempt = options_.common.attempt;
-    if (!options_.continue_on_error && summary_.final_failures > options_.max_failures) {
+    if (!options_.continue_on_error && summary_.final_failures > tolerated_) {
       Cancel(task, &end);
     } else if (auto code = Execute(task, &end)) {
       return code;
@@ -262,6 +270,13 @@ std::optional<int> ShardAttempt::Run() {
   return std::nullopt;
 }
 
+int ShardAttempt::ExitCode() const {
+  if (retryable_failures_ > 0 || summary_.interrupted > 0 || summary_.not_run > 0) {
+    return pr::kExitFailed;
+  }
+  return summary_.failed > 0 ? pr::kExitFailedForGood : pr::kExitOk;
+}
+
 bool ShardAttempt::Stopping() {
   Signals& signals = step_->signals();
   signals.Drain();
@@ -277,6 +292,10 @@ void ShardAttempt::Cancel(const pr::RestoredTask& task, pr::TaskEndRecord* end) 
   end->error = "cancelled: " + std::to_string(summary_.final_failures) +
                " tasks failed for good, over --max-failures " +
                std::to_string(options_.max_failures);
+  if (options_.max_failure_percent > 0) {
+    end->error += fmt::format(" and --max-failure-percent {} ({} tolerated)",
+                              options_.max_failure_percent, tolerated_);
+  }
   ++summary_.cancelled;
   spdlog::info("Cancelling task {} ({}/{}): {}", task.task_id, position_, summary_.total,
                end->error);
@@ -299,6 +318,9 @@ std::optional<int> ShardAttempt::Execute(const pr::RestoredTask& task, pr::TaskE
   run.task_count = restore_.task_count;
   run.attempt = common.attempt;
   run.last_attempt = common.last_attempt;
+  run.fence = wd.fence();
+  run.failures = task.failures;
+  run.task_retries = options_.task_retries;
   run.generation = task.generation;
   // The sidecar writes the payload only for a checkpoint that verified; a
   // corrupt one leaves the generation (so new checkpoints still count up
@@ -336,9 +358,13 @@ void ShardAttempt::Tally(const pr::TaskEndRecord& end) {
       break;
     default:
       ++summary_.failed;
-      if (end.final) ++summary_.final_failures;
+      if (end.final) {
+        ++summary_.final_failures;
+      } else {
+        ++retryable_failures_;
+      }
       spdlog::error("Task {} failed{} after {:.3f} s: {}", end.task_id,
-                    end.final ? " for good (last attempt)" : "", seconds, end.error);
+                    end.final ? " for good" : "", seconds, end.error);
   }
 }
 
@@ -502,6 +528,7 @@ int RunShard(Env* env, const RunOptions& options) {
   if (options.command.empty()) {
     return Usage(Status::InvalidArgument("no task command: give --command-json or -- CMD ARGS"));
   }
+  if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kShard, options.shard)) return *code;
   auto restore = step.wd().ReadShardRestore();
@@ -510,8 +537,7 @@ int RunShard(Env* env, const RunOptions& options) {
   ShardAttempt attempt(options, &step, *restore);
   if (auto code = attempt.Run()) return *code;
   const pr::ShardSummary& s = attempt.summary();
-  const int exit_code =
-      (s.failed > 0 || s.interrupted > 0 || s.not_run > 0) ? pr::kExitFailed : pr::kExitOk;
+  const int exit_code = attempt.ExitCode();
   spdlog::info(
       "Completed multi-task workflow shard {}: {} succeeded, {} failed, {} interrupted, {} "
       "cancelled, {} skipped, {} not run, in {:.3f} s",
@@ -591,6 +617,7 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   if (Status s = ValidateId(common.state_key, "state key"); !s.ok()) return Usage(s);
   if (options.max_failures < 0)
     return Usage(Status::InvalidArgument("--max-failures must be >= 0"));
+  if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kFinalize, std::nullopt)) return *code;
   auto restored = step.wd().ReadSummaryRestore();
@@ -604,11 +631,16 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   summary.cancelled = c.cancelled;
   summary.unfinished = c.pending + c.running;
   summary.max_failures = options.max_failures;
+  const int64_t tolerated =
+      pr::ToleratedFailures(options.max_failures, options.max_failure_percent, c.total);
   for (const pr::FailedTask& task : restored->failed) summary.failed_tasks.push_back(task.task_id);
   summary.failed_total = restored->failed_total;
-  if (summary.failed_total > options.max_failures) {
-    spdlog::error("Workflow {} failed: {} tasks failed for good, over --max-failures {}",
-                  common.state_key, summary.failed_total, options.max_failures);
+  if (summary.failed_total > tolerated) {
+    spdlog::error(
+        "Workflow {} failed: {} tasks failed for good, over the {} tolerated (--max-failures {}, "
+        "--max-failure-percent {})",
+        common.state_key, summary.failed_total, tolerated, options.max_failures,
+        options.max_failure_percent);
   } else if (summary.unfinished > 0) {
     spdlog::error("Workflow {} failed: {} tasks never finished", common.state_key,
                   summary.unfinished);
@@ -617,7 +649,7 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
         "Completed multi-task workflow {} successfully: {} succeeded, {} failed, {} cancelled",
         common.state_key, c.succeeded, c.failed, c.cancelled);
   }
-  const bool failed = summary.failed_total > options.max_failures || summary.unfinished > 0;
+  const bool failed = summary.failed_total > tolerated || summary.unfinished > 0;
   summary.status = failed ? WorkflowStatus::kFailed : WorkflowStatus::kSucceeded;
   return step.Commit(pr::Role::kFinalize, pr::FinalizeOutputs(summary),
                      failed ? pr::kExitFailed : pr::kExitOk);

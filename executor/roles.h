@@ -31,6 +31,10 @@ struct RunOptions {
   int64_t shard = 0;
   bool continue_on_error = false;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;  // of the whole list; tolerated: see protocol::ToleratedFailures
+  // Failed attempts a task may have before one is final; interrupted attempts
+  // (SIGTERM from outside) do not count.
+  int64_t task_retries = protocol::kDefaultTaskRetries;
   double task_timeout_seconds = 0;
   std::vector<std::string> command;  // argv of the user's command
   std::string log_dir;               // local mode: task output to <log_dir>/<ordinal>.log
@@ -52,6 +56,7 @@ struct InitOptions {
 struct FinalizeOptions {
   CommonOptions common;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
 };
 
 int RunShard(Env* env, const RunOptions& options);

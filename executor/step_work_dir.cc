@@ -25,7 +25,7 @@ std::string StepWorkDir::RestorePath(const std::string& name) const {
 }
 
 Result<pr::Ready> StepWorkDir::WaitForReady(int64_t deadline_ns,
-                                           const std::function<bool()>& stop) {
+                                            const std::function<bool()>& stop) {
   const std::string path = JoinPath(dir_, pr::kReadyFile);
   while (true) {
     if (env_->FileExists(path)) {
@@ -71,16 +71,29 @@ Status StepWorkDir::OpenJournal(int64_t fence, bool sync) {
   return Status::OK();
 }
 
-int64_t StepWorkDir::next_seq() const { return static_cast<int64_t>(journal_->last_seq()) + 1; }
+int64_t StepWorkDir::next_seq() const {
+  return static_cast<int64_t>(journal_->last_seq()) + 1;
+}
 
-uint64_t StepWorkDir::journal_size() const { return journal_->size(); }
+uint64_t StepWorkDir::journal_size() const {
+  return journal_->size();
+}
 
 Result<int64_t> StepWorkDir::Append(pr::RecordType type, uint16_t flags,
                                     const std::function<std::string(int64_t seq)>& encode) {
   int64_t seq = next_seq();
   auto appended = journal_->Append(static_cast<uint16_t>(type), flags, encode(seq));
   if (!appended.ok()) return appended.status();
+  if (type == pr::RecordType::kCommit || (flags & pr::kFlagSync) != 0) PokeSidecar();
   return static_cast<int64_t>(*appended);
+}
+
+void StepWorkDir::PokeSidecar() {
+  // The sidecar reads the journal once a tick; closing a descriptor opened for
+  // writing on it (inotify's IN_CLOSE_WRITE) has it read at once. A poke that
+  // fails only costs the wait for the next tick.
+  auto file = env_->NewAppendableFile(JoinPath(dir_, pr::kJournalFile));
+  if (file.ok()) (*file)->Close();
 }
 
 pr::Ack StepWorkDir::ReadAck() {
@@ -104,8 +117,8 @@ Status StepWorkDir::WaitForAck(int64_t seq, int64_t deadline_ns) {
 Status StepWorkDir::WriteOutputsNotDurable(const pr::CommitRecord& commit) {
   const std::string outputs = JoinPath(dir_, pr::kOutputsDir);
   TM_RETURN_IF_ERROR(env_->CreateDirs(outputs));
-  TM_RETURN_IF_ERROR(
-      WriteFileAtomic(env_, JoinPath(outputs, pr::kBarrierTimeoutFile), "barrier timeout\n", false));
+  TM_RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(outputs, pr::kBarrierTimeoutFile),
+                                     "barrier timeout\n", false));
   return pr::WriteOutputs(env_, dir_, commit, /*durable=*/false);
 }
 

@@ -39,7 +39,9 @@ class StepWorkDir {
   int64_t fence() const { return fence_; }
   // The seq the next Append will carry.
   int64_t next_seq() const;
-  // Appends one record; `encode` builds the payload for the given seq.
+  // Appends one record; `encode` builds the payload for the given seq. After a
+  // record the step waits on (a commit, a sync checkpoint) it pokes the
+  // sidecar, which otherwise reads the journal once per flush window.
   Result<int64_t> Append(protocol::RecordType type, uint16_t flags,
                          const std::function<std::string(int64_t seq)>& encode);
   uint64_t journal_size() const;
@@ -54,6 +56,8 @@ class StepWorkDir {
   Status WriteOutputsNotDurable(const protocol::CommitRecord& commit);
 
  private:
+  void PokeSidecar();
+
   Env* env_;
   std::string dir_;
   std::unique_ptr<DirWatcher> watcher_;

@@ -51,6 +51,8 @@ class TaskProcess {
   void Signal(int sig) const;
   // Non-blocking reap. True once the child exited; then *wait_status is set.
   bool TryReap(int* wait_status);
+  // Blocks until the child exited (reaping it); its wait status.
+  int Wait();
   bool reaped() const { return reaped_; }
 
  private:

@@ -23,7 +23,7 @@ constexpr int64_t kMilli = 1000000;
 constexpr int64_t kSecond = 1000000000;
 
 // The command with the environment a task sees (DESIGN.md §6).
-TaskSpec TaskSpecFor(const TaskSpec& command, const TaskRun& run) {
+TaskSpec TaskSpecFor(const TaskSpec& command, const TaskRun& run, int grace_seconds) {
   TaskSpec spec = command;
   spec.set_env[pr::kEnvTaskId] = run.task_id;
   spec.set_env[pr::kEnvTaskIndex] = std::to_string(run.ordinal);
@@ -31,6 +31,10 @@ TaskSpec TaskSpecFor(const TaskSpec& command, const TaskRun& run) {
   spec.set_env[pr::kEnvWorkflowId] = run.workflow_id;
   spec.set_env[pr::kEnvAttempt] = std::to_string(run.attempt);
   spec.set_env[pr::kEnvControlFd] = std::to_string(pr::kControlFd);
+  spec.set_env[pr::kEnvFence] = std::to_string(run.fence);
+  spec.set_env[pr::kEnvIdempotencyKey] =
+      pr::IdempotencyKey(run.workflow_id, run.task_id, run.fence);
+  spec.set_env[pr::kEnvGracePeriod] = std::to_string(ChildStopBudgetNanos(grace_seconds) / kSecond);
   if (run.checkpoint_path.empty()) {
     spec.unset_env.push_back(pr::kEnvCheckpoint);
   } else {
@@ -241,7 +245,7 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
   Env* env = work_dir_->env();
   const int64_t start_ns = env->MonotonicNanos();
   TaskOutcome outcome;
-  auto spawned = TaskProcess::Spawn(TaskSpecFor(command, run));
+  auto spawned = TaskProcess::Spawn(TaskSpecFor(command, run, limits_.grace_seconds));
   if (spawned.ok()) {
     auto ending = Supervision(work_dir_, signals_, limits_, spawned->get(), run, start_ns).Run();
     if (!ending.ok()) return ending.status();
@@ -250,7 +254,8 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
     outcome = SpawnFailure(spawned.status());
   }
   outcome.duration_ms = (env->MonotonicNanos() - start_ns) / kMilli;
-  outcome.final = outcome.status == TaskStatus::kFailed && run.attempt >= run.last_attempt;
+  outcome.final = outcome.status == TaskStatus::kFailed &&
+                  (run.failures + 1 > run.task_retries || run.attempt >= run.last_attempt);
   return outcome;
 }
 

@@ -40,12 +40,17 @@ struct TaskRun {
   int64_t task_count = 0;
   int64_t attempt = 0;
   int64_t last_attempt = 0;
+  int64_t fence = 0;            // the writer's (TM_FENCE)
+  int64_t failures = 0;         // failed attempts before this one (stored)
+  int64_t task_retries = 0;     // failures allowed before one is final
   int64_t generation = 0;       // checkpoints already committed for the task
   std::string checkpoint_path;  // restored payload for TM_CHECKPOINT; empty: none
 };
 
 struct TaskOutcome {
   TaskStatus status = TaskStatus::kFailed;
+  // A failure is final once the task's failures exceed its retry budget, or on
+  // the pod's last attempt (nothing would run it again); an interruption never is.
   bool final = false;
   std::optional<int> exit_code;
   std::string error;

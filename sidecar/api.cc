@@ -6,14 +6,15 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
-#include <cmath>
 #include <cstring>
 
 #include "cache/backoff.h"
 #include "submission.h"
+#include "task_json.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
+#include "workflow_progress.h"
 
 namespace taskmaster::sidecar {
 
@@ -23,6 +24,7 @@ namespace {
 
 constexpr const char* kWorkflowsPrefix = "/api/workflows/";
 constexpr const char* kSubmitPath = "/api/workflows/multi-task";
+constexpr const char* kTaskInfix = "/tasks/";
 // A Redis that failed is skipped for this long, so that requests do not each
 // wait out its connect timeout.
 constexpr int64_t kCacheRetryNanos = int64_t{2} * 1000 * 1000 * 1000;
@@ -74,44 +76,31 @@ ApiResponse MethodNotAllowed(const std::string& method, const std::string& allow
   return r;
 }
 
-bool IsTerminal(WorkflowStatus s) {
-  return s == WorkflowStatus::kSucceeded || s == WorkflowStatus::kFailed;
-}
-
-rapidjson::Value Rounded(double value, double scale) {
-  return rapidjson::Value(std::round(value * scale) / scale);
-}
-
-std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char* source) {
-  const TaskCounts& c = state.counts;
-  const int64_t done = c.succeeded + c.failed + c.cancelled;
-  const double percent =
-      c.total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(c.total) : 0;
-  // A finished workflow's rate stops at its last update rather than decaying.
-  const int64_t end_ms = IsTerminal(state.status) ? state.updated_at_ms : now_ms;
-  const double elapsed = static_cast<double>(end_ms - state.created_at_ms) / 1000.0;
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
-  const int64_t remaining = c.total - done;
-  std::optional<int> eta;
-  if (remaining <= 0) {
-    eta = 0;
-  } else if (!IsTerminal(state.status) && rate > 0) {
-    eta = static_cast<int>(std::min<double>(std::ceil(static_cast<double>(remaining) / rate), 1e9));
+// The page query of GET .../tasks from its query string: status, limit and
+// after, each at most once; anything else is refused.
+Result<TaskQuery> TaskQueryOf(const std::string& target) {
+  Poco::URI::QueryParameters params;
+  try {
+    params = Poco::URI(target).getQueryParameters();
+  } catch (const Poco::Exception& e) {
+    return Status::InvalidArgument("malformed query string: " + e.displayText());
   }
-  JsonWriter w;
-  w.StartObject();
-  w.Key("workflow_id").String(state.workflow_id);
-  w.Key("status").String(ToString(state.status));
-  WriteTaskCounts(c, &w);
-  w.Key("done").Int64(done);
-  w.Key("percent").Value(Rounded(percent, 10));
-  w.Key("rate").Value(Rounded(rate, 1000));
-  w.Key("eta_seconds").OptionalInt(eta);
-  w.Key("created_at").Time(state.created_at_ms);
-  w.Key("updated_at").Time(state.updated_at_ms);
-  w.Key("source").String(source);
-  w.EndObject();
-  return w.Take();
+  std::optional<std::string> status, limit, after;
+  for (const auto& [name, value] : params) {
+    std::optional<std::string>* slot = name == "status"  ? &status
+                                       : name == "limit" ? &limit
+                                       : name == "after" ? &after
+                                                         : nullptr;
+    if (slot == nullptr) {
+      return Status::InvalidArgument("unknown query parameter '" + name +
+                                     "' (expected status, limit, after)");
+    }
+    if (slot->has_value()) {
+      return Status::InvalidArgument("query parameter '" + name + "' given twice");
+    }
+    *slot = value;
+  }
+  return ParseTaskQuery(status, limit, after, "");
 }
 
 // The submit request's fields, validated.
@@ -193,14 +182,22 @@ ApiResponse Api::Handle(const std::string& method, const std::string& target,
     return ApiError(404, "no such endpoint: " + path);
   }
   std::string rest = path.substr(std::strlen(kWorkflowsPrefix));
-  enum class View { kState, kProgress, kFailed } view = View::kState;
-  for (const auto& [suffix, v] :
-       {std::pair{"/progress", View::kProgress}, {"/failed", View::kFailed}}) {
+  enum class View { kState, kProgress, kFailed, kTasks, kTask } view = View::kState;
+  for (const auto& [suffix, v] : {std::pair{"/progress", View::kProgress},
+                                  {"/failed", View::kFailed},
+                                  {"/tasks", View::kTasks}}) {
     if (EndsWith(rest, suffix)) {
       rest.resize(rest.size() - std::strlen(suffix));
       view = v;
       break;
     }
+  }
+  // <id>/tasks/<task>: both encoded, so the first "/tasks/" splits them.
+  std::string task_segment;
+  if (const size_t at = rest.find(kTaskInfix); view == View::kState && at != std::string::npos) {
+    task_segment = rest.substr(at + std::strlen(kTaskInfix));
+    rest.resize(at);
+    view = View::kTask;
   }
   auto id = PercentDecode(rest);
   if (!id.ok()) return ApiError(400, id.status().message());
@@ -209,12 +206,28 @@ ApiResponse Api::Handle(const std::string& method, const std::string& target,
     // The submit path is also the state of a workflow called "multi-task".
     return MethodNotAllowed(method, path == kSubmitPath ? "GET, HEAD, POST" : "GET, HEAD");
   }
+  std::optional<TaskQuery> query;
+  std::string task_id;
+  if (view == View::kTasks) {
+    auto parsed = TaskQueryOf(target);
+    if (!parsed.ok()) return ApiError(400, parsed.status().message());
+    query = *parsed;
+  } else if (view == View::kTask) {
+    auto task = PercentDecode(task_segment);
+    if (!task.ok()) return ApiError(400, task.status().message());
+    if (Status s = ValidateId(*task, "task ID"); !s.ok()) return ApiError(400, s.message());
+    task_id = std::move(task).value();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   switch (view) {
     case View::kProgress:
       return Progress(*id);
     case View::kFailed:
       return Failed(*id);
+    case View::kTasks:
+      return Tasks(*id, *query);
+    case View::kTask:
+      return Task(*id, task_id);
     case View::kState:
       break;
   }
@@ -298,6 +311,28 @@ ApiResponse Api::Failed(const std::string& id) {
   w.EndArray();
   w.EndObject();
   return Json(200, w.Take());
+}
+
+ApiResponse Api::Tasks(const std::string& id, const TaskQuery& query) {
+  auto page = store_->ListTasks(id, query);
+  if (page.status().IsNotFound()) return ApiError(404, "workflow '" + id + "' not found");
+  if (!page.ok()) return StoreError(page.status());
+  metrics_->store_up(store_name_).Set(1);
+  return Json(200, TaskPageJson(id, *page));
+}
+
+ApiResponse Api::Task(const std::string& id, const std::string& task_id) {
+  auto history = store_->LoadTaskHistory(id, task_id);
+  if (history.status().IsNotFound()) {
+    // The store's message says which of the two is unknown.
+    const std::string& why = history.status().message();
+    return ApiError(404, why.find("has no task") != std::string::npos
+                             ? "workflow '" + id + "' has no task '" + task_id + "'"
+                             : "workflow '" + id + "' not found");
+  }
+  if (!history.ok()) return StoreError(history.status());
+  metrics_->store_up(store_name_).Set(1);
+  return Json(200, TaskHistoryJson(id, *history));
 }
 
 ApiResponse Api::Submit(const std::string& body) {

@@ -8,6 +8,12 @@
 //                                      (the live view), else the store
 //   GET  /api/workflows/<id>           the workflow state (WorkflowStateToJson)
 //   GET  /api/workflows/<id>/failed    the first 100 final failures, failed_total
+//   GET  /api/workflows/<id>/tasks?status=S&limit=N&after=ORDINAL
+//                                      a keyset page of tasks in ordinal order
+//                                      (task_json.h); 400 for a bad parameter
+//   GET  /api/workflows/<id>/tasks/<task>
+//                                      the task and its kept attempts; 404
+//                                      naming the workflow or the task
 //   POST /api/workflows/multi-task     {"task_list": [...], "batch_size": N?,
 //                                      "state_key": "..."?}: records the list in
 //                                      the store (submission.h), so the Argo
@@ -18,7 +24,8 @@
 //                                      another list (both hashes named) or batch
 //                                      size under the key: nothing written
 //
-// <id> is percent-decoded; a state key holding '/' is sent as %2F.
+// <id> and <task> are percent-decoded; a state key or task ID holding '/' is
+// sent as %2F.
 //
 // Thread-safe: the HTTP server calls Handle from several threads; the store and
 // the cache (each for one thread at a time) are used under one mutex.
@@ -67,13 +74,15 @@ class Api {
       KeySource new_key = NewUuidV4);
 
   // `target` is the request target as sent (percent-encoded, maybe with a
-  // query, which is ignored). Only paths under /api/ come here.
+  // query, which only .../tasks reads). Only paths under /api/ come here.
   ApiResponse Handle(const std::string& method, const std::string& target, const std::string& body);
 
  private:
   ApiResponse Progress(const std::string& id);
   ApiResponse Workflow(const std::string& id);
   ApiResponse Failed(const std::string& id);
+  ApiResponse Tasks(const std::string& id, const TaskQuery& query);
+  ApiResponse Task(const std::string& id, const std::string& task_id);
   ApiResponse Submit(const std::string& body);
   // The live state from Redis when it holds one; nullopt to read the store.
   std::optional<WorkflowState> LiveState(const std::string& id);

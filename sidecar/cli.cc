@@ -27,6 +27,9 @@ int Main(Env* env, int argc, char** argv) {
   const Subcommand api = AddApiCommand(&app, env, &stores, &sidecar);
   const Subcommand submit = AddSubmitCommand(&app, env, &stores);
   const Subcommand status = AddStatusCommand(&app, &stores);
+  const Subcommand get = AddGetCommand(&app, env, &stores);
+  const Subcommand tasks = AddTasksCommand(&app, &stores);
+  const Subcommand history = AddHistoryCommand(&app, &stores);
 
   try {
     app.parse(argc, argv);
@@ -35,13 +38,15 @@ int Main(Env* env, int argc, char** argv) {
     if (code == 0) return protocol::kExitOk;
     std::cerr << "usage: tm-sidecar [store flags] [--work-dir DIR] [--listen ADDR] | migrate | "
                  "rebuild-cache KEY | gc --older-than D | expire KEY | "
-                 "submit --task-list JSON|@FILE | status KEY | api [--listen ADDR]\n";
+                 "submit --task-list JSON|@FILE | status KEY | get KEY | tasks KEY | "
+                 "history KEY TASK | api [--listen ADDR]\n";
     return protocol::kExitUsage;
   }
   SetUpLogging("tm-sidecar");
 
   // Subcommands can be chained on one command line: the first of these given runs.
-  for (const Subcommand* command : {&api, &migrate, &submit, &status, &rebuild, &expire, &gc}) {
+  for (const Subcommand* command :
+       {&api, &migrate, &submit, &status, &get, &tasks, &history, &rebuild, &expire, &gc}) {
     if (command->app->parsed()) return command->run();
   }
   return RunSidecarCommand(env, stores, std::move(sidecar));

@@ -2,11 +2,10 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <functional>
-
-#include <spdlog/spdlog.h>
 
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/dir_watcher.h"
@@ -60,8 +59,8 @@ int Sidecar::Start() {
   // The store may still be starting, or held by a frozen earlier attempt (its
   // fence row locked until PostgreSQL ends that transaction): retry transient
   // failures with backoff until --store-wait runs out, then give up with 75.
-  const int64_t give_up = env_->MonotonicNanos() +
-                          static_cast<int64_t>(options_.store_wait_seconds * kSecond);
+  const int64_t give_up =
+      env_->MonotonicNanos() + static_cast<int64_t>(options_.store_wait_seconds * kSecond);
   auto with_retries = [&](const char* what, const std::function<Status()>& op) -> Status {
     RetryHooks hooks;
     hooks.on_failure = [&](const Status& s) {
@@ -76,6 +75,7 @@ int Sidecar::Start() {
   };
 
   Status s = with_retries("schema", [&] {
+    if (options_.schema_checked) return Status::OK();
     return options_.role == pr::Role::kInit ? store_->Migrate() : store_->CheckSchema();
   });
   if (!s.ok()) {
@@ -100,12 +100,22 @@ int Sidecar::Start() {
     if (s.IsNotFound() || s.IsInvalidArgument()) return pr::kExitUsage;
     return IsTransient(s) ? pr::kExitNotDurable : pr::kExitFailed;
   }
-  auto reader = JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
+  auto reader =
+      JournalReader::Open(env_, JoinPath(options_.work_dir, pr::kJournalFile), ack_.offset);
   if (!reader.ok()) {
     spdlog::error("cannot open the journal: {}", reader.status().ToString());
     return pr::kExitFailed;
   }
   reader_ = std::move(reader).value();
+  if (options_.sync) {
+    // Opened for appending but never written: the step is the only writer.
+    auto journal = env_->NewAppendableFile(JoinPath(options_.work_dir, pr::kJournalFile));
+    if (!journal.ok()) {
+      spdlog::error("cannot open the journal: {}", journal.status().ToString());
+      return pr::kExitFailed;
+    }
+    journal_sync_ = std::move(journal).value();
+  }
   health_->restored = true;
   WriteProgress();
   return -1;
@@ -114,7 +124,17 @@ int Sidecar::Start() {
 Status Sidecar::WriteRestoreFile(const std::string& name, const std::string& content) {
   const std::string path = JoinPath(JoinPath(options_.work_dir, pr::kRestoreDir), name);
   TM_RETURN_IF_ERROR(env_->CreateDirs(DirName(path)));
-  return WriteFileAtomic(env_, path, content + "\n", options_.sync);
+  if (!options_.sync) return WriteFileAtomic(env_, path, content + "\n", FileSync::kNone);
+  // The names are made durable together, one SyncDir per directory before
+  // `ready` (SyncRestoreDirs), not one per file.
+  restore_dirs_.insert(DirName(path));
+  return WriteFileAtomic(env_, path, content + "\n", FileSync::kContents);
+}
+
+Status Sidecar::SyncRestoreDirs() {
+  for (const std::string& dir : restore_dirs_) TM_RETURN_IF_ERROR(env_->SyncDir(dir));
+  restore_dirs_.clear();
+  return Status::OK();
 }
 
 Status Sidecar::Restore() {
@@ -156,8 +176,8 @@ Status Sidecar::Restore() {
           // over. Its generation stays, so its new checkpoints are numbered past
           // the stored one and are not refused as older.
           metrics_->checkpoint_operations_total("restore", "corrupt").Inc();
-          spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over",
-                        task.task_id, checkpoint.status().message());
+          spdlog::error("checkpoint of task {} is corrupt ({}); the task starts over", task.task_id,
+                        checkpoint.status().message());
           continue;
         }
         metrics_->checkpoint_operations_total("restore", "ok").Inc();
@@ -180,14 +200,16 @@ Status Sidecar::Restore() {
       break;
     }
   }
+  TM_RETURN_IF_ERROR(SyncRestoreDirs());
   pr::Ready ready;
   ready.fence = fence_;
   ready.workflow_id = options_.state_key;
   ready.role = options_.role;
   ready.shard = options_.shard;
-  TM_RETURN_IF_ERROR(
-      WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile), pr::Encode(ready) + "\n",
-                      options_.sync));
+  // Local mode: restore/ is durable, names and all, before `ready` is; its
+  // SyncDir makes the journal's name durable too.
+  TM_RETURN_IF_ERROR(WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kReadyFile),
+                                     pr::Encode(ready) + "\n", options_.sync));
   spdlog::info("restored {} {} of workflow {} with fence {}", pr::ToString(options_.role),
                options_.shard, options_.state_key, fence_);
   return Status::OK();
@@ -237,12 +259,11 @@ Status Sidecar::Adopt() {
 void Sidecar::ResetBatch() {
   batch_ = Batch{};
   batch_.writer = Writer{options_.state_key, options_.role, options_.shard};
+  batch_.pod = options_.pod_name;
   batch_.fence = fence_;
-  batch_started_ns_ = 0;
 }
 
 bool Sidecar::AddRecord(const JournalRecord& record) {
-  if (batch_.size() == 0 && !batch_.commit) batch_started_ns_ = env_->MonotonicNanos();
   batch_end_offset_ = record.end_offset;
   last_seq_ = static_cast<int64_t>(record.seq);
   batch_.max_seq = std::max<int64_t>(batch_.max_seq, static_cast<int64_t>(record.seq));
@@ -321,6 +342,15 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
 bool Sidecar::Flush() {
   if (batch_.size() == 0 && !batch_.commit && batch_.max_seq <= ack_.seq) return true;
   const int64_t t0 = env_->MonotonicNanos();
+  if (journal_sync_) {
+    // Group commit: the step appends without syncing; one fdatasync here makes
+    // every record of the batch durable in the journal before the store has it.
+    if (Status s = journal_sync_->Sync(); !s.ok()) {
+      metrics_->store_errors_total(options_.store_name, "journal").Inc();
+      spdlog::warn("cannot sync the journal before a flush: {}", s.ToString());
+      return false;
+    }
+  }
   auto result = store_->Apply(batch_);
   if (!result.ok()) {
     metrics_->store_errors_total(options_.store_name, StatusKind(result.status())).Inc();
@@ -372,8 +402,13 @@ bool Sidecar::Flush() {
   ack_.seq = batch_.max_seq;
   ack_.offset = batch_end_offset_;
   UpdateJournalLag();
-  Status acked = WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile),
-                                 pr::Encode(ack_) + "\n", options_.sync);
+  // Local mode: the ack's bytes are synced before its name, so an ack the disk
+  // keeps is whole; the rename itself need not be durable at once. An older ack
+  // found after a power loss only has the rerun apply again records the store
+  // already holds, which are no-ops (their (fence, seq) is not greater).
+  Status acked =
+      WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile), pr::Encode(ack_) + "\n",
+                      options_.sync ? FileSync::kContents : FileSync::kNone);
   if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
   PublishToCache(*result);
   ResetBatch();
@@ -383,30 +418,24 @@ bool Sidecar::Flush() {
 void Sidecar::PublishToCache(const ApplyResult& result) {
   if (cache_ == nullptr) return;
   if (!cache_dirty_) {
-    // A Redis restarted empty, flushed or evicting has lost the workflow's
-    // state key: publishing this batch alone would leave the earlier
-    // checkpoints missing, so the workflow is refilled whole from the store.
-    auto held = cache_->Get(WorkflowStateKey(options_.state_key));
-    if (!held.ok()) {
-      CacheFailed(held.status());
+    auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
+    // A Redis restarted empty, flushed or evicting has lost the workflow: this
+    // batch alone would leave the earlier checkpoints missing, so it is refused
+    // (NotFound) and the workflow is refilled whole from the store.
+    Status s = doc.ok() ? cache_->PublishChanges(ShardWriter{options_.shard, fence_, ack_.seq},
+                                                 result.state, result.checkpoints, *doc)
+                        : doc.status();
+    if (s.ok()) {
+      metrics_->store_up("redis").Set(1);
       return;
     }
-    if (!held->has_value()) cache_dirty_ = true;
+    if (!s.IsNotFound()) {
+      CacheFailed(s);
+      return;
+    }
+    cache_dirty_ = true;
   }
-  if (cache_dirty_) {
-    if (cache_retry_.Due()) RefillCache();
-    return;
-  }
-  auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
-  // The documents came back from the store, verified on their way in.
-  Status s = doc.ok() ? cache_->Publish(result.state, result.checkpoints, *doc,
-                                        PublishCheck::kFromStore)
-                       : doc.status();
-  if (!s.ok()) {
-    CacheFailed(s);
-    return;
-  }
-  metrics_->store_up("redis").Set(1);
+  if (cache_retry_.Due()) RefillCache();
 }
 
 void Sidecar::CacheFailed(const Status& s) {
@@ -437,8 +466,14 @@ void Sidecar::RefillCache() {
     cache_retry_.Failed();
     return;
   }
+  // After the documents: fences only grow (live_cache.h, Publish).
+  auto fences = store_->LoadShardFences(options_.state_key);
+  if (!fences.ok()) {
+    cache_retry_.Failed();
+    return;
+  }
   auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
-  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *doc) : doc.status();
+  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *fences, *doc) : doc.status();
   if (!s.ok()) {
     CacheFailed(s);
     return;
@@ -470,8 +505,89 @@ void Sidecar::WriteProgress() {
   if (!s.ok()) spdlog::warn("cannot write the Argo progress file: {}", s.message());
 }
 
-int Sidecar::Run(SignalFd* signals) {
+std::optional<int> Sidecar::Begin(std::unique_ptr<DirWatcher> watcher) {
   started_ns_ = env_->MonotonicNanos();
+  watcher_ = std::move(watcher);
+  if (int code = Start(); code >= 0) return code;
+  ResetBatch();
+  // Not every append: the journal is read once a tick, and at once when the
+  // step pokes (closes a descriptor on it) after a record it waits on.
+  if (watcher_) {
+    watcher_->Watch(options_.work_dir);
+  } else {
+    watcher_ = std::make_unique<DirWatcher>(options_.work_dir, DirWatcher::kReplaced);
+  }
+  wake_ns_ = started_ns_;
+  next_tick_ns_ = started_ns_ + options_.flush_max_millis * kMilli;
+  return std::nullopt;
+}
+
+int Sidecar::watch_fd() const {
+  return watcher_ ? watcher_->fd() : -1;
+}
+
+bool Sidecar::ReadRecords() {
+  while (!corrupt_ && batch_.size() < static_cast<size_t>(options_.flush_max_records)) {
+    JournalRecord record;
+    JournalReader::Outcome outcome = reader_->Next(&record);
+    if (outcome == JournalReader::Outcome::kRecord) {
+      if (static_cast<int64_t>(record.seq) <= ack_.seq) continue;  // acknowledged before
+      if (AddRecord(record)) return true;
+      continue;
+    }
+    if (outcome == JournalReader::Outcome::kCorrupt) {
+      corrupt_ = true;
+      metrics_->store_errors_total(options_.store_name, "journal").Inc();
+      spdlog::error("journal is corrupt: {}; records after it cannot be read", reader_->message());
+    }
+    break;
+  }
+  return false;
+}
+
+std::optional<int> Sidecar::Turn() {
+  watcher_->Drain();
+  const int64_t now = env_->MonotonicNanos();
+  const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
+  if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
+    if (batch_.size() > 0 || batch_.commit) Flush();
+    if (!commit_durable_ && !fenced_out_) {
+      spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
+    }
+    return pr::kExitOk;
+  }
+  const bool flush_now = ReadRecords();
+  const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
+  // Group commit: the journal is read and what it held flushed once a tick
+  // (flush_max_millis), and at once for a record the step waits on (it pokes
+  // us), a full batch or a stop.
+  const int64_t read_ns = env_->MonotonicNanos();
+  const bool tick = read_ns >= next_tick_ns_;
+  if (tick) next_tick_ns_ = read_ns + options_.flush_max_millis * kMilli;
+  bool flushed = false;
+  if ((flush_now || full || tick || stop_requested_ || batch_.commit) &&
+      now >= store_retry_.due_ns()) {
+    flushed = Flush();
+    if (!flushed) store_retry_.Failed();
+  }
+  if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
+      now >= cache_retry_.due_ns()) {
+    RefillCache();
+  }
+  if (!corrupt_) UpdateJournalLag();
+  if (flushed && (full || flush_now)) {
+    wake_ns_ = now;  // more records may be waiting already
+    return std::nullopt;
+  }
+  // Until the next tick, a poke, or when the store may be tried again; a stop
+  // waits out its budget a tick at a time.
+  int64_t wake = next_tick_ns_;
+  if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
+  wake_ns_ = wake;
+  return std::nullopt;
+}
+
+int Sidecar::Run(SignalFd* signals) {
   auto drain_signals = [&] {
     if (signals == nullptr) return;
     for (int signal : signals->Drain()) {
@@ -479,68 +595,19 @@ int Sidecar::Run(SignalFd* signals) {
     }
   };
   drain_signals();
-  if (int code = Start(); code >= 0) return code;
-  ResetBatch();
-
-  DirWatcher watcher(options_.work_dir, DirWatcher::kReplacedOrGrown);
-  const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
-  bool corrupt = false;
+  if (auto code = Begin()) return *code;
   while (true) {
     drain_signals();
-    const int64_t now = env_->MonotonicNanos();
-    if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
-      break;
-    }
-    bool flush_now = false;
-    while (!corrupt && batch_.size() < static_cast<size_t>(options_.flush_max_records)) {
-      JournalRecord record;
-      JournalReader::Outcome outcome = reader_->Next(&record);
-      if (outcome == JournalReader::Outcome::kRecord) {
-        if (static_cast<int64_t>(record.seq) <= ack_.seq) continue;  // acknowledged before
-        if (AddRecord(record)) {
-          flush_now = true;
-          break;
-        }
-        continue;
-      }
-      if (outcome == JournalReader::Outcome::kCorrupt) {
-        corrupt = true;
-        metrics_->store_errors_total(options_.store_name, "journal").Inc();
-        spdlog::error("journal is corrupt: {}; records after it cannot be read",
-                      reader_->message());
-      }
-      break;
-    }
-    const bool full = batch_.size() >= static_cast<size_t>(options_.flush_max_records);
-    const bool due = batch_started_ns_ > 0 && now - batch_started_ns_ >= options_.flush_max_millis * kMilli;
-    bool flushed = false;
-    if ((flush_now || full || due || stop_requested_ || batch_.commit) &&
-        now >= store_retry_.due_ns()) {
-      flushed = Flush();
-      if (!flushed) store_retry_.Failed();
-    }
-    if (cache_dirty_ && cache_ != nullptr && now >= store_retry_.due_ns() &&
-        now >= cache_retry_.due_ns()) {
-      RefillCache();
-    }
-    if (reader_ && !corrupt) UpdateJournalLag();
-    if (flushed && (full || flush_now)) continue;  // more records may be waiting already
-
-    // Sleep until the journal grows, a signal, the batch is due, or 100 ms.
-    int64_t wake = now + pr::kReadyPollMillis * kMilli;
-    if (batch_started_ns_ > 0) wake = std::min(wake, batch_started_ns_ + options_.flush_max_millis * kMilli);
-    if (store_retry_.due_ns() > now) wake = std::max(std::min(wake, store_retry_.due_ns()), now);
+    if (auto code = Turn()) return *code;
     struct pollfd fds[2] = {{signals != nullptr ? signals->fd() : -1, POLLIN, 0},
-                            {watcher.fd(), POLLIN, 0}};
-    int timeout_ms = static_cast<int>(std::max<int64_t>((wake - env_->MonotonicNanos()) / kMilli, 0));
-    ::poll(fds, 2, timeout_ms);
-    watcher.Drain();
+                            {watch_fd(), POLLIN, 0}};
+    ::poll(fds, 2, MillisUntil(env_->MonotonicNanos(), wake_ns_));
   }
-  if (batch_.size() > 0 || batch_.commit) Flush();
-  if (!commit_durable_ && !fenced_out_) {
-    spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
-  }
-  return pr::kExitOk;
+}
+
+int MillisUntil(int64_t now_ns, int64_t wake_ns) {
+  // Rounded up: a wake due in 0.4 ms must not spin until then with zero timeouts.
+  return static_cast<int>(std::clamp<int64_t>((wake_ns - now_ns + kMilli - 1) / kMilli, 0, 60000));
 }
 
 }  // namespace taskmaster::sidecar

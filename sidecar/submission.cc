@@ -41,8 +41,8 @@ void Publish(Env* env, LiveCache* cache, Metrics* metrics, const ApplyResult& ap
   // A new workflow has no task checkpoints yet: its state and its summary
   // checkpoint are all there is to publish.
   auto doc = WorkflowCheckpointDocument(applied.state, fence, seq, env->NowUnixMillis());
-  Status s =
-      doc.ok() ? cache->Publish(applied.state, {}, *doc, PublishCheck::kFromStore) : doc.status();
+  Status s = doc.ok() ? cache->Publish(applied.state, {}, {}, *doc, PublishCheck::kFromStore)
+                      : doc.status();
   if (s.ok()) {
     metrics->store_up("redis").Set(1);
     return;

@@ -6,15 +6,24 @@
 
 namespace taskmaster {
 
-DirWatcher::DirWatcher(const std::string& dir, uint32_t mask) {
+DirWatcher::DirWatcher(const std::string& dir, uint32_t mask) : mask_(mask) {
   static_assert(kReplaced == (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE));
   static_assert(kReplacedOrGrown == (kReplaced | IN_MODIFY));
   fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd_ < 0) return;
-  if (inotify_add_watch(fd_, dir.c_str(), mask) < 0) {
+  wd_ = inotify_add_watch(fd_, dir.c_str(), mask);
+  if (wd_ < 0) {
     ::close(fd_);
     fd_ = -1;
   }
+}
+
+void DirWatcher::Watch(const std::string& dir) {
+  if (fd_ < 0) return;
+  // Gone already when its dir was removed; the events of the old dir that are
+  // still queued only cost the caller a look.
+  if (wd_ >= 0) inotify_rm_watch(fd_, wd_);
+  wd_ = inotify_add_watch(fd_, dir.c_str(), mask_);
 }
 
 DirWatcher::~DirWatcher() {

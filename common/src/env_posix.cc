@@ -285,18 +285,22 @@ std::string JoinPath(const std::string& a, const std::string& b) {
 }
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, bool sync) {
+  return WriteFileAtomic(env, path, data, sync ? FileSync::kContentsAndName : FileSync::kNone);
+}
+
+Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, FileSync sync) {
   const std::string tmp = path + ".tmp";
   Status s;
   {
     auto file = env->NewWritableFile(tmp);
     if (!file.ok()) return file.status();
     s = (*file)->Append(data);
-    if (s.ok() && sync) s = (*file)->Sync();
+    if (s.ok() && sync != FileSync::kNone) s = (*file)->Sync();
     Status closed = (*file)->Close();
     if (s.ok()) s = closed;
   }
   if (s.ok()) s = env->Rename(tmp, path);
-  if (s.ok() && sync) s = env->SyncDir(DirName(path));
+  if (s.ok() && sync == FileSync::kContentsAndName) s = env->SyncDir(DirName(path));
   if (!s.ok() && env->FileExists(tmp)) env->RemoveFile(tmp);
   return s;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "taskmaster/json.h"
+
 namespace taskmaster::protocol {
 namespace {
 
@@ -26,11 +28,70 @@ std::vector<std::string> SidecarArgs::ToArgv() const {
   AddFlag(&argv, "--shard", std::to_string(shard));
   AddFlag(&argv, "--state-key", state_key);
   AddFlag(&argv, kWorkDirFlag, work_dir);
-  AddFlag(&argv, "--listen", listen);
-  AddFlag(&argv, "--port-file", port_file);
+  if (!listen.empty()) AddFlag(&argv, "--listen", listen);
+  if (!port_file.empty()) AddFlag(&argv, "--port-file", port_file);
   AddFlag(&argv, "--grace-seconds", std::to_string(grace_seconds));
   if (!progress_file.empty()) AddFlag(&argv, "--progress-file", progress_file);
   return argv;
+}
+
+std::vector<std::string> SidecarServerArgs::ToArgv() const {
+  std::vector<std::string> argv = {program, "--local"};
+  AddFlag(&argv, "--serve-pods", std::to_string(channel_fd));
+  AddFlag(&argv, "--listen", listen);
+  AddFlag(&argv, "--port-file", port_file);
+  return argv;
+}
+
+std::string Encode(const PodMessage& message) {
+  JsonWriter out;
+  out.StartObject();
+  switch (message.kind) {
+    case PodMessage::Kind::kStart:
+      out.Key("start").StartArray();
+      for (const std::string& arg : message.args) out.String(arg);
+      out.EndArray().Key("log").String(message.log_path);
+      break;
+    case PodMessage::Kind::kStop:
+      out.Key("stop").String(message.work_dir);
+      break;
+    case PodMessage::Kind::kExited:
+      out.Key("exited").String(message.work_dir).Key("code").Int(message.code);
+      break;
+  }
+  return out.EndObject().Take() + "\n";
+}
+
+Result<PodMessage> DecodePodMessage(std::string_view line) {
+  rapidjson::Document doc;
+  if (Status s = ParseJson(line, "pod message", &doc); !s.ok()) {
+    return Status::InvalidArgument(s.message());
+  }
+  if (!doc.IsObject()) return Status::InvalidArgument("pod message: not a JSON object");
+  PodMessage message;
+  FieldReader in(doc, "pod message");
+  if (doc.HasMember("start")) {
+    message.kind = PodMessage::Kind::kStart;
+    if (const rapidjson::Value* args = in.Array("start")) {
+      for (const auto& arg : args->GetArray()) {
+        if (!arg.IsString()) {
+          in.Fail("start", "not an array of strings");
+          break;
+        }
+        message.args.emplace_back(arg.GetString(), arg.GetStringLength());
+      }
+    }
+    message.log_path = in.String("log");
+  } else if (doc.HasMember("stop")) {
+    message.kind = PodMessage::Kind::kStop;
+    message.work_dir = in.String("stop");
+  } else {
+    message.kind = PodMessage::Kind::kExited;
+    message.work_dir = in.String("exited");
+    message.code = in.Int("code");
+  }
+  if (!in.ok()) return Status::InvalidArgument(in.status().message());
+  return message;
 }
 
 std::vector<std::string> StepInitArgs::ToArgv() const {
@@ -50,6 +111,9 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
   if (!log_dir.empty()) AddFlag(&argv, "--log-dir", log_dir);
   AddFlag(&argv, "--continue-on-error", continue_on_error ? "true" : "false");
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
+  if (max_failure_percent > 0)
+    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
+  AddFlag(&argv, "--task-retries", std::to_string(task_retries));
   // fmt's shortest form, as the option parser reads it back: 2, 0.5, 1e-05.
   if (task_timeout_seconds > 0)
     AddFlag(&argv, "--task-timeout", fmt::format("{}", task_timeout_seconds));
@@ -61,6 +125,8 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
 std::vector<std::string> StepFinalizeArgs::ToArgv() const {
   std::vector<std::string> argv = StepArgv(common, ToString(Role::kFinalize));
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
+  if (max_failure_percent > 0)
+    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
   return argv;
 }
 

@@ -1,7 +1,10 @@
 #include "taskmaster/protocol.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <utility>
 
 #include "taskmaster/checksum.h"
@@ -191,6 +194,25 @@ std::string ListHash(const std::vector<std::string>& ids) {
   ListHasher hash;
   for (const std::string& id : ids) hash.Add(id);
   return hash.Digest();
+}
+
+int64_t ToleratedFailures(int64_t max_failures, double max_failure_percent, int64_t total) {
+  // The epsilon keeps 10% of 30 at 3 although 10 * 30 / 100 is 3.0000000000000004
+  // and 33.3% of 1000 at 333 although it is 332.99999999999994.
+  const auto share = static_cast<int64_t>(
+      std::floor(max_failure_percent * static_cast<double>(total) / 100 + 1e-9));
+  return std::max(max_failures, share);
+}
+
+Status CheckFailurePercent(double percent) {
+  if (percent >= 0 && percent <= 100) return Status::OK();
+  return Status::InvalidArgument("--max-failure-percent must be a number from 0 to 100, got " +
+                                 fmt::format("{}", percent));
+}
+
+std::string IdempotencyKey(const std::string& workflow_id, const std::string& task_id,
+                           int64_t fence) {
+  return ListHash({workflow_id, task_id, std::to_string(fence)});
 }
 
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch) {
@@ -509,6 +531,8 @@ std::string Encode(const ShardRestore& r) {
     w.Key("status").String(ToString(t.status));
     w.Key("final").Bool(t.final);
     w.Key("attempts").Int64(t.attempts);
+    w.Key("failures").Int64(t.failures);
+    w.Key("interruptions").Int64(t.interruptions);
     w.Key("generation").Int64(t.generation);
     w.Key("exit_code").OptionalInt(t.exit_code);
     w.Key("error").String(t.error);
@@ -576,6 +600,8 @@ Result<ShardRestore> DecodeShardRestore(std::string_view json) {
         t.status = task.Enum<TaskStatus>("status", ParseTaskStatus);
         t.final = task.Bool("final");
         t.attempts = task.Int64("attempts");
+        t.failures = task.Int64("failures");
+        t.interruptions = task.Int64("interruptions");
         t.generation = task.Int64("generation");
         t.exit_code = task.OptionalInt("exit_code");
         t.error = task.String("error");

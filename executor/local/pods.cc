@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "local/children.h"
 #include "local/journal_state.h"
 #include "local/log_problems.h"
 #include "local/text.h"
@@ -29,39 +30,6 @@ namespace {
 constexpr int kStepSidecarGraceSeconds = 4;
 constexpr int kDrainGraceSeconds = 3;
 
-// TM_* and ARGO_* variables the children may inherit from the user: tuning
-// knobs. Every other one is ours to set, so a stray export cannot misdirect a
-// sidecar or a step.
-const std::set<std::string> kInheritedVariables = {pr::kEnvGraceSeconds,   pr::kEnvReadyTimeout,
-                                                   pr::kEnvBarrierTimeout, "TM_LOG_LEVEL",
-                                                   "TM_STORE_WAIT",        "TM_TTL"};
-
-bool NotInherited(const std::string& key) {
-  const bool ours = key.compare(0, 3, "TM_") == 0 || key.compare(0, 5, "ARGO_") == 0;
-  return ours && kInheritedVariables.count(key) == 0;
-}
-
-// A step or a sidecar stays in our process group (so `kill -9 -PGID` takes
-// everything) and gets SIGTERM when we die: a step stops and commits, a
-// sidecar drains. Its output appends to its log.
-TaskSpec ChildSpec(std::vector<std::string> argv, const std::string& log_path) {
-  TaskSpec spec;
-  spec.argv = std::move(argv);
-  spec.unset_env_if = NotInherited;
-  spec.log_path = log_path;
-  spec.own_process_group = false;
-  spec.parent_death_signal = SIGTERM;
-  spec.control_channel = false;
-  spec.stdin_null = true;
-  return spec;
-}
-
-int DecodeWaitStatus(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
-
 uint64_t SizeOrZero(Env* env, const std::string& path) {
   auto size = env->FileSize(path);
   return size.ok() ? *size : 0;
@@ -78,7 +46,12 @@ Pods::Pods(Env* env, Console* console, StateDir* state_dir, PodLaunch launch)
       console_(console),
       state_dir_(state_dir),
       launch_(std::move(launch)),
+      sidecars_(env, state_dir, launch_.sidecar_program, launch_.store_env),
       run_watcher_(state_dir->run(), DirWatcher::kReplaced) {}
+
+Pods::~Pods() {
+  sidecars_.Close();
+}
 
 std::unique_ptr<Pod> Pods::New(pr::Role role, int64_t shard, int64_t attempt,
                                const std::string& state_key) const {
@@ -90,7 +63,6 @@ std::unique_ptr<Pod> Pods::New(pr::Role role, int64_t shard, int64_t attempt,
   pod->name = role == pr::Role::kShard ? "shard-" + std::to_string(shard) : pr::ToString(role);
   pod->dir = JoinPath(state_dir_->work(), pod->name);
   pod->log_dir = JoinPath(state_dir_->logs(), LogDirName(role, shard));
-  pod->port_file = JoinPath(state_dir_->run(), pod->name + ".port");
   if (role == pr::Role::kShard) {
     pod->progress_file = JoinPath(state_dir_->run(), pod->name + ".progress");
   }
@@ -106,7 +78,6 @@ std::unique_ptr<Pod> Pods::Adopt(const std::string& name, const pr::Ready& ready
   pod->shard = ready.shard;
   pod->drain = true;
   pod->log_dir = JoinPath(state_dir_->logs(), LogDirName(ready.role, ready.shard));
-  pod->port_file = JoinPath(state_dir_->run(), name + ".port");
   return pod;
 }
 
@@ -119,7 +90,7 @@ Status Pods::Start(Pod* pod) {
   active_.push_back(pod);
   Status s = StartStep(pod);
   if (!s.ok()) {
-    pod->sidecar->Signal(SIGTERM);
+    sidecars_.Stop(pod);
     pod->sidecar_stopped = true;
     return s;
   }
@@ -140,36 +111,31 @@ void Pods::Keep(Pod* pod) {
 
 Status Pods::StartSidecar(Pod* pod) {
   TM_RETURN_IF_ERROR(env_->CreateDirs(pod->log_dir));
-  if (env_->FileExists(pod->port_file)) TM_RETURN_IF_ERROR(env_->RemoveFile(pod->port_file));
   pr::SidecarArgs args;
   args.program = launch_.sidecar_program;
   args.role = pod->role;
   args.shard = pod->shard;
   args.state_key = pod->state_key;
   args.work_dir = pod->dir;
-  args.listen = "127.0.0.1:0";
-  args.port_file = pod->port_file;
   args.grace_seconds = pod->drain ? kDrainGraceSeconds : kStepSidecarGraceSeconds;
   args.progress_file = pod->progress_file;
-  TaskSpec spec = ChildSpec(args.ToArgv(), pod->LogPath("tm-sidecar"));
-  spec.set_env = launch_.store_env;
-  // It keeps the state dir locked until it has drained, and leaves a Ctrl-C
-  // to us: it stops on our SIGTERM, after its step.
-  spec.inherited_fds = {state_dir_->lock_fd()};
-  spec.ignored_signals = {SIGINT};
-  pod->sidecar_log_offset = SizeOrZero(env_, spec.log_path);
-  auto process = TaskProcess::Spawn(spec);
-  if (!process.ok()) return process.status();
-  pod->sidecar = std::move(process).value();
+  pod->sidecar_log_offset = SizeOrZero(env_, pod->LogPath("tm-sidecar"));
   pod->sidecar_exit.reset();
   pod->sidecar_stopped = false;
+  TM_RETURN_IF_ERROR(sidecars_.Start(pod, args));
+  pod->sidecar_started = true;
   return Status::OK();
 }
 
 std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
   pr::StepCommonArgs common;
   common.program = launch_.step_program;
-  common.sync_journal = true;  // the work dir outlives the step
+  // The work dir outlives the step, yet the step does not fsync each record:
+  // its `tm-sidecar --local` makes the journal durable once per flush, before
+  // the store commits and the ack covers it (group commit). A kill -9 loses
+  // nothing either way (the page cache outlives the processes); a power loss
+  // can take back only records not acknowledged yet, whose tasks then run again.
+  common.sync_journal = false;
   common.state_key = pod.state_key;
   common.work_dir = pod.dir;
   switch (pod.role) {
@@ -190,6 +156,8 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
       args.log_dir = pod.log_dir;
       args.continue_on_error = launch_.continue_on_error;
       args.max_failures = launch_.max_failures;
+      args.max_failure_percent = launch_.max_failure_percent;
+      args.task_retries = launch_.task_retries;
       args.task_timeout_seconds = launch_.task_timeout_seconds;
       args.command = launch_.command;
       return args.ToArgv();
@@ -200,6 +168,7 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
   pr::StepFinalizeArgs args;
   args.common = common;
   args.max_failures = launch_.max_failures;
+  args.max_failure_percent = launch_.max_failure_percent;
   return args.ToArgv();
 }
 
@@ -215,17 +184,14 @@ Status Pods::StartStep(Pod* pod) {
 void Pods::Pump(int64_t wake_ns) {
   const int64_t now = env_->MonotonicNanos();
   int64_t wake = std::min(wake_ns, now + (console_->tty() ? Console::kTtyRefreshNanos : kSecond));
-  for (Pod* pod : active_) {
-    // A drain sidecar's port file may be written before the watch saw it.
-    if (pod->drain && !pod->sidecar_stopped) wake = std::min(wake, now + 50 * kMilli);
-  }
-  struct pollfd fds[2] = {{signals_.fd(), POLLIN, 0}, {run_watcher_.fd(), POLLIN, 0}};
-  const int nfds = run_watcher_.fd() >= 0 ? 2 : 1;
+  struct pollfd fds[3] = {
+      {signals_.fd(), POLLIN, 0}, {sidecars_.fd(), POLLIN, 0}, {run_watcher_.fd(), POLLIN, 0}};
   const int timeout_ms =
       static_cast<int>(std::clamp<int64_t>((wake - now + kMilli - 1) / kMilli, 0, 1000));
-  if (::poll(fds, nfds, timeout_ms) < 0 && errno != EINTR) std::abort();
+  if (::poll(fds, 3, timeout_ms) < 0 && errno != EINTR) std::abort();
   run_watcher_.Drain();
   signals_.Drain();
+  sidecars_.Poll();
   while (stops_seen_ < signals_.stop_requests()) OnStop(++stops_seen_);
   for (Pod* pod : active_) Reap(pod);
   for (Pod* pod : active_) Advance(pod);
@@ -237,9 +203,6 @@ void Pods::Pump(int64_t wake_ns) {
 void Pods::Reap(Pod* pod) {
   int status;
   if (pod->step_running() && pod->step->TryReap(&status)) pod->step_exit = DecodeWaitStatus(status);
-  if (pod->sidecar_running() && pod->sidecar->TryReap(&status)) {
-    pod->sidecar_exit = DecodeWaitStatus(status);
-  }
 }
 
 void Pods::OnStop(int request) {
@@ -265,10 +228,9 @@ void Pods::Advance(Pod* pod) {
   if (pod->finished) return;
   if (pod->sidecar_running() && !pod->sidecar_stopped) {
     // A step's sidecar stops once the step exited (its commit record is durable
-    // by then); a drain sidecar as soon as it has blocked its signals.
-    const bool stop = pod->drain ? env_->FileExists(pod->port_file) : pod->step_exit.has_value();
-    if (stop) {
-      pod->sidecar->Signal(SIGTERM);
+    // by then); a drain sidecar at once: it drains what the journal holds.
+    if (pod->drain || pod->step_exit.has_value()) {
+      sidecars_.Stop(pod);
       pod->sidecar_stopped = true;
     }
   }

@@ -1,9 +1,10 @@
 // The pods of a local run and the one loop that waits on them: Pods starts a
-// pod's sidecar and step (TaskProcess, with the argv of pod_args.h), and each
-// Pump() waits for a signal (signals.h), a child's exit or a file appearing in
-// run/, then moves every pod on — stops a sidecar once its step exited, drains
-// again a journal a sidecar left unacknowledged, collects a finished pod's
-// outputs and removes its work dir. Single-threaded; construct it once, before
+// pod's sidecar (served by the run's one tm-sidecar, sidecar_server.h) and its
+// step (TaskProcess, with the argv of pod_args.h), and each Pump() waits for a
+// signal (signals.h), a child's exit, an answer of the tm-sidecar or a file
+// appearing in run/, then moves every pod on — stops a sidecar once its step
+// exited, drains again a journal a sidecar left unacknowledged, collects a
+// finished pod's outputs and removes its work dir. Single-threaded; construct it once, before
 // any other thread or child exists (it blocks SIGINT, SIGTERM and SIGCHLD).
 // The Env, Console and StateDir must outlive it; a Pod must stay where it is
 // until it is finished.
@@ -20,6 +21,7 @@
 #include "local/clock.h"
 #include "local/console.h"
 #include "local/pod.h"
+#include "local/sidecar_server.h"
 #include "local/state_dir.h"
 #include "signals.h"
 #include "taskmaster/dir_watcher.h"
@@ -39,9 +41,11 @@ struct PodLaunch {
   // What the roles are told (LocalOptions has them from the command line).
   std::string task_list_file;  // init's task list
   int64_t batch_size = 1;      // init
-  int64_t last_attempt = 0;    // shards: --retries
+  int64_t last_attempt = 0;    // shards: --pod-retries
+  int64_t task_retries = 0;    // shards: --retries
   bool continue_on_error = false;
   int64_t max_failures = 0;         // shards and finalize
+  double max_failure_percent = 0;   // shards and finalize
   double task_timeout_seconds = 0;  // shards
   std::vector<std::string> command;
 };
@@ -49,6 +53,8 @@ struct PodLaunch {
 class Pods {
  public:
   Pods(Env* env, Console* console, StateDir* state_dir, PodLaunch launch);
+  // Waits for the tm-sidecar to exit (call WaitAll first: it then serves nothing).
+  ~Pods();
   Pods(const Pods&) = delete;
   Pods& operator=(const Pods&) = delete;
 
@@ -105,6 +111,7 @@ class Pods {
   StateDir* const state_dir_;
   const PodLaunch launch_;
   Signals signals_;
+  SidecarServer sidecars_;
   DirWatcher run_watcher_;
   std::function<void()> after_turn_;
   std::vector<Pod*> active_;  // pods whose processes we wait for

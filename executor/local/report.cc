@@ -26,8 +26,14 @@ std::string CountsTable(const RunReport& r, const protocol::FinalizeSummary& cou
                      wall);
   out += fmt::format("  {:<11}{:>7}\n", "tasks", counts.total);
   out += fmt::format("  {:<11}{:>7}\n", "succeeded", counts.succeeded);
-  out += fmt::format("  {:<11}{:>7}   final failures; --max-failures {}\n", "failed", counts.failed,
+  out += fmt::format("  {:<11}{:>7}   final failures; --max-failures {}", "failed", counts.failed,
                      r.options->max_failures);
+  if (r.options->max_failure_percent > 0) {
+    out += fmt::format(", --max-failure-percent {} ({} tolerated)", r.options->max_failure_percent,
+                       protocol::ToleratedFailures(r.options->max_failures,
+                                                   r.options->max_failure_percent, counts.total));
+  }
+  out += "\n";
   out += fmt::format("  {:<11}{:>7}   already done before this run\n", "skipped", r.skipped);
   out += fmt::format("  {:<11}{:>7}\n", "cancelled", counts.cancelled);
   if (counts.unfinished > 0) {

@@ -175,6 +175,10 @@ std::optional<int> LocalRun::Validate() {
     std::cerr << "tm-step local: no task command: give it after --, e.g. -- ./task.sh\n";
     return pr::kExitUsage;
   }
+  if (Status s = pr::CheckFailurePercent(options_.max_failure_percent); !s.ok()) {
+    std::cerr << "tm-step local: " << s.message() << "\n";
+    return pr::kExitUsage;
+  }
   if (auto found = ResolveExecutable(options_.command[0]); !found.ok()) {
     std::cerr << "tm-step local: " << found.status().message() << "\n";
     return pr::kExitUsage;
@@ -268,9 +272,11 @@ PodLaunch LocalRun::Launch() const {
   }
   launch.task_list_file = TaskListFile();
   launch.batch_size = options_.batch_size;
-  launch.last_attempt = options_.retries;
+  launch.last_attempt = options_.pod_retries;
+  launch.task_retries = options_.retries;
   launch.continue_on_error = options_.continue_on_error;
   launch.max_failures = options_.max_failures;
+  launch.max_failure_percent = options_.max_failure_percent;
   launch.task_timeout_seconds = options_.task_timeout_seconds;
   launch.command = options_.command;
   return launch;

@@ -67,7 +67,7 @@ int64_t ShardRunner::StartDue() {
     shard->pod = pods_->New(pr::Role::kShard, shard->index, shard->attempts, state_key_);
     ++shard->attempts;
     console_->Detail(fmt::format("shard {} attempt {} of {} starting", shard->index,
-                                 shard->pod->attempt, options_.retries + 1));
+                                 shard->pod->attempt, options_.pod_retries + 1));
     if (Status s = pods_->Start(shard->pod.get()); !s.ok()) {
       console_->Error(fmt::format("cannot start shard {}: {}", shard->index, s.message()));
       shard->finished = true;
@@ -95,14 +95,15 @@ void ShardRunner::OnAttemptEnd(Shard* shard, const Pod& pod) {
   } else {
     retried_runs_ += summary.succeeded + summary.failed + summary.interrupted;
   }
-  const bool last = pod.attempt >= options_.retries;
-  if (last) shard->final_failed = summary.failed;
+  const bool last = pod.attempt >= options_.pod_retries;
+  // Every failure of an attempt that exits 4 is final, as are all on the last one.
+  if (last || code == pr::kExitFailedForGood) shard->final_failed = summary.failed;
   console_->Detail(fmt::format(
       "shard {} attempt {} exited with code {}: {} succeeded, {} failed, {} interrupted, {} "
       "cancelled, {} skipped",
       shard->index, pod.attempt, code, summary.succeeded, summary.failed, summary.interrupted,
       summary.cancelled, summary.skipped));
-  if (pod.kept || code == pr::kExitOk || pods_->stops() > 0) {
+  if (pod.kept || code == pr::kExitOk || code == pr::kExitFailedForGood || pods_->stops() > 0) {
     shard->finished = true;
     return;
   }
@@ -127,7 +128,7 @@ void ShardRunner::OnAttemptEnd(Shard* shard, const Pod& pod) {
   shard->start_at_ns = env_->MonotonicNanos() + static_cast<int64_t>(delay * kSecond);
   ++shard_retries_;
   console_->Warn(fmt::format("shard {} failed ({}); retry {} of {} in {}", shard->index, why,
-                             pod.attempt + 1, options_.retries, FormatSeconds(delay)));
+                             pod.attempt + 1, options_.pod_retries, FormatSeconds(delay)));
 }
 
 void ShardRunner::ShowProgress(bool force) {

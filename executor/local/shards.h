@@ -1,7 +1,8 @@
 // The process fan-out of a local run: the shards init listed, up to
-// --parallelism at once, each retried after a failed attempt with exponential
-// backoff (--backoff * 2^(n-1)) until its last attempt (--retries), as the
-// WorkflowTemplate's retryStrategy does. Tallies what the summary reports, and
+// --parallelism at once, each retried after a failed or interrupted attempt with
+// exponential backoff (--backoff * 2^(n-1)) until its last attempt
+// (--pod-retries), as the WorkflowTemplate's retryStrategy does; an attempt
+// whose only failures are final (exit 4) is not retried. Tallies what the summary reports, and
 // draws the progress line. Single-threaded; the pointers must outlive it.
 #ifndef TASKMASTER_EXECUTOR_LOCAL_SHARDS_H_
 #define TASKMASTER_EXECUTOR_LOCAL_SHARDS_H_

@@ -6,101 +6,19 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <climits>
+#include <charconv>
 #include <deque>
 #include <utility>
 
+#include "cache/lua_scripts.h"
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/json.h"
 
 namespace taskmaster::sidecar {
 namespace {
 
-constexpr std::string_view kUrlForms =
-    "expected redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket";
-
-Status BadUrl(const std::string& problem) {
-  return Status::InvalidArgument("redis URL: " + problem + " (" + std::string(kUrlForms) + ")");
-}
-
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Credentials in a URL escape their reserved characters ('@', ':', '/') as %XX.
-Result<std::string> PercentDecode(std::string_view text, const char* what) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    const int hi = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
-    const int lo = hi >= 0 ? HexValue(text[i + 2]) : -1;
-    if (lo < 0) {
-      return BadUrl(std::string("the ") + what + " holds a '%' not followed by two hex digits");
-    }
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-// Digits only, no sign, at most `max`.
-std::optional<int64_t> ParseBoundedInt(std::string_view text, int64_t max) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value > max) return std::nullopt;
-  return value;
-}
-
-Status ParseHostPort(std::string_view hostport, RedisConfig* config) {
-  std::string_view port_text;
-  bool has_port = false;
-  if (StartsWith(hostport, "[")) {
-    const size_t close = hostport.find(']');
-    if (close == std::string_view::npos) {
-      return BadUrl("'[' opens an IPv6 address that ']' never closes");
-    }
-    config->host = std::string(hostport.substr(1, close - 1));
-    const std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return BadUrl("expected ':port' after the IPv6 address");
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const size_t colon = hostport.find(':');
-    if (colon != std::string_view::npos &&
-        hostport.find(':', colon + 1) != std::string_view::npos) {
-      return BadUrl("an IPv6 address goes in brackets, as in redis://[::1]:6379");
-    }
-    config->host = std::string(hostport.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = hostport.substr(colon + 1);
-    }
-  }
-  if (config->host.empty()) return BadUrl("missing host");
-  if (has_port) {
-    const std::optional<int64_t> port = ParseBoundedInt(port_text, 65535);
-    if (!port || *port == 0) {
-      return BadUrl("port '" + std::string(port_text) + "' is not a number from 1 to 65535");
-    }
-    config->port = static_cast<int>(*port);
-  }
-  return Status::OK();
 }
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
@@ -170,105 +88,6 @@ bool IsNoScript(const redisReply& reply) {
          StartsWith(std::string_view(reply.str, reply.len), "NOSCRIPT");
 }
 
-// ---- Lua ---------------------------------------------------------------------
-//
-// Shared by the checkpoint scripts: the envelope's fields before "payload"
-// (format, IDs, fence, seq, generation, created_at) as a table, or nil when
-// `head` does not start like a checkpoint document. Only that head is decoded:
-// the payload may be large, or nested deeper than cjson accepts, which would
-// make a valid document look like one "that does not parse". The first
-// `,"payload":` is the envelope's, because `,"` cannot occur inside a JSON
-// string (the quote would be escaped) and the fields before it are strings and
-// integers. IDs are at most 256 bytes and escaping at most doubles them, so the
-// head fits well inside the 4 KiB that GETRANGE reads.
-constexpr std::string_view kEnvelopeLua = R"lua(
-local HEAD_LAST_BYTE = 4095
-local function envelope(head)
-  local fields = string.match(head, '^(.-),"payload":')
-  if not fields then return nil end
-  local ok, doc = pcall(cjson.decode, fields .. '}')
-  if ok and type(doc) == 'table' then return doc end
-  return nil
-end
-)lua";
-
-// One Publish call: KEYS[1..n] checkpoint keys, then optionally the state key
-// as KEYS[n + 1]. ARGV[1] is n; checkpoint i gets its document ARGV[2i] when
-// the generation ARGV[2i + 1] is greater than the stored one; the state key
-// gets the state JSON ARGV[2n + 2] when its version ARGV[2n + 3] is greater.
-// Each key is compared on its own, so no key ever moves backwards whatever the
-// others do; the checkpoints that are newer are then written with one MSET
-// (the script runs atomically, so that is the same as a SET each).
-//
-// A stored checkpoint's generation is read from its head without cjson: the
-// document starts `{"format":` and its first `,"generation":` is the
-// envelope's, because the fields before it are integers and strings, and
-// inside a JSON string a quote after `n` would have to be escaped. A stored
-// value that does not look like that is overwritten. The state (one per call)
-// is decoded with cjson. SET and MSET drop a TTL on purpose: a workflow
-// written again is live again, and Expire runs once it has finished.
-constexpr std::string_view kPublishIfNewerLua = R"lua(
-local HEAD_LAST_BYTE = 4095
-local function stored_generation(key)
-  local head = redis.call('GETRANGE', key, 0, HEAD_LAST_BYTE)
-  if string.sub(head, 1, 10) ~= '{"format":' then return nil end
-  local at = string.find(head, ',"generation":', 11, true)
-  if not at then return nil end
-  return tonumber(string.match(head, '^(%d+),"created_at":"', at + 14))
-end
-local n = tonumber(ARGV[1])
-local writes = {}
-for i = 1, n do
-  local stored = stored_generation(KEYS[i])
-  if not (stored and stored >= tonumber(ARGV[2 * i + 1])) then
-    writes[#writes + 1] = KEYS[i]
-    writes[#writes + 1] = ARGV[2 * i]
-  end
-end
-local written = #writes / 2
-if written > 0 then redis.call('MSET', unpack(writes)) end
-if #KEYS > n then
-  local key = KEYS[n + 1]
-  local stored = redis.call('GET', key)
-  local newer = true
-  if stored then
-    local ok, doc = pcall(cjson.decode, stored)
-    if ok and type(doc) == 'table' and type(doc.version) == 'number'
-        and doc.version >= tonumber(ARGV[2 * n + 3]) then
-      newer = false
-    end
-  end
-  if newer then
-    redis.call('SET', key, ARGV[2 * n + 2])
-    written = written + 1
-  end
-end
-return written
-)lua";
-
-// KEYS: task checkpoint keys SCAN matched; ARGV[1] the workflow ID, ARGV[2]
-// "expire" (ARGV[3] the TTL in seconds) or "del". A key is this workflow's when
-// its document names it; one that does not parse may be anyone's and is
-// treated as this one's; a key of another type is no checkpoint and is left
-// alone.
-constexpr std::string_view kOwnTaskKeysLua = R"lua(
-local n = 0
-for _, key in ipairs(KEYS) do
-  local head = redis.pcall('GETRANGE', key, 0, HEAD_LAST_BYTE)
-  if type(head) == 'string' then
-    local doc = envelope(head)
-    if doc == nil or doc.workflow_id == ARGV[1] then
-      if ARGV[2] == 'del' then
-        n = n + redis.call('DEL', key)
-      else
-        n = n + redis.call('EXPIRE', key, ARGV[3])
-      end
-    end
-  end
-end
-return n
-)lua";
-
 // The generation of a document about to be published, once it is known to be
 // a valid document for this key in its stored form.
 Result<int64_t> PublishableGeneration(const std::string& document, const std::string& workflow_id,
@@ -312,72 +131,6 @@ Result<int64_t> StoredGeneration(const std::string& document, const std::string&
 
 }  // namespace
 
-std::string RedisConfig::Describe() const {
-  if (!unix_path.empty()) return "unix:" + unix_path;
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
-}
-
-Result<RedisConfig> ParseRedisUrl(std::string_view url) {
-  if (StartsWith(url, "rediss://")) {
-    return Status::InvalidArgument(
-        "redis URL: rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS. Use "
-        "redis:// on a trusted network, or reach Redis through a TLS tunnel (stunnel, a service "
-        "mesh)");
-  }
-  RedisConfig config;
-  if (StartsWith(url, "unix://")) {
-    const std::string_view path = url.substr(std::string_view("unix://").size());
-    if (!StartsWith(path, "/")) return BadUrl("the unix socket path must be absolute");
-    config.unix_path = std::string(path);
-    return config;
-  }
-  if (!StartsWith(url, "redis://")) {
-    const size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos) return BadUrl("missing scheme");
-    return BadUrl("unsupported scheme '" + std::string(url.substr(0, scheme_end)) + "'");
-  }
-  const std::string_view rest = url.substr(std::string_view("redis://").size());
-  const size_t authority_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, authority_end);
-  const std::string_view tail =
-      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
-
-  // The last '@' ends the credentials: a password may hold an unescaped '@'.
-  const size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    const size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      return BadUrl("credentials go as ':password@' or 'user:password@'");
-    }
-    Result<std::string> user = PercentDecode(userinfo.substr(0, colon), "user name");
-    if (!user.ok()) return user.status();
-    Result<std::string> password = PercentDecode(userinfo.substr(colon + 1), "password");
-    if (!password.ok()) return password.status();
-    if (password->empty()) return BadUrl("empty password");
-    config.username = std::move(*user);
-    config.password = std::move(*password);
-    authority = authority.substr(at + 1);
-  }
-  TM_RETURN_IF_ERROR(ParseHostPort(authority, &config));
-
-  if (tail.find_first_of("?#") != std::string_view::npos) {
-    return BadUrl("query strings and fragments are not supported");
-  }
-  if (!tail.empty()) {
-    const std::string_view db_text = tail.substr(1);  // after the '/'
-    if (!db_text.empty()) {
-      const std::optional<int64_t> db = ParseBoundedInt(db_text, INT_MAX);
-      if (!db) {
-        return BadUrl("database '" + std::string(db_text) + "' is not a non-negative integer");
-      }
-      config.db = static_cast<int>(*db);
-    }
-  }
-  return config;
-}
-
 std::string WorkflowStateKey(std::string_view workflow_id) {
   return "workflow:state:" + std::string(workflow_id);
 }
@@ -390,8 +143,12 @@ std::string TaskCheckpointKey(std::string_view workflow_id, std::string_view tas
   return "checkpoint:task:" + std::string(workflow_id) + ":" + std::string(task_id);
 }
 
-std::string_view CheckpointEnvelopeLua() {
-  return kEnvelopeLua;
+std::string CheckpointWritersKey(std::string_view workflow_id) {
+  return "checkpoint:writers:" + std::string(workflow_id);
+}
+
+std::string CheckpointGuardKey(std::string_view workflow_id, int64_t shard) {
+  return "checkpoint:guard:" + std::string(workflow_id) + ":" + std::to_string(shard);
 }
 
 Result<std::string> WorkflowCheckpointDocument(const WorkflowState& state, int64_t fence,
@@ -441,6 +198,7 @@ Status LiveCache::Connect() {
     return TransportStatus(*context, errno, config_, /*connecting=*/true);
   }
   context_ = std::move(context);
+  ++connection_;
 
   std::vector<Command> setup;
   if (!config_.password.empty()) {
@@ -511,8 +269,8 @@ Result<std::vector<LiveCache::ReplyPtr>> LiveCache::Run(const std::vector<Comman
 }
 
 Status LiveCache::LoadScripts() {
-  const std::string sources[kScriptCount] = {
-      std::string(kPublishIfNewerLua), std::string(kEnvelopeLua) + std::string(kOwnTaskKeysLua)};
+  const std::string sources[kScriptCount] = {std::string(PublishLua()),
+                                             std::string(BeginWholeLua()), OwnTaskKeysLua()};
   std::vector<Command> commands;
   for (const std::string& source : sources) commands.push_back({"SCRIPT", "LOAD", source});
   Result<std::vector<ReplyPtr>> replies = Run(commands);
@@ -593,46 +351,282 @@ Status LiveCache::Track(Status status) {
   return status;
 }
 
-Status LiveCache::Publish(const WorkflowState& state,
-                          const std::map<std::string, std::string>& task_checkpoints,
-                          const std::string& workflow_checkpoint_doc, PublishCheck check) {
-  // Keys, counts and generations live here for the call; documents stay the
-  // caller's.
-  std::deque<std::string> owned;
-  std::vector<ScriptCall> calls;
-  calls.reserve(task_checkpoints.size() / kPublishKeysPerCall + 1);
-  const auto add_checkpoint = [&](const std::string& task_id, const std::string& document,
-                                  std::string key) -> Status {
+struct LiveCache::PublishPlan {
+  std::string workflow_id;
+  std::string writers_key;
+  std::string guard_key;  // empty: no guard (a whole publish, or no task checkpoints)
+  std::string guard_value;
+  std::string shard;
+  // The checkpoints, the tasks' first and the summary last, with their
+  // documents (the caller's) and generations.
+  std::vector<std::string> keys;
+  std::vector<std::string_view> documents;
+  std::vector<std::string> generations;
+  std::string state_key;
+  std::string state_json;
+  std::string version;
+};
+
+Result<LiveCache::PublishPlan> LiveCache::Plan(
+    const WorkflowState& state, const std::map<std::string, std::string>& task_checkpoints,
+    const std::string& workflow_checkpoint_doc, PublishCheck check) {
+  PublishPlan plan;
+  plan.workflow_id = state.workflow_id;
+  plan.writers_key = CheckpointWritersKey(state.workflow_id);
+  plan.keys.reserve(task_checkpoints.size() + 1);
+  plan.documents.reserve(task_checkpoints.size() + 1);
+  plan.generations.reserve(task_checkpoints.size() + 1);
+  const auto add = [&](const std::string& task_id, const std::string& document,
+                       std::string key) -> Status {
     Result<int64_t> generation = check == PublishCheck::kVerify
                                      ? PublishableGeneration(document, state.workflow_id, task_id)
                                      : StoredGeneration(document, state.workflow_id, task_id);
     if (!generation.ok()) return generation.status();
-    if (calls.empty() || calls.back().keys.size() == kPublishKeysPerCall) {
-      // ARGV[1], the number of checkpoint keys, is set below.
-      calls.push_back(ScriptCall{kPublishIfNewer, {}, std::vector<std::string_view>(1)});
-    }
-    calls.back().keys.push_back(std::move(key));
-    calls.back().args.push_back(document);
-    calls.back().args.push_back(owned.emplace_back(std::to_string(*generation)));
+    plan.keys.push_back(std::move(key));
+    plan.documents.push_back(document);
+    plan.generations.push_back(std::to_string(*generation));
     return Status::OK();
   };
-  // Checkpoints first and the state last (in the last call, after the summary
-  // checkpoint), so that a reader who sees a new version finds the checkpoints
-  // it counts already there: a pipeline's calls run in order.
+  // Checkpoints first and the state last (after the summary checkpoint), so
+  // that a reader who sees a new version finds the checkpoints it counts
+  // already there: a pipeline's calls, and a transaction's commands, run in
+  // order.
   for (const auto& [task_id, document] : task_checkpoints) {
-    TM_RETURN_IF_ERROR(
-        add_checkpoint(task_id, document, TaskCheckpointKey(state.workflow_id, task_id)));
+    TM_RETURN_IF_ERROR(add(task_id, document, TaskCheckpointKey(state.workflow_id, task_id)));
   }
-  TM_RETURN_IF_ERROR(add_checkpoint(kWorkflowCheckpointTaskId, workflow_checkpoint_doc,
-                                    WorkflowCheckpointKey(state.workflow_id)));
-  for (ScriptCall& call : calls) {
-    call.args[0] = owned.emplace_back(std::to_string(call.keys.size()));
+  TM_RETURN_IF_ERROR(add(kWorkflowCheckpointTaskId, workflow_checkpoint_doc,
+                         WorkflowCheckpointKey(state.workflow_id)));
+  plan.state_key = WorkflowStateKey(state.workflow_id);
+  plan.state_json = WorkflowStateToJson(state);
+  plan.version = std::to_string(state.version);
+  return plan;
+}
+
+namespace {
+
+// The publish script's answer: {written, claimed}.
+bool ReadPublishReply(const redisReply& reply, int64_t* written, bool* claimed) {
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+      reply.element[0]->type != REDIS_REPLY_INTEGER ||
+      reply.element[1]->type != REDIS_REPLY_INTEGER) {
+    return false;
   }
-  ScriptCall& last = calls.back();
-  last.keys.push_back(WorkflowStateKey(state.workflow_id));
-  last.args.push_back(owned.emplace_back(WorkflowStateToJson(state)));
-  last.args.push_back(owned.emplace_back(std::to_string(state.version)));
-  return Track(RunScripts(calls).status());
+  *written = reply.element[0]->integer;
+  *claimed = reply.element[1]->integer == 1;
+  return true;
+}
+
+bool IsString(const redisReply& reply, std::string_view value) {
+  return reply.type == REDIS_REPLY_STRING && std::string_view(reply.str, reply.len) == value;
+}
+
+bool IsOne(const redisReply& reply) {
+  return reply.type == REDIS_REPLY_INTEGER && reply.integer == 1;
+}
+
+}  // namespace
+
+LiveCache::ScriptCall LiveCache::PublishCall(const PublishPlan& plan, std::string_view mode,
+                                             size_t begin, size_t end, bool with_state,
+                                             std::deque<std::string>* owned) {
+  ScriptCall call{kPublish, {plan.writers_key}, {}};
+  call.args = {owned->emplace_back(std::to_string(end - begin)), mode, plan.guard_value,
+               plan.shard};
+  if (!plan.guard_key.empty()) call.keys.push_back(plan.guard_key);
+  for (size_t i = begin; i < end; ++i) {
+    call.keys.push_back(plan.keys[i]);
+    call.args.push_back(plan.documents[i]);
+    call.args.push_back(plan.generations[i]);
+  }
+  if (with_state) {
+    call.keys.push_back(plan.state_key);
+    call.args.push_back(plan.state_json);
+    call.args.push_back(plan.version);
+  }
+  return call;
+}
+
+Result<LiveCache::PublishOutcome> LiveCache::PublishCompared(
+    const PublishPlan& plan, std::string_view mode,
+    const std::map<int64_t, int64_t>& shard_fences) {
+  std::deque<std::string> owned;  // a deque: its strings never move
+  std::vector<ScriptCall> calls;
+  if (mode == "whole") {
+    // At least one call, so that the epoch is bumped even with no shards.
+    auto fence = shard_fences.begin();
+    do {
+      ScriptCall& begin = calls.emplace_back(ScriptCall{kBeginWhole, {plan.writers_key}, {}});
+      for (; fence != shard_fences.end() && begin.keys.size() < kPublishKeysPerCall; ++fence) {
+        begin.keys.push_back(CheckpointGuardKey(plan.workflow_id, fence->first));
+        begin.args.push_back(owned.emplace_back(std::to_string(fence->first)));
+        begin.args.push_back(owned.emplace_back(std::to_string(fence->second)));
+      }
+    } while (fence != shard_fences.end());
+  }
+  const size_t first_publish = calls.size();
+  for (size_t begin = 0; begin < plan.keys.size(); begin += kPublishKeysPerCall) {
+    const size_t end = std::min(plan.keys.size(), begin + kPublishKeysPerCall);
+    calls.push_back(PublishCall(plan, mode, begin, end, end == plan.keys.size(), &owned));
+  }
+  Result<std::vector<ReplyPtr>> replies = RunScripts(calls);
+  if (!replies.ok()) return replies.status();
+  PublishOutcome outcome;
+  for (size_t i = first_publish; i < replies->size(); ++i) {
+    int64_t written = 0;
+    if (!ReadPublishReply(*(*replies)[i], &written, &outcome.claimed)) {
+      return UnexpectedReply(*(*replies)[i], config_, "EVALSHA", "{written, claimed}");
+    }
+    outcome.refused = outcome.refused || written < 0;
+  }
+  return outcome;
+}
+
+Result<bool> LiveCache::PublishGuarded(const WriterId& id, const PublishPlan& plan,
+                                       const std::string& guard) {
+  const bool prepared = watching_ == std::make_pair(id, connection_) && context_ != nullptr;
+  // Whatever follows ends every WATCH of the connection: an UNWATCH or an EXEC.
+  watching_.reset();
+  const Command watch = {"WATCH", plan.writers_key, plan.guard_key};
+  const Command exists = {"EXISTS", plan.writers_key};
+  const Command get = {"GET", plan.guard_key};
+  if (!prepared) {
+    Result<std::vector<ReplyPtr>> seen = Run({watch, exists, get});
+    if (!seen.ok()) return seen.status();
+    if (!IsOne(*(*seen)[1]) || !IsString(*(*seen)[2], guard)) {
+      Result<std::vector<ReplyPtr>> unwatched = Run({{"UNWATCH"}});
+      if (!unwatched.ok()) return unwatched.status();
+      return false;
+    }
+  }
+  // The task documents as plain MSETs, then the summary checkpoint and the
+  // state compared and the guard set by the publish script. It goes as EVAL:
+  // a NOSCRIPT inside EXEC would come after the MSETs ran. After EXEC, which
+  // ends every WATCH of the connection, the two keys are watched again for
+  // this writer's next publish, which then needs no round trip of its own.
+  std::deque<std::string> owned;
+  std::vector<Command> commands = {{"MULTI"}};
+  const size_t tasks = plan.keys.size() - 1;
+  for (size_t begin = 0; begin < tasks; begin += kPublishKeysPerCall) {
+    Command& mset = commands.emplace_back(Command{"MSET"});
+    for (size_t i = begin; i < std::min(tasks, begin + kPublishKeysPerCall); ++i) {
+      mset.push_back(plan.keys[i]);
+      mset.push_back(plan.documents[i]);
+    }
+  }
+  const ScriptCall last = PublishCall(plan, "changes", tasks, tasks + 1, true, &owned);
+  Command& eval = commands.emplace_back(
+      Command{"EVAL", PublishLua(), owned.emplace_back(std::to_string(last.keys.size()))});
+  eval.insert(eval.end(), last.keys.begin(), last.keys.end());
+  eval.insert(eval.end(), last.args.begin(), last.args.end());
+  const size_t queued = commands.size() - 1;
+  commands.push_back({"EXEC"});
+  commands.insert(commands.end(), {watch, exists, get});
+  // Never sent again on a fresh connection: the WATCH is on this one.
+  Result<std::vector<ReplyPtr>> replies = Exchange(commands);
+  if (!replies.ok()) return replies.status();
+  const redisReply& exec = *(*replies)[queued + 1];
+  if (exec.type == REDIS_REPLY_NIL) {  // a watched key changed: nothing ran
+    Result<std::vector<ReplyPtr>> unwatched = Run({{"UNWATCH"}});
+    if (!unwatched.ok()) return unwatched.status();
+    return false;
+  }
+  if (exec.type == REDIS_REPLY_ERROR) return ErrorReplyStatus(exec, config_, "EXEC");
+  if (exec.type != REDIS_REPLY_ARRAY || exec.elements != queued) {
+    return UnexpectedReply(exec, config_, "EXEC", "a reply per queued command");
+  }
+  for (size_t i = 0; i < exec.elements; ++i) {
+    if (exec.element[i]->type == REDIS_REPLY_ERROR) {
+      return ErrorReplyStatus(*exec.element[i], config_, "EXEC");
+    }
+  }
+  int64_t written = 0;
+  bool claimed = false;
+  // Under the WATCH the writers hash was there and the guard this writer's.
+  if (!ReadPublishReply(*exec.element[exec.elements - 1], &written, &claimed) || written < 0 ||
+      !claimed) {
+    return UnexpectedReply(exec, config_, "EXEC", "{written, 1}");
+  }
+  if (IsOne(*replies->rbegin()[1]) && IsString(*replies->rbegin()[0], plan.guard_value)) {
+    watching_ = std::make_pair(id, connection_);
+  }
+  return true;
+}
+
+Status LiveCache::Publish(const WorkflowState& state,
+                          const std::map<std::string, std::string>& task_checkpoints,
+                          const std::map<int64_t, int64_t>& shard_fences,
+                          const std::string& workflow_checkpoint_doc, PublishCheck check) {
+  Result<PublishPlan> plan = Plan(state, task_checkpoints, workflow_checkpoint_doc, check);
+  if (!plan.ok()) return plan.status();
+  return Track(PublishCompared(*plan, "whole", shard_fences).status());
+}
+
+Status LiveCache::PublishChanges(const ShardWriter& writer, const WorkflowState& state,
+                                 const std::map<std::string, std::string>& task_checkpoints,
+                                 const std::string& workflow_checkpoint_doc) {
+  Result<PublishPlan> plan =
+      Plan(state, task_checkpoints, workflow_checkpoint_doc, PublishCheck::kFromStore);
+  if (!plan.ok()) return plan.status();
+  // Only a batch with task checkpoints has a guard to keep: the state and the
+  // summary checkpoint are always compared.
+  const WriterId id(state.workflow_id, writer.shard);
+  if (!task_checkpoints.empty()) {
+    plan->guard_key = CheckpointGuardKey(state.workflow_id, writer.shard);
+    plan->guard_value = std::to_string(writer.fence) + " " + std::to_string(writer.seq);
+    plan->shard = std::to_string(writer.shard);
+  }
+  PublishOutcome outcome;
+  bool guarded = false;
+  auto known = writers_.find(id);
+  if (!plan->guard_key.empty() && known != writers_.end()) {
+    Result<bool> done = PublishGuarded(id, *plan, known->second.guard);
+    if (!done.ok()) return Track(done.status());
+    guarded = *done;
+    outcome.claimed = guarded;
+  }
+  if (!guarded) {
+    Result<PublishOutcome> compared = PublishCompared(*plan, "changes", {});
+    if (!compared.ok()) return Track(compared.status());
+    outcome = *compared;
+  }
+  Track(Status::OK());
+  if (outcome.refused || !outcome.claimed) {
+    writers_.erase(id);
+  } else {
+    if (known == writers_.end() && writers_.size() >= kMaxWriters) {
+      writers_.erase(std::min_element(
+          writers_.begin(), writers_.end(),
+          [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; }));
+    }
+    writers_[id] = WriterSync{plan->guard_value, ++uses_};
+  }
+  if (outcome.refused) {
+    return Status::NotFound("redis " + config_.Describe() + ": workflow " + state.workflow_id +
+                            " is not in Redis (no " + plan->writers_key +
+                            "): a batch alone is not written; publish the workflow whole");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> LiveCache::WriterKeys(const std::string& workflow_id) {
+  std::vector<std::string> keys = {CheckpointWritersKey(workflow_id)};
+  Result<std::vector<ReplyPtr>> replies = Run({{"HKEYS", keys.front()}});
+  if (!replies.ok()) return replies.status();
+  const redisReply& reply = *replies->front();
+  if (reply.type == REDIS_REPLY_ERROR) return ErrorReplyStatus(reply, config_, "HKEYS");
+  if (reply.type != REDIS_REPLY_ARRAY) return UnexpectedReply(reply, config_, "HKEYS", "fields");
+  for (size_t i = 0; i < reply.elements; ++i) {
+    const redisReply& field = *reply.element[i];
+    if (field.type != REDIS_REPLY_STRING)
+      return UnexpectedReply(field, config_, "HKEYS", "a field");
+    // The shard fields are numbers; "epoch" is not a shard.
+    int64_t shard = 0;
+    const auto [end, error] = std::from_chars(field.str, field.str + field.len, shard);
+    if (error == std::errc() && end == field.str + field.len) {
+      keys.push_back(CheckpointGuardKey(workflow_id, shard));
+    }
+  }
+  return keys;
 }
 
 Status LiveCache::Expire(const std::string& workflow_id, int64_t ttl_seconds) {
@@ -640,10 +634,15 @@ Status LiveCache::Expire(const std::string& workflow_id, int64_t ttl_seconds) {
     return Status::InvalidArgument("redis expire: the TTL must be positive, got " +
                                    std::to_string(ttl_seconds) + " s");
   }
+  Result<std::vector<std::string>> writer_keys = WriterKeys(workflow_id);
+  if (!writer_keys.ok()) return Track(writer_keys.status());
   const std::string ttl = std::to_string(ttl_seconds);
-  Result<std::vector<ReplyPtr>> replies =
-      Run({{"EXPIRE", WorkflowStateKey(workflow_id), ttl},
-           {"EXPIRE", WorkflowCheckpointKey(workflow_id), ttl}});
+  std::vector<std::string> keys = {WorkflowStateKey(workflow_id),
+                                   WorkflowCheckpointKey(workflow_id)};
+  keys.insert(keys.end(), writer_keys->begin(), writer_keys->end());
+  std::vector<Command> commands;
+  for (const std::string& key : keys) commands.push_back({"EXPIRE", key, ttl});
+  Result<std::vector<ReplyPtr>> replies = Run(commands);
   if (!replies.ok()) return Track(replies.status());
   for (const ReplyPtr& reply : *replies) {
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -654,8 +653,14 @@ Status LiveCache::Expire(const std::string& workflow_id, int64_t ttl_seconds) {
 }
 
 Status LiveCache::Delete(const std::string& workflow_id) {
-  Result<std::vector<ReplyPtr>> replies =
-      Run({{"DEL", WorkflowStateKey(workflow_id), WorkflowCheckpointKey(workflow_id)}});
+  Result<std::vector<std::string>> writer_keys = WriterKeys(workflow_id);
+  if (!writer_keys.ok()) return Track(writer_keys.status());
+  std::vector<std::string> keys = {WorkflowStateKey(workflow_id),
+                                   WorkflowCheckpointKey(workflow_id)};
+  keys.insert(keys.end(), writer_keys->begin(), writer_keys->end());
+  Command del = {"DEL"};
+  del.insert(del.end(), keys.begin(), keys.end());
+  Result<std::vector<ReplyPtr>> replies = Run({del});
   if (!replies.ok()) return Track(replies.status());
   if (replies->front()->type == REDIS_REPLY_ERROR) {
     return Track(ErrorReplyStatus(*replies->front(), config_, "DEL"));

@@ -12,15 +12,49 @@
 //   checkpoint:workflow:<key>         the summary checkpoint (WorkflowCheckpointDocument)
 //   checkpoint:task:<key>:<task id>   the task's current checkpoint document
 //
+// and keys of its own, not for people, that keep writers from moving keys
+// backwards (tm-sidecar rebuild-cache writes them again):
+//
+//   checkpoint:writers:<key>          a hash: "epoch", bumped by every whole
+//                                     publish, and a field per shard with a guard
+//   checkpoint:guard:<key>:<shard>    "<fence> <seq>": the shard's writer that
+//                                     publishes guarded, and its last batch
+//
 // IDs go into keys as they are (they may hold ':', '/', '*'); keys and values
 // travel as command arguments, never spliced into command text.
 //
-// Writes are conditional, in Lua scripts, so racing or replaying writers never
-// move a key backwards: the state only to a greater `version`, a checkpoint only
-// to a greater `generation`; a stored value that does not parse is overwritten.
-// So every operation is idempotent, which is what allows sending a call again.
-// Publish sends one script call per chunk of up to kPublishKeysPerCall keys, not
-// one per key; the script compares each key on its own.
+// No key ever moves backwards: the state only to a greater `version`, a
+// checkpoint only to a greater `generation`, however writers race (a stale
+// fenced sidecar beside the current one, a refill beside a flush, two sidecars
+// with the same data). Two ways of writing keep that:
+//
+//   Compared   A Lua script compares each key with what Redis holds before it
+//              writes it (a stored value that does not parse is overwritten).
+//              Publish (a whole workflow: a refill, rebuild-cache, a new
+//              workflow) always writes so, after bumping the epoch and raising
+//              each shard's guard to the fence its writer holds in the store.
+//              PublishChanges writes so when it cannot write guarded, and then
+//              claims the shard's guard unless it holds a greater fence.
+//   Guarded    PublishChanges of a writer whose last publish claimed or kept
+//              the guard, and nobody touched the guard or the writers hash
+//              since: the task documents go with plain MSETs in a MULTI/EXEC
+//              that WATCHes both keys, so the check holds at the moment EXEC
+//              runs, however late. Only the summary checkpoint and the state,
+//              which every shard writes, are compared.
+//
+// Why guarded writes are safe: a task's documents are committed only by its
+// shard's writer, the one with the shard's current fence, which publishes
+// each batch before committing the next; a batch whose publish failed but is
+// still in flight fails its WATCH once the writer writes again or a whole
+// publish runs (each changes a key it watches). A guard untouched since this writer
+// wrote it means that no newer writer of the shard published (it would have
+// claimed the guard) and no whole publish wrote the shard's keys (it bumps
+// the epoch, and raises the guard when the store knows a newer fence): so
+// Redis holds nothing newer for those keys than this batch. A stale writer
+// fails the check once the current one published or a refill ran, and from
+// then on only writes compared, never claiming a guard that holds a greater
+// fence. Each operation is idempotent, which is what allows sending a call
+// again. lua_scripts.cc has the scripts.
 //
 // Connection (the hiredis model): one redisContext, made on first use. A
 // transport error drops it and the next call connects again. When a connection
@@ -35,7 +69,9 @@
 //   Corruption       a key holds another type, or a reply has an unexpected shape
 //
 // Beyond that resend, and one more after reloading the scripts on NOSCRIPT,
-// nothing is retried here: backoff.h is the caller's.
+// nothing is retried here: backoff.h is the caller's. A guarded write is never
+// resent on another connection (its WATCH stays on the first): a broken
+// connection fails the call. When its check fails, the batch is compared.
 //
 // Not thread-safe: one thread at a time (the sidecar's flusher, or a command).
 // hiredis writes with write(2), so the process must ignore SIGPIPE (as
@@ -46,6 +82,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +90,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache/redis_url.h"
 #include "taskmaster/state.h"
 #include "taskmaster/status.h"
 
@@ -61,35 +99,12 @@ struct redisReply;
 
 namespace taskmaster::sidecar {
 
-// Where Redis is and how long to wait for it. Plain config: ParseRedisUrl fills
-// the address; the timeouts are the caller's.
-struct RedisConfig {
-  // TCP when unix_path is empty.
-  std::string host;
-  int port = 6379;
-  std::string unix_path;
-  std::string username;  // empty: AUTH with the password alone
-  std::string password;  // empty: no AUTH
-  int db = 0;
-  // Short: the cache is written on the flush path, and a Redis that does not
-  // answer must not hold up acknowledging the step's records for long.
-  std::chrono::milliseconds connect_timeout{1000};
-  std::chrono::milliseconds command_timeout{1000};
-
-  // "host:port/db" or "unix:/path", for messages and logs; never the password.
-  std::string Describe() const;
-};
-
-// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 and db 0 by
-// default; an IPv6 host in brackets; user and password percent-decoded) or
-// `unix:///absolute/path`. InvalidArgument naming the problem, never echoing
-// the password; `rediss://` is refused because Debian's hiredis 0.14 has no TLS.
-Result<RedisConfig> ParseRedisUrl(std::string_view url);
-
 // The key names above.
 std::string WorkflowStateKey(std::string_view workflow_id);
 std::string WorkflowCheckpointKey(std::string_view workflow_id);
 std::string TaskCheckpointKey(std::string_view workflow_id, std::string_view task_id);
+std::string CheckpointWritersKey(std::string_view workflow_id);
+std::string CheckpointGuardKey(std::string_view workflow_id, int64_t shard);
 
 // The summary checkpoint stored at checkpoint:workflow:<key>: the checkpoint
 // envelope with task_id "*", generation = state.version, and the payload
@@ -110,10 +125,14 @@ enum class PublishCheck {
   kFromStore,
 };
 
-// The Lua function `envelope(head)` the checkpoint scripts share: the fields
-// of a stored document's envelope as a table, or nil. For the benchmark that
-// measures another script design with the same logic (bench/redis_flush_bench.cc).
-std::string_view CheckpointEnvelopeLua();
+// One shard's sidecar as the writer of a batch (PublishChanges): the shard
+// whose tasks the checkpoints are, the fence it holds, and the batch's highest
+// seq.
+struct ShardWriter {
+  int64_t shard = 0;
+  int64_t fence = 0;
+  int64_t seq = 0;
+};
 
 // Keys per script call in Publish: a bound on how long one call holds Redis
 // (a refill publishes every checkpoint of a workflow).
@@ -128,21 +147,38 @@ class LiveCache {
   LiveCache(const LiveCache&) = delete;
   LiveCache& operator=(const LiveCache&) = delete;
 
-  // Writes the workflow's state and checkpoints, each only if newer than what
-  // Redis holds (see the file comment), in one pipeline. `task_checkpoints` maps
-  // task ID to its current checkpoint document and `workflow_checkpoint_doc` is
-  // WorkflowCheckpointDocument(state, ...): each must verify and name this
+  // Writes the workflow's whole state and checkpoints, each only if newer than
+  // what Redis holds, compared (see the file comment). `task_checkpoints` maps
+  // task ID to its current checkpoint document and `workflow_checkpoint_doc`
+  // is WorkflowCheckpointDocument(state, ...): each must verify and name this
   // workflow (and that task, or "*"), else InvalidArgument and nothing is sent
   // (with PublishCheck::kFromStore only the generation is read; see there).
+  //
+  // `shard_fences` is the fence each shard's writer holds, read from the store
+  // after the documents (StateStore::LoadShardFences): each shard's guard is
+  // raised to it, so that no older writer of the shard writes guarded again.
+  // Empty when there are no task checkpoints (a new workflow).
   Status Publish(const WorkflowState& state,
                  const std::map<std::string, std::string>& task_checkpoints,
+                 const std::map<int64_t, int64_t>& shard_fences,
                  const std::string& workflow_checkpoint_doc,
                  PublishCheck check = PublishCheck::kVerify);
 
+  // Writes one committed batch of `writer`: the documents the store returned
+  // (checked as PublishCheck::kFromStore), guarded when it can (see the file
+  // comment). NotFound, with nothing written, when Redis does not hold the
+  // workflow (a Redis restarted empty, flushed or evicting, or a workflow
+  // never published whole): this batch alone would leave the earlier
+  // checkpoints missing behind a current state, so the caller publishes the
+  // workflow whole instead. The connection is healthy then.
+  Status PublishChanges(const ShardWriter& writer, const WorkflowState& state,
+                        const std::map<std::string, std::string>& task_checkpoints,
+                        const std::string& workflow_checkpoint_doc);
+
   // Sets a TTL of ttl_seconds (> 0) on the workflow's keys: its state, its
-  // summary checkpoint and every task checkpoint. Task keys are found with SCAN
-  // and a task key is touched only if its document names this workflow (or does
-  // not parse): `checkpoint:task:a:b:t` may belong to workflow "a" or "a:b".
+  // summary checkpoint, its writers hash and guards, and every task checkpoint. Task keys are found
+  // with SCAN and a task key is touched only if its document names this workflow (or does not
+  // parse): `checkpoint:task:a:b:t` may belong to workflow "a" or "a:b".
   Status Expire(const std::string& workflow_id, int64_t ttl_seconds);
   // Deletes the same keys (gc).
   Status Delete(const std::string& workflow_id);
@@ -167,12 +203,28 @@ class LiveCache {
   // One command's argv. The views point at strings that outlive the exchange.
   using Command = std::vector<std::string_view>;
 
-  enum Script { kPublishIfNewer, kOwnTaskKeys, kScriptCount };
+  enum Script { kPublish, kBeginWhole, kOwnTaskKeys, kScriptCount };
   struct ScriptCall {
     Script script;
     std::vector<std::string> keys;
     std::vector<std::string_view> args;
   };
+  // One publish's keys and arguments (live_cache.cc).
+  struct PublishPlan;
+  // What the publish script answered: whether Redis refused a batch for want
+  // of the workflow, and whether the writer's guard was claimed.
+  struct PublishOutcome {
+    bool refused = false;
+    bool claimed = false;
+  };
+  using WriterId = std::pair<std::string, int64_t>;  // (workflow, shard)
+  // What a writer wrote to its guard at its last publish.
+  struct WriterSync {
+    std::string guard;  // "<fence> <seq>"
+    uint64_t last_use = 0;
+  };
+  // Writers remembered at once; a writer forgotten publishes compared once.
+  static constexpr size_t kMaxWriters = 64;
 
   Status Connect();
   // Sends the commands in one pipeline and reads every reply. A transport error
@@ -186,6 +238,24 @@ class LiveCache {
   // first error reply becomes the Status.
   Result<std::vector<ReplyPtr>> RunScripts(const std::vector<ScriptCall>& calls);
   Status LoadScripts();
+  // The keys and arguments of a publish, its documents checked as `check` says.
+  Result<PublishPlan> Plan(const WorkflowState& state,
+                           const std::map<std::string, std::string>& task_checkpoints,
+                           const std::string& workflow_checkpoint_doc, PublishCheck check);
+  // One publish script call over the plan's checkpoints [begin, end), and the
+  // state when `with_state`; numbers it makes are kept in `owned`.
+  static ScriptCall PublishCall(const PublishPlan& plan, std::string_view mode, size_t begin,
+                                size_t end, bool with_state, std::deque<std::string>* owned);
+  // Sends the plan as compared script calls ("whole", after raising the
+  // guards to `shard_fences`, or "changes").
+  Result<PublishOutcome> PublishCompared(const PublishPlan& plan, std::string_view mode,
+                                         const std::map<int64_t, int64_t>& shard_fences);
+  // The guarded path for writer `id`, whose last publish wrote `guard`: true
+  // when the batch was written, false when it must be compared instead.
+  Result<bool> PublishGuarded(const WriterId& id, const PublishPlan& plan,
+                              const std::string& guard);
+  // The workflow's writers hash and every guard key it lists.
+  Result<std::vector<std::string>> WriterKeys(const std::string& workflow_id);
   // Calls kOwnTaskKeys with `args` on every page of SCAN over the workflow's
   // task checkpoint keys.
   Status ForEachOwnTaskKeyPage(const std::string& workflow_id,
@@ -195,6 +265,13 @@ class LiveCache {
   RedisConfig config_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::array<std::string, kScriptCount> digests_;  // SHA1 from SCRIPT LOAD; empty: not loaded
+  uint64_t connection_ = 0;                        // counts the connections made
+  std::map<WriterId, WriterSync> writers_;
+  uint64_t uses_ = 0;
+  // The writer whose guarded publish left its two keys watched, on which
+  // connection, and seen holding what it wrote: its next publish goes straight
+  // to MULTI. Any EXEC ends it.
+  std::optional<std::pair<WriterId, uint64_t>> watching_;
   bool healthy_ = false;
 };
 

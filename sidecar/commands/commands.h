@@ -47,6 +47,7 @@ struct SidecarFlags {
   std::string listen = "127.0.0.1:9464";
   std::string port_file;
   bool local = false;
+  int serve_pods = -1;  // local mode: the socket to serve every pod of a run on (pod_server.h)
 };
 void AddSidecarFlags(CLI::App* app, SidecarFlags* flags);
 // The sidecar of one pod, until its step's commit record is durable and a stop
@@ -60,6 +61,11 @@ Subcommand AddExpireCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFlags* sidecar);
 Subcommand AddStatusCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores);
+// The operator's reads (get.cc, tasks.cc, history.cc; output.h): exit 0, 2 for
+// bad usage or an unknown workflow or task, 1 when the store fails.
+Subcommand AddGetCommand(CLI::App* app, Env* env, StoreFlags* stores);
+Subcommand AddTasksCommand(CLI::App* app, StoreFlags* stores);
+Subcommand AddHistoryCommand(CLI::App* app, StoreFlags* stores);
 
 // "90s", "30m", "24h", "7d" (or plain seconds) to seconds; InvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);

@@ -24,8 +24,15 @@ int RunRebuildCache(Env* env, const StoreFlags& stores, const std::string& key) 
     std::cerr << "tm-sidecar: " << checkpoints.status().ToString() << "\n";
     return pr::kExitFailed;
   }
+  // After the documents: fences only grow (live_cache.h, Publish).
+  auto fences = workflow->store->LoadShardFences(key);
+  if (!fences.ok()) {
+    std::cerr << "tm-sidecar: " << fences.status().ToString() << "\n";
+    return pr::kExitFailed;
+  }
   auto doc = WorkflowCheckpointDocument(workflow->state, 0, 0, env->NowUnixMillis());
-  Status s = doc.ok() ? (*cache)->Publish(workflow->state, *checkpoints, *doc) : doc.status();
+  Status s =
+      doc.ok() ? (*cache)->Publish(workflow->state, *checkpoints, *fences, *doc) : doc.status();
   if (!s.ok()) {
     std::cerr << "tm-sidecar: rebuild-cache: " << s.ToString() << "\n";
     return pr::kExitFailed;

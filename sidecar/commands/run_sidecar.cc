@@ -3,13 +3,17 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "cache/backoff.h"
 #include "commands/commands.h"
 #include "http_server.h"
+#include "pod_server.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -19,9 +23,13 @@ namespace pr = protocol;
 
 namespace {
 
-int RunSidecar(Env* env, const StoreFlags& stores, SidecarOptions options,
-               const std::string& listen, const std::string& port_file, bool local) {
-  if (Status s = ValidateId(options.state_key, "state key"); !s.ok()) return Usage(s);
+// What a pod's sidecar and local mode's sidecar for every pod share: the
+// signals, the HTTP listener, the store and the cache; `serve` runs on them.
+using Serve = std::function<int(StateStore*, LiveCache*, Metrics*, Health*, SignalFd*)>;
+
+int ServeWithStore(Env* env, const StoreFlags& stores, SidecarOptions options,
+                   const std::string& listen, const std::string& port_file, bool local,
+                   const Serve& serve) {
   // Every flag is checked before anything starts: bad config is exit 2, never 75.
   auto config = ConfiguredStore(stores, &options.store_name);
   if (!config.ok()) return Usage(config.status());
@@ -53,8 +61,53 @@ int RunSidecar(Env* env, const StoreFlags& stores, SidecarOptions options,
         store.status().message());
     return store.status().IsInvalidArgument() ? pr::kExitUsage : pr::kExitNotDurable;
   }
-  Sidecar sidecar(env, std::move(options), store->get(), cache->get(), &metrics, &health);
-  return sidecar.Run(&signals);
+  return serve(store->get(), cache->get(), &metrics, &health, &signals);
+}
+
+// The options of one pod's sidecar from its flags.
+Result<SidecarOptions> PodOptions(SidecarFlags flags, const StoreFlags& stores) {
+  auto role = pr::ParseRole(flags.role);
+  if (!role.ok()) return role.status();
+  flags.options.role = *role;
+  flags.options.sync = flags.local;
+  if (flags.options.state_key.empty()) {
+    return Status::InvalidArgument("--state-key is required");
+  }
+  TM_RETURN_IF_ERROR(ValidateId(flags.options.state_key, "state key"));
+  if (flags.options.pod_name.empty()) {
+    // In a pod the hostname is the pod's name.
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) == 0) flags.options.pod_name = host;
+  }
+  auto config = ConfiguredStore(stores, &flags.options.store_name);
+  if (!config.ok()) return config.status();
+  return flags.options;
+}
+
+// Local mode's sidecar for every pod of a run (pod_server.h): a pod's flags
+// come in its start message and are read as this command line reads its own.
+int ServePods(Env* env, const StoreFlags& stores, const SidecarFlags& flags) {
+  auto parse = [&stores](const std::vector<std::string>& args) -> Result<SidecarOptions> {
+    CLI::App app("the sidecar of one pod");
+    SidecarFlags pod;
+    AddSidecarFlags(&app, &pod);
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 reads from the back
+    try {
+      app.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+      return Status::InvalidArgument(e.what());
+    }
+    if (pod.serve_pods >= 0) return Status::InvalidArgument("a pod cannot serve pods");
+    return PodOptions(std::move(pod), stores);
+  };
+  return ServeWithStore(env, stores, flags.options, flags.listen, flags.port_file, flags.local,
+                        [&](StateStore* store, LiveCache* cache, Metrics* metrics, Health* health,
+                            SignalFd* signals) {
+                          health->store_up = true;
+                          health->restored = true;
+                          PodServer server(env, store, cache, metrics, parse, flags.serve_pods);
+                          return server.Run(signals);
+                        });
 }
 
 }  // namespace
@@ -76,6 +129,9 @@ void AddSidecarFlags(CLI::App* app, SidecarFlags* f) {
   app->add_option("--shard", o.shard, "0-based shard index")
       ->envname(pr::kEnvShard)
       ->check(CLI::NonNegativeNumber);
+  app->add_option("--pod-name", o.pod_name,
+                  "The pod's name, recorded with each task attempt (default: the hostname)")
+      ->envname("TM_POD_NAME");
   app->add_option("--grace-seconds", o.grace_seconds, "Pod termination grace period")
       ->envname(pr::kEnvGraceSeconds)
       ->check(CLI::Range(1, 86400))
@@ -88,18 +144,22 @@ void AddSidecarFlags(CLI::App* app, SidecarFlags* f) {
       ->capture_default_str();
   app->add_flag("--local", f->local,
                 "Local mode: fsync acks and restore files, ignore SIGINT, die with the parent");
+  app->add_option("--serve-pods", f->serve_pods,
+                  "Local mode: serve the sidecar of every pod of a tm-step local run, started "
+                  "and stopped by JSON lines on this socket descriptor")
+      ->check(CLI::NonNegativeNumber);
 }
 
 int RunSidecarCommand(Env* env, const StoreFlags& stores, SidecarFlags flags) {
-  auto role = pr::ParseRole(flags.role);
-  if (!role.ok()) return Usage(role.status());
-  flags.options.role = *role;
-  flags.options.sync = flags.local;
-  if (flags.options.state_key.empty()) {
-    return Usage(Status::InvalidArgument("--state-key is required"));
-  }
-  return RunSidecar(env, stores, std::move(flags.options), flags.listen, flags.port_file,
-                    flags.local);
+  if (flags.serve_pods >= 0) return ServePods(env, stores, flags);
+  auto options = PodOptions(flags, stores);
+  if (!options.ok()) return Usage(options.status());
+  return ServeWithStore(env, stores, *options, flags.listen, flags.port_file, flags.local,
+                        [&](StateStore* store, LiveCache* cache, Metrics* metrics, Health* health,
+                            SignalFd* signals) {
+                          Sidecar sidecar(env, *options, store, cache, metrics, health);
+                          return sidecar.Run(signals);
+                        });
 }
 
 }  // namespace taskmaster::sidecar

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -126,6 +127,43 @@ SELECT t.workflow_id, t.ordinal / greatest(w.effective_batch_size, 1), t.status,
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Per-task counts of failed and interrupted attempts: a failure is final
+    // once the failures exceed the task's retry budget (--task-retries), and
+    // interruptions (SIGTERM from outside) never spend it. A row's last attempt
+    // is what the counts start from.
+    {3, "per-task failure and interruption counts", R"sql(
+ALTER TABLE task_states ADD COLUMN failures bigint NOT NULL DEFAULT 0,
+  ADD COLUMN interruptions bigint NOT NULL DEFAULT 0;
+UPDATE task_states SET failures = 1 WHERE status = 'failed';
+UPDATE task_states SET interruptions = 1 WHERE status = 'interrupted';
+)sql"},
+    // Task attempts (task_reads.h) and tasks by status for keyset paging. The
+    // index build holds off writers of task_states for its duration (a
+    // migration runs before the shards of a release start).
+    {4, "task attempts, tasks by status", R"sql(
+CREATE TABLE task_attempts (
+  workflow_id text NOT NULL,
+  ordinal bigint NOT NULL,
+  fence bigint NOT NULL,
+  attempt bigint NOT NULL,
+  shard bigint NOT NULL,
+  step_attempt bigint NOT NULL,
+  pod text,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  duration_ms bigint,
+  outcome text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'timed_out',
+                                           'interrupted', 'cancelled')),
+  final boolean NOT NULL DEFAULT false,
+  exit_code integer,
+  error text NOT NULL DEFAULT '',
+  normalized_error text,
+  generation bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow_id, ordinal, fence),
+  FOREIGN KEY (workflow_id, ordinal) REFERENCES task_states ON DELETE CASCADE
+);
+CREATE INDEX task_states_status ON task_states (workflow_id, status, ordinal);
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -222,7 +260,8 @@ constexpr const char* kEndTasks =
     "UPDATE task_states t SET status = r.status, final = r.final, exit_code = r.exit_code, "
     "error = r.error, "
     "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
-    "duration_ms = r.duration_ms "
+    "duration_ms = r.duration_ms, failures = t.failures + (r.status = 'failed')::int, "
+    "interruptions = t.interruptions + (r.status = 'interrupted')::int "
     "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text, status text, "
     "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint) "
     "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
@@ -235,7 +274,9 @@ constexpr const char* kEndTasks =
 constexpr const char* kReopenWorkflow =
     "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = $1";
 constexpr const char* kReopenTasks =
-    "UPDATE task_states SET status = 'pending', final = false WHERE workflow_id = $1 "
+    "UPDATE task_states SET status = 'pending', final = false, "
+    "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
+    "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = $2, finished_at = now() WHERE workflow_id = $1 "
@@ -283,7 +324,8 @@ constexpr const char* kCountFinalFailures =
     "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND status = 'failed' AND final";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
-    "c.generation, c.document, c.backup_generation, c.backup_document "
+    "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
+    "t.interruptions "
     // LATERAL ... LIMIT 1 (the primary key allows one row; LIMIT keeps the planner
     // from flattening it back into a join): one index lookup per task of the shard.
     // A plain join hashed the whole workflow's checkpoints for one shard
@@ -296,6 +338,8 @@ constexpr const char* kReadFailedTasks =
     "WHERE workflow_id = $1 AND status = 'failed' AND final ORDER BY ordinal LIMIT $2";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = $1";
+constexpr const char* kReadShardFences =
+    "SELECT shard, fence FROM fences WHERE workflow_id = $1 AND role = 'shard'";
 // Task and checkpoint rows go with the workflow row (ON DELETE CASCADE).
 constexpr const char* kDeleteFinished =
     "WITH gone AS (DELETE FROM workflow_states "
@@ -303,6 +347,55 @@ constexpr const char* kDeleteFinished =
     "RETURNING workflow_id), "
     "fences_gone AS (DELETE FROM fences f USING gone WHERE f.workflow_id = gone.workflow_id) "
     "SELECT workflow_id FROM gone ORDER BY workflow_id";
+
+// A task start adds the task's next attempt (numbered after the highest kept
+// one) and deletes its attempts older than the last $6 (kAttemptsKeptPerTask);
+// a start already recorded for this fence adds nothing. The DELETE sees the
+// rows as they were before the INSERT, which only adds the newest.
+constexpr const char* kStartAttempts =
+    "WITH added AS (INSERT INTO task_attempts (workflow_id, ordinal, fence, attempt, shard, "
+    "step_attempt, pod, started_at, outcome) "
+    "SELECT $1, r.ordinal, $3::bigint, coalesce((SELECT max(a.attempt) FROM task_attempts a "
+    "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal), 0) + 1, $4::bigint, r.attempt, "
+    "nullif($5::text, ''), timestamptz 'epoch' + r.started_at_ms * interval '1 millisecond', "
+    "'running' "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, attempt bigint, started_at_ms bigint) "
+    "ON CONFLICT DO NOTHING RETURNING ordinal, attempt) "
+    "DELETE FROM task_attempts a USING added WHERE a.workflow_id = $1 "
+    "AND a.ordinal = added.ordinal AND a.attempt <= added.attempt - $6::bigint";
+// After the batch's checkpoints: the generation is the one the attempt left.
+constexpr const char* kEndAttempts =
+    "UPDATE task_attempts a SET "
+    "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
+    "duration_ms = r.duration_ms, outcome = r.outcome, final = r.final, "
+    "exit_code = r.exit_code, error = r.error, generation = t.generation "
+    "FROM json_to_recordset($2::json) AS r(ordinal bigint, outcome text, final boolean, "
+    "exit_code integer, error text, finished_at_ms bigint, duration_ms bigint), task_states t "
+    "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal AND a.fence = $3::bigint "
+    "AND t.workflow_id = $1 AND t.ordinal = r.ordinal";
+// Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
+#define TM_TASK_COLUMNS                                           \
+  "ordinal, task_id, status, final, attempts, exit_code, error, " \
+  "(extract(epoch FROM started_at) * 1000)::bigint, "             \
+  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation "
+constexpr const char* kListTasks =
+    "SELECT " TM_TASK_COLUMNS
+    "FROM task_states WHERE workflow_id = $1 AND ordinal > $2::bigint "
+    "ORDER BY ordinal LIMIT $3::bigint";
+constexpr const char* kListTasksByStatus =
+    "SELECT " TM_TASK_COLUMNS
+    "FROM task_states WHERE workflow_id = $1 AND status = $4 AND ordinal > $2::bigint "
+    "ORDER BY ordinal LIMIT $3::bigint";
+constexpr const char* kReadTask =
+    "SELECT " TM_TASK_COLUMNS "FROM task_states WHERE workflow_id = $1 AND task_id = $2";
+#undef TM_TASK_COLUMNS
+// Fences grow with a task's attempts (task_reads.h): the key's order is theirs.
+constexpr const char* kReadAttempts =
+    "SELECT attempt, fence, shard, step_attempt, coalesce(pod, ''), "
+    "(extract(epoch FROM started_at) * 1000)::bigint, "
+    "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, outcome, final, exit_code, "
+    "error, generation FROM task_attempts WHERE workflow_id = $1 AND ordinal = $2::bigint "
+    "ORDER BY fence";
 
 // ---- The libpq C API, behind RAII ---------------------------------------------
 
@@ -515,6 +608,61 @@ std::string EndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
   return w.Take();
 }
 
+std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
+  JsonWriter w;
+  w.StartArray();
+  for (const protocol::TaskEndRecord* r : ends) {
+    w.StartObject();
+    w.Key("ordinal").Int64(r->ordinal).Key("outcome").String(ToString(OutcomeOf(*r)));
+    w.Key("final").Bool(r->final).Key("exit_code").OptionalInt(r->exit_code);
+    w.Key("error").String(StorableText(r->error));
+    w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// The task row of a result's row (kListTasks' columns).
+Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
+  TaskRow t;
+  t.ordinal = rows.Int(i, 0);
+  t.task_id = rows.Text(i, 1);
+  Result<TaskStatus> status = ParseStored(ParseTaskStatus(rows.Text(i, 2)), "task status");
+  if (!status.ok()) return status.status();
+  t.status = *status;
+  t.final = rows.Bool(i, 3);
+  t.attempts = rows.Int(i, 4);
+  t.exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 5));
+  t.error = rows.Text(i, 6);
+  t.started_at_ms = rows.OptionalInt(i, 7);
+  t.finished_at_ms = rows.OptionalInt(i, 8);
+  t.duration_ms = rows.OptionalInt(i, 9);
+  t.generation = rows.Int(i, 10);
+  return t;
+}
+
+Result<AttemptRow> AttemptRowOf(const Rows& rows, int i) {
+  AttemptRow a;
+  a.attempt = rows.Int(i, 0);
+  a.fence = rows.Int(i, 1);
+  a.shard = rows.Int(i, 2);
+  a.step_attempt = rows.Int(i, 3);
+  a.pod = rows.Text(i, 4);
+  a.started_at_ms = rows.Int(i, 5);
+  a.finished_at_ms = rows.OptionalInt(i, 6);
+  a.duration_ms = rows.OptionalInt(i, 7);
+  Result<AttemptOutcome> outcome =
+      ParseStored(ParseAttemptOutcome(rows.Text(i, 8)), "attempt outcome");
+  if (!outcome.ok()) return outcome.status();
+  a.outcome = *outcome;
+  a.final = rows.Bool(i, 9);
+  a.exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 10));
+  a.error = rows.Text(i, 11);
+  a.generation = rows.Int(i, 12);
+  return a;
+}
+
 // ---- The store ----------------------------------------------------------------------
 
 class PostgresStore final : public StateStore {
@@ -577,9 +725,12 @@ class PostgresStore final : public StateStore {
   Result<int64_t> AcquireFence(const Writer& writer) override {
     int64_t fence = 0;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
-      Result<Rows> bumped = Exec(kBumpFence, WriterParams(writer));
-      if (!bumped.ok()) return bumped.status();
-      fence = bumped->Int(0, 0);
+      Queue(kBumpFence, WriterParams(writer),
+            Check{[&fence](Rows bumped) {
+                    fence = bumped.Int(0, 0);
+                    return Status::OK();
+                  },
+                  false});
       return Status::OK();
     }));
     return fence;
@@ -630,38 +781,21 @@ class PostgresStore final : public StateStore {
                                        workflow_id + "' does not exist (it has " +
                                        std::to_string(shards) + " shards)");
       }
-      Result<Rows> failures = Exec(kCountFinalFailures, Params().Text(workflow_id));
-      if (!failures.ok()) return failures.status();
-      restore.final_failures = failures->Int(0, 0);
-
+      // Both reads travel with COMMIT: a read-only snapshot has nothing to
+      // lose by committing before its rows are looked at.
+      Queue(kCountFinalFailures, Params().Text(workflow_id),
+            Check{[&restore](Rows failures) {
+                    restore.final_failures = failures.Int(0, 0);
+                    return Status::OK();
+                  },
+                  false});
       const protocol::OrdinalRange range =
           protocol::ShardRange(shard, restore.task_count, restore.batch_size);
-      Result<Rows> tasks =
-          Exec(kReadShardTasks, Params().Text(workflow_id).Int(range.begin).Int(range.end));
-      if (!tasks.ok()) return tasks.status();
-      for (int i = 0; i < tasks->size(); ++i) {
-        protocol::RestoredTask t;
-        t.ordinal = tasks->Int(i, 0);
-        t.task_id = tasks->Text(i, 1);
-        Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks->Text(i, 2)), "task status");
-        if (!status.ok()) return status.status();
-        t.status = *status;
-        t.final = tasks->Bool(i, 3);
-        t.attempts = tasks->Int(i, 4);
-        t.exit_code = ExitCodeFromColumn(tasks->OptionalInt(i, 5));
-        t.error = tasks->Text(i, 6);
-        if (!tasks->IsNull(i, 7)) {
-          StoredCheckpoint stored;
-          stored.generation = tasks->Int(i, 7);
-          stored.document = tasks->Text(i, 8);
-          stored.backup_generation = tasks->Int(i, 9);
-          if (!tasks->IsNull(i, 10)) stored.backup_document = tasks->Text(i, 10);
-          RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
-          t.generation = chosen.generation;
-          data.documents[t.ordinal] = std::move(chosen.document);
-        }
-        restore.tasks.push_back(std::move(t));
-      }
+      Queue(kReadShardTasks, Params().Text(workflow_id).Int(range.begin).Int(range.end),
+            Check{[&data, &workflow_id](Rows tasks) {
+                    return ReadShardTasks(workflow_id, tasks, &data);
+                  },
+                  true});
       return Status::OK();
     }));
     return data;
@@ -720,6 +854,67 @@ class PostgresStore final : public StateStore {
     return documents;
   }
 
+  Result<TaskPage> ListTasks(const std::string& workflow_id, const TaskQuery& query) override {
+    TaskPage page;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      page = TaskPage();
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      // One row more than asked for says whether a next page exists.
+      Params params = Params().Text(workflow_id).Int(query.after.value_or(-1)).Int(query.limit + 1);
+      if (query.status) params.Text(ToString(*query.status));
+      Result<Rows> rows = Exec(query.status ? kListTasksByStatus : kListTasks, params);
+      if (!rows.ok()) return rows.status();
+      const int n = static_cast<int>(std::min<int64_t>(rows->size(), query.limit));
+      for (int i = 0; i < n; ++i) {
+        Result<TaskRow> task = TaskRowOf(*rows, i);
+        if (!task.ok()) return task.status();
+        page.tasks.push_back(std::move(task).value());
+      }
+      if (rows->size() > n) page.next_after = page.tasks.back().ordinal;
+      return Status::OK();
+    }));
+    return page;
+  }
+
+  Result<TaskHistory> LoadTaskHistory(const std::string& workflow_id,
+                                      const std::string& task_id) override {
+    TaskHistory history;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      history = TaskHistory();
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      Result<Rows> task = Exec(kReadTask, Params().Text(workflow_id).Text(task_id));
+      if (!task.ok()) return task.status();
+      if (task->size() == 0) {
+        return Status::NotFound("workflow '" + workflow_id + "' has no task '" + task_id + "'");
+      }
+      Result<TaskRow> row = TaskRowOf(*task, 0);
+      if (!row.ok()) return row.status();
+      history.task = std::move(row).value();
+      Result<Rows> attempts =
+          Exec(kReadAttempts, Params().Text(workflow_id).Int(history.task.ordinal));
+      if (!attempts.ok()) return attempts.status();
+      for (int i = 0; i < attempts->size(); ++i) {
+        Result<AttemptRow> attempt = AttemptRowOf(*attempts, i);
+        if (!attempt.ok()) return attempt.status();
+        history.attempts.push_back(std::move(attempt).value());
+      }
+      return Status::OK();
+    }));
+    return history;
+  }
+
+  Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
+    std::map<int64_t, int64_t> fences;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, options_.lock_timeout_ms, [&]() -> Status {
+      fences.clear();
+      Result<Rows> rows = Exec(kReadShardFences, Params().Text(workflow_id));
+      if (!rows.ok()) return rows.status();
+      for (int i = 0; i < rows->size(); ++i) fences[rows->Int(i, 0)] = rows->Int(i, 1);
+      return Status::OK();
+    }));
+    return fences;
+  }
+
   Result<ApplyResult> Apply(const Batch& batch) override {
     ApplyResult result;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
@@ -746,6 +941,36 @@ class PostgresStore final : public StateStore {
 
   static Params WriterParams(const Writer& w) {
     return Params().Text(w.workflow_id).Text(protocol::ToString(w.role)).Int(w.shard);
+  }
+
+  // The shard's task rows (kReadShardTasks) into `data`.
+  static Status ReadShardTasks(const std::string& workflow_id, const Rows& tasks, ShardData* data) {
+    for (int i = 0; i < tasks.size(); ++i) {
+      protocol::RestoredTask t;
+      t.ordinal = tasks.Int(i, 0);
+      t.task_id = tasks.Text(i, 1);
+      Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks.Text(i, 2)), "task status");
+      if (!status.ok()) return status.status();
+      t.status = *status;
+      t.final = tasks.Bool(i, 3);
+      t.attempts = tasks.Int(i, 4);
+      t.exit_code = ExitCodeFromColumn(tasks.OptionalInt(i, 5));
+      t.error = tasks.Text(i, 6);
+      t.failures = tasks.Int(i, 11);
+      t.interruptions = tasks.Int(i, 12);
+      if (!tasks.IsNull(i, 7)) {
+        StoredCheckpoint stored;
+        stored.generation = tasks.Int(i, 7);
+        stored.document = tasks.Text(i, 8);
+        stored.backup_generation = tasks.Int(i, 9);
+        if (!tasks.IsNull(i, 10)) stored.backup_document = tasks.Text(i, 10);
+        RestoreDocument chosen = ChooseRestoreDocument(workflow_id, t.task_id, stored);
+        t.generation = chosen.generation;
+        data->documents[t.ordinal] = std::move(chosen.document);
+      }
+      data->restore.tasks.push_back(std::move(t));
+    }
+    return Status::OK();
   }
 
   // The Status for a failed statement. A lost connection is dropped (the next
@@ -776,18 +1001,105 @@ class PostgresStore final : public StateStore {
     return Status::IOError(message);
   }
 
+  // What a queued statement's result is checked or read with, after it ran.
+  // `fallible` when the check itself can refuse a result (a missing task):
+  // such a check must run before the transaction commits.
+  struct Check {
+    std::function<Status(Rows)> read;
+    bool fallible;
+  };
+  struct Queued {
+    const char* sql;
+    Params params;
+    Check check;
+  };
+
+  // Queues a statement of the open transaction: it goes to the server with the
+  // next Exec or Flush, in one round trip with the others (libpq's pipeline
+  // mode). `check`, when set, gets its rows then, in queue order.
+  void Queue(const char* sql, Params params = Params(), Check check = Check{}) {
+    queued_.push_back(Queued{sql, std::move(params), std::move(check)});
+  }
+
+  // Runs the queued statements and then `sql`, and returns `sql`'s rows.
   Result<Rows> Exec(const char* sql, const Params& params = Params()) {
     if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
-    const std::vector<const char*> values = params.Pointers();
-    ResultHandle result(PQexecParams(conn_.get(), sql, params.size(), nullptr, values.data(),
-                                     nullptr, nullptr, /*resultFormat=*/0));
-    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
-    return Rows(std::move(result));
+    if (queued_.empty()) {
+      const std::vector<const char*> values = params.Pointers();
+      ResultHandle result(PQexecParams(conn_.get(), sql, params.size(), nullptr, values.data(),
+                                       nullptr, nullptr, /*resultFormat=*/0));
+      const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Failure(result.get());
+      return Rows(std::move(result));
+    }
+    std::optional<Rows> rows;
+    Queue(sql, params,
+          Check{[&rows](Rows r) {
+                  rows.emplace(std::move(r));
+                  return Status::OK();
+                },
+                false});
+    TM_RETURN_IF_ERROR(Flush());
+    return std::move(*rows);
+  }
+
+  // Sends every queued statement and one Sync, then reads their results in
+  // order. The server stops at the first error (the rest come back aborted);
+  // the first failure, of a statement or of a check, is the answer.
+  Status Flush() {
+    std::vector<Queued> queued = std::move(queued_);
+    queued_.clear();
+    if (queued.empty()) return Status::OK();
+    if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
+    PGconn* conn = conn_.get();
+    if (PQenterPipelineMode(conn) != 1) return Failure(nullptr);
+    for (const Queued& q : queued) {
+      const std::vector<const char*> values = q.params.Pointers();
+      if (PQsendQueryParams(conn, q.sql, q.params.size(), nullptr, values.data(), nullptr, nullptr,
+                            /*resultFormat=*/0) != 1) {
+        return Lost();
+      }
+    }
+    if (PQpipelineSync(conn) != 1) return Lost();
+    Status first = Status::OK();
+    for (Queued& q : queued) {
+      ResultHandle result(PQgetResult(conn));
+      if (result == nullptr) return Lost();
+      // Each statement's result is followed by a null one.
+      while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+      if (!first.ok()) continue;
+      const ExecStatusType status = PQresultStatus(result.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        first = Failure(result.get());
+        if (conn_ == nullptr) return first;
+      } else if (q.check.read) {
+        first = q.check.read(Rows(std::move(result)));
+      }
+    }
+    ResultHandle sync(PQgetResult(conn));
+    if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+        PQexitPipelineMode(conn) != 1) {
+      return Lost();
+    }
+    return first;
+  }
+
+  // The pipeline lost its place (the connection broke mid-way): the
+  // connection is dropped and the next call connects again.
+  Status Lost() {
+    const std::string message = "PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get()));
+    conn_.reset();
+    return Status::Unavailable(message);
+  }
+
+  bool AnyFallibleQueued() const {
+    return std::any_of(queued_.begin(), queued_.end(),
+                       [](const Queued& q) { return q.check.fallible; });
   }
 
   // Constant SQL of several statements (the migrations), in the simple protocol.
   Status ExecScript(const char* sql) {
+    TM_RETURN_IF_ERROR(Flush());
     if (conn_ == nullptr) TM_RETURN_IF_ERROR(Connect());
     ResultHandle result(PQexec(conn_.get(), sql));
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
@@ -799,18 +1111,24 @@ class PostgresStore final : public StateStore {
   // when body succeeds. Reads are one REPEATABLE READ snapshot. When COMMIT
   // itself fails for a lost connection, whether the transaction committed is
   // unknown; retrying is safe because every write is conditional on (fence, seq).
+  //
+  // BEGIN and the timeouts are queued, to travel with the body's first
+  // statement, and COMMIT goes with the body's last queued ones; a check that
+  // can refuse a write's result runs before COMMIT is sent. Statements in one
+  // pipeline each get the statement timeout afresh (the server restarts it per
+  // Execute message), set_config's values included.
   template <typename Body>
   Status InTransaction(TxnKind kind, int lock_timeout_ms, Body&& body) {
-    Result<Rows> begin =
-        Exec(kind == kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
-    if (!begin.ok()) return begin.status();
-    Status status = Exec(kSetTimeouts, Params()
-                                           .Int(options_.statement_timeout_ms)
-                                           .Int(lock_timeout_ms)
-                                           .Int(options_.idle_in_transaction_timeout_ms))
-                        .status();
-    if (status.ok()) status = body();
+    queued_.clear();
+    Queue(kind == kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN");
+    Queue(kSetTimeouts, Params()
+                            .Int(options_.statement_timeout_ms)
+                            .Int(lock_timeout_ms)
+                            .Int(options_.idle_in_transaction_timeout_ms));
+    Status status = body();
+    if (status.ok() && kind == kWrite && AnyFallibleQueued()) status = Flush();
     if (status.ok()) status = Exec("COMMIT").status();
+    queued_.clear();
     if (!status.ok() && conn_ != nullptr && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
       // The error that matters is `status`; a failed ROLLBACK drops the
       // connection by itself when it was lost.
@@ -875,7 +1193,7 @@ class PostgresStore final : public StateStore {
     Result<Rows> peek = Exec(kPeekFence, WriterParams(writer));
     if (!peek.ok()) return peek.status();
     if (peek->size() > 0 && batch_fence < peek->Int(0, 0)) return FenceCheck{true, 0};
-    if (peek->size() == 0) TM_RETURN_IF_ERROR(Exec(kCreateFence, WriterParams(writer)).status());
+    if (peek->size() == 0) Queue(kCreateFence, WriterParams(writer));
     Result<Rows> locked = Exec(kLockFence, WriterParams(writer));
     if (!locked.ok()) return locked.status();
     if (locked->size() == 0) {
@@ -894,9 +1212,12 @@ class PostgresStore final : public StateStore {
   Status UpdateTasks(const char* sql, const std::string& workflow_id, const char* kind,
                      const std::vector<const Record*>& records, const std::string& json) {
     if (records.empty()) return Status::OK();
-    Result<Rows> updated = Exec(sql, Params().Text(workflow_id).Text(json));
-    if (!updated.ok()) return updated.status();
-    return CheckAllFound(workflow_id, kind, records, *updated);
+    Queue(sql, Params().Text(workflow_id).Text(json),
+          Check{[workflow_id, kind, records](Rows updated) {
+                  return CheckAllFound(workflow_id, kind, records, updated);
+                },
+                true});
+    return Status::OK();
   }
 
   Status ApplyInTransaction(const Batch& batch, ApplyResult* result) {
@@ -919,37 +1240,37 @@ class PostgresStore final : public StateStore {
                                        "'");
       }
       const protocol::WorkflowInitRecord& r = *plan.init;
-      TM_RETURN_IF_ERROR(Exec(kInsertWorkflow, Params()
-                                                   .Text(id)
-                                                   .Int(r.task_count)
-                                                   .Int(r.batch_size)
-                                                   .Int(r.effective_batch_size)
-                                                   .Text(r.list_hash))
-                             .status());
+      Queue(kInsertWorkflow, Params()
+                                 .Text(id)
+                                 .Int(r.task_count)
+                                 .Int(r.batch_size)
+                                 .Int(r.effective_batch_size)
+                                 .Text(r.list_hash));
     }
     if (!plan.task_list.empty()) {
-      TM_RETURN_IF_ERROR(
-          Exec(kInsertTasks, Params().Text(id).Text(TaskListJson(plan.task_list))).status());
+      Queue(kInsertTasks, Params().Text(id).Text(TaskListJson(plan.task_list)));
     }
     TM_RETURN_IF_ERROR(
         UpdateTasks(kStartTasks, id, "task_start", plan.starts, StartsJson(plan.starts)));
+    TM_RETURN_IF_ERROR(StartAttempts(batch, plan.starts));
     TM_RETURN_IF_ERROR(ApplyCheckpoints(id, plan.checkpoints, result));
     TM_RETURN_IF_ERROR(
         UpdateTasks(kTaskProgress, id, "progress", plan.progress, ProgressJson(plan.progress)));
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskNotes, id, "note", plan.notes, NotesJson(plan.notes)));
     TM_RETURN_IF_ERROR(UpdateTasks(kEndTasks, id, "task_end", plan.ends, EndsJson(plan.ends)));
+    TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
     if (plan.final_status) {
-      Result<Rows> finished =
-          Exec(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)));
-      if (!finished.ok()) return finished.status();
-      if (finished->size() != 1) {
-        return Status::InvalidArgument("commit record: workflow '" + id +
-                                       "' to finalize was never initialized");
-      }
+      Queue(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)),
+            Check{[id](Rows finished) {
+                    if (finished.size() == 1) return Status::OK();
+                    return Status::InvalidArgument("commit record: workflow '" + id +
+                                                   "' to finalize was never initialized");
+                  },
+                  true});
     }
     std::vector<int64_t> counted = CountedOrdinals(plan);
     if (plan.commit && batch.writer.role == protocol::Role::kInit) {
-      TM_RETURN_IF_ERROR(Exec(kReopenWorkflow, Params().Text(id)).status());
+      Queue(kReopenWorkflow, Params().Text(id));
       Result<Rows> reopened = Exec(kReopenTasks, Params().Text(id));
       if (!reopened.ok()) return reopened.status();
       for (int i = 0; i < reopened->size(); ++i) counted.push_back(reopened->Int(i, 0));
@@ -957,8 +1278,42 @@ class PostgresStore final : public StateStore {
     TM_RETURN_IF_ERROR(UpdateWorkflowRow(id, counted));
     Params fence = WriterParams(batch.writer);
     fence.Int(batch.fence).Int(plan.max_seq);
-    TM_RETURN_IF_ERROR(Exec(kStoreFence, fence).status());
+    Queue(kStoreFence, fence);
     return FillState(id, result);
+  }
+
+  // Adds each started task's attempt, keeping the last kAttemptsKeptPerTask.
+  Status StartAttempts(const Batch& batch,
+                       const std::vector<const protocol::TaskStartRecord*>& starts) {
+    if (starts.empty()) return Status::OK();
+    const Writer& w = batch.writer;
+    Queue(kStartAttempts, Params()
+                              .Text(w.workflow_id)
+                              .Text(StartsJson(starts))
+                              .Int(batch.fence)
+                              .Int(w.shard)
+                              .Text(batch.pod)
+                              .Int(kAttemptsKeptPerTask));
+    return Status::OK();
+  }
+
+  // Completes the attempt of this fence of each ended task (a cancelled task
+  // never started, so it has none).
+  Status EndAttempts(const std::string& workflow_id, int64_t fence,
+                     const std::vector<const protocol::TaskEndRecord*>& ends) {
+    if (ends.empty()) return Status::OK();
+    Queue(kEndAttempts, Params().Text(workflow_id).Text(AttemptEndsJson(ends)).Int(fence));
+    return Status::OK();
+  }
+
+  // NotFound unless the workflow has a row.
+  Status RequireWorkflow(const std::string& workflow_id) {
+    Result<Rows> wf = Exec(kReadWorkflowInit, Params().Text(workflow_id));
+    if (!wf.ok()) return wf.status();
+    if (wf->size() == 0) {
+      return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+    }
+    return Status::OK();
   }
 
   Status ApplyCheckpoints(const std::string& workflow_id,
@@ -970,11 +1325,14 @@ class PostgresStore final : public StateStore {
     // The task rows first: a checkpoint of an unknown task is refused by name
     // rather than by the foreign key.
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskGenerations, workflow_id, "checkpoint", records, json));
-    Result<Rows> current = Exec(kUpsertCheckpoints, Params().Text(workflow_id).Text(json));
-    if (!current.ok()) return current.status();
-    for (int i = 0; i < current->size(); ++i) {
-      result->checkpoints[current->Text(i, 0)] = current->Text(i, 1);
-    }
+    Queue(kUpsertCheckpoints, Params().Text(workflow_id).Text(json),
+          Check{[result](Rows current) {
+                  for (int i = 0; i < current.size(); ++i) {
+                    result->checkpoints[current.Text(i, 0)] = current.Text(i, 1);
+                  }
+                  return Status::OK();
+                },
+                false});
     return Status::OK();
   }
 
@@ -995,27 +1353,28 @@ class PostgresStore final : public StateStore {
     const int64_t shard_size = std::max<int64_t>(row->Int(0, 2), 1);
     for (const ShardRun& run : ShardRuns(changed, shard_size)) {
       Params params = Params().Text(workflow_id).Int(run.first).Int(run.last);
-      TM_RETURN_IF_ERROR(Exec(kDeleteShardCounts, params).status());
-      TM_RETURN_IF_ERROR(Exec(kRecountShards, params.Int(shard_size)).status());
+      Queue(kDeleteShardCounts, params);
+      Queue(kRecountShards, params.Int(shard_size));
     }
     TaskCounts counts;
     bool any_started = false;
     TM_RETURN_IF_ERROR(CountTasks(workflow_id, &counts, &any_started, kShardGroups));
     const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
-    return Exec(kStoreCounts, Params()
-                                  .Text(workflow_id)
-                                  .Text(ToString(status))
-                                  .Int(counts.total)
-                                  .Int(counts.succeeded)
-                                  .Int(counts.failed)
-                                  .Int(counts.running)
-                                  .Int(counts.pending)
-                                  .Int(counts.cancelled))
-        .status();
+    Queue(kStoreCounts, Params()
+                            .Text(workflow_id)
+                            .Text(ToString(status))
+                            .Int(counts.total)
+                            .Int(counts.succeeded)
+                            .Int(counts.failed)
+                            .Int(counts.running)
+                            .Int(counts.pending)
+                            .Int(counts.cancelled));
+    return Status::OK();
   }
 
   const PostgresOptions options_;
-  ConnectionHandle conn_;  // null after a transport failure, until the next call
+  ConnectionHandle conn_;       // null after a transport failure, until the next call
+  std::vector<Queued> queued_;  // statements of the open transaction not sent yet
 };
 
 }  // namespace
@@ -1075,7 +1434,14 @@ std::vector<StoreStatement> PostgresStatements() {
       {"ReadShardTasks", kReadShardTasks},
       {"ReadFailedTasks", kReadFailedTasks},
       {"ReadCheckpoints", kReadCheckpoints},
+      {"ReadShardFences", kReadShardFences},
       {"DeleteFinished", kDeleteFinished},
+      {"StartAttempts", kStartAttempts},
+      {"EndAttempts", kEndAttempts},
+      {"ListTasks", kListTasks},
+      {"ListTasksByStatus", kListTasksByStatus},
+      {"ReadTask", kReadTask},
+      {"ReadAttempts", kReadAttempts},
   };
 }
 

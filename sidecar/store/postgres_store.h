@@ -4,8 +4,16 @@
 // transaction (no session settings, locks or prepared statements), so the store
 // works behind PgBouncer in transaction mode: timeouts are set per transaction
 // with set_config(..., true), migrations take pg_advisory_xact_lock, and every
-// statement is PQexecParams with its values as parameters (batches travel as
-// one JSON parameter per record kind, unpacked by json_to_recordset).
+// statement is an unnamed extended-protocol statement with its values as
+// parameters (batches travel as one JSON parameter per record kind, unpacked by
+// json_to_recordset).
+//
+// Round trips are what a call costs when one sidecar serves many pods over one
+// connection, so a transaction's statements go in libpq's pipeline mode,
+// several per round trip: BEGIN and the timeouts travel with the first
+// statement, and statements whose results decide nothing until later are sent
+// together (a fence bump is one round trip, a shard's restore two, a batch six
+// at most). A result that can refuse a write is checked before COMMIT is sent.
 //
 // A transport failure (the connection is lost or the server shuts down) is
 // Unavailable, and the next call connects again. A server error is not:

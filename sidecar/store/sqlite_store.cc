@@ -16,6 +16,7 @@
 #include "store/derived_state.h"
 #include "store/schema_version.h"
 #include "taskmaster/env.h"
+#include "taskmaster/time.h"
 
 // This store and postgres_store.cc are the two SQL dialects of one design, kept apart
 // on purpose: the same schema versions, statements and StateStore methods,
@@ -129,6 +130,145 @@ SELECT t.workflow_id, t.ordinal / max(w.effective_batch_size, 1), t.status, t.fi
 FROM task_states t JOIN workflow_states w ON w.workflow_id = t.workflow_id
 GROUP BY 1, 2, 3, 4;
 )sql"},
+    // Per-task counts of failed and interrupted attempts: a failure is final
+    // once the failures exceed the task's retry budget (--task-retries), and
+    // interruptions (SIGTERM from outside) never spend it. A row's last attempt
+    // is what the counts start from.
+    {3, "per-task failure and interruption counts", R"sql(
+ALTER TABLE task_states ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_states ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+UPDATE task_states SET failures = 1 WHERE status = 'failed';
+UPDATE task_states SET interruptions = 1 WHERE status = 'interrupted';
+)sql"},
+    // Task attempts (task_reads.h), tasks by status for paging, and times as
+    // ISO 8601 text in UTC with milliseconds ("2026-11-29T00:28:02.123Z", as
+    // `sqlite3` shows them and as they sort), converted from the Unix
+    // milliseconds of versions 1 to 3. SQLite cannot change a column's type:
+    // each table with times is made again and its rows copied (Migrate turns
+    // foreign keys off meanwhile, so dropping a parent deletes no child rows).
+    // A value that is text already (written by this version) stays.
+    {4, "task attempts, tasks by status, times as ISO 8601 text", R"sql(
+CREATE TABLE workflow_states_v3 (
+  workflow_id TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed')),
+  total INTEGER NOT NULL DEFAULT 0,
+  succeeded INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  running INTEGER NOT NULL DEFAULT 0,
+  pending INTEGER NOT NULL DEFAULT 0,
+  cancelled INTEGER NOT NULL DEFAULT 0,
+  task_count INTEGER NOT NULL,
+  batch_size INTEGER NOT NULL,
+  effective_batch_size INTEGER NOT NULL,
+  list_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  finished_at TEXT,
+  version INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO workflow_states_v3
+SELECT workflow_id, status, total, succeeded, failed, running, pending, cancelled, task_count,
+       batch_size, effective_batch_size, list_hash,
+       CASE typeof(created_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', created_at / 1000,
+         'unixepoch') || printf('.%03dZ', created_at % 1000) ELSE created_at END,
+       CASE typeof(updated_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', updated_at / 1000,
+         'unixepoch') || printf('.%03dZ', updated_at % 1000) ELSE updated_at END,
+       CASE typeof(finished_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S',
+         finished_at / 1000, 'unixepoch') || printf('.%03dZ', finished_at % 1000)
+         ELSE finished_at END,
+       version
+FROM workflow_states;
+DROP TABLE workflow_states;
+ALTER TABLE workflow_states_v3 RENAME TO workflow_states;
+CREATE INDEX workflow_states_updated_at ON workflow_states (updated_at);
+CREATE INDEX workflow_states_finished_at ON workflow_states (finished_at)
+  WHERE finished_at IS NOT NULL;
+CREATE TABLE task_states_v3 (
+  workflow_id TEXT NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed',
+                                         'interrupted', 'cancelled')),
+  final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
+  finished_at TEXT,
+  duration_ms INTEGER,
+  generation INTEGER NOT NULL DEFAULT 0,
+  progress_done INTEGER,
+  progress_total INTEGER,
+  note TEXT,
+  failures INTEGER NOT NULL DEFAULT 0,
+  interruptions INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow_id, ordinal),
+  UNIQUE (workflow_id, task_id)
+);
+INSERT INTO task_states_v3
+SELECT workflow_id, ordinal, task_id, status, final, exit_code, error, attempts,
+       CASE typeof(started_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', started_at / 1000,
+         'unixepoch') || printf('.%03dZ', started_at % 1000) ELSE started_at END,
+       CASE typeof(finished_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S',
+         finished_at / 1000, 'unixepoch') || printf('.%03dZ', finished_at % 1000)
+         ELSE finished_at END,
+       duration_ms, generation, progress_done, progress_total, note, failures, interruptions
+FROM task_states;
+DROP TABLE task_states;
+ALTER TABLE task_states_v3 RENAME TO task_states;
+CREATE INDEX task_states_final_failures ON task_states (workflow_id, ordinal)
+  WHERE status = 'failed' AND final = 1;
+CREATE INDEX task_states_status ON task_states (workflow_id, status, ordinal);
+CREATE TABLE checkpoints_v3 (
+  workflow_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  backup_generation INTEGER NOT NULL DEFAULT 0,
+  backup_document TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (workflow_id, task_id),
+  FOREIGN KEY (workflow_id, task_id) REFERENCES task_states (workflow_id, task_id)
+    ON DELETE CASCADE
+);
+INSERT INTO checkpoints_v3
+SELECT workflow_id, task_id, generation, document, backup_generation, backup_document,
+       CASE typeof(updated_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', updated_at / 1000,
+         'unixepoch') || printf('.%03dZ', updated_at % 1000) ELSE updated_at END
+FROM checkpoints;
+DROP TABLE checkpoints;
+ALTER TABLE checkpoints_v3 RENAME TO checkpoints;
+CREATE TABLE schema_migrations_v3 (
+  version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+INSERT INTO schema_migrations_v3
+SELECT version, name,
+       CASE typeof(applied_at) WHEN 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', applied_at / 1000,
+         'unixepoch') || printf('.%03dZ', applied_at % 1000) ELSE applied_at END
+FROM schema_migrations;
+DROP TABLE schema_migrations;
+ALTER TABLE schema_migrations_v3 RENAME TO schema_migrations;
+CREATE TABLE task_attempts (
+  workflow_id TEXT NOT NULL,
+  ordinal INTEGER NOT NULL,
+  fence INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  shard INTEGER NOT NULL,
+  step_attempt INTEGER NOT NULL,
+  pod TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  duration_ms INTEGER,
+  outcome TEXT NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'timed_out',
+                                           'interrupted', 'cancelled')),
+  final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  normalized_error TEXT,
+  generation INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow_id, ordinal, fence),
+  FOREIGN KEY (workflow_id, ordinal) REFERENCES task_states ON DELETE CASCADE
+);
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -146,6 +286,7 @@ constexpr const char* kRecordMigration =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
 
 constexpr const char* kUseWal = "PRAGMA journal_mode = WAL";
+constexpr const char* kForeignKeyCheck = "PRAGMA foreign_key_check";
 
 constexpr const char* kBumpFence =
     "INSERT INTO fences (workflow_id, role, shard, fence, seq) VALUES (?, ?, ?, 1, 0) "
@@ -199,15 +340,20 @@ constexpr const char* kTaskProgress =
     "WHERE workflow_id = ? AND ordinal = ?";
 constexpr const char* kTaskNote =
     "UPDATE task_states SET note = ? WHERE workflow_id = ? AND ordinal = ?";
+// The fence check applies each end once, so the counts grow once per attempt.
 constexpr const char* kEndTask =
     "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
-    "duration_ms = ? WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+    "duration_ms = ?, failures = failures + (?1 = 'failed'), "
+    "interruptions = interruptions + (?1 = 'interrupted') "
+    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
 // An init commit starts a run of the workflow (see postgres_store.cc): the
 // workflow is no longer finished and what did not succeed is pending again.
 constexpr const char* kReopenWorkflow =
     "UPDATE workflow_states SET finished_at = NULL WHERE workflow_id = ?";
 constexpr const char* kReopenTasks =
-    "UPDATE task_states SET status = 'pending', final = 0 WHERE workflow_id = ? "
+    "UPDATE task_states SET status = 'pending', final = 0, "
+    "failures = CASE WHEN status = 'failed' AND final = 1 THEN 0 ELSE failures END "
+    "WHERE workflow_id = ? "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
@@ -246,8 +392,8 @@ constexpr const char* kCountFinalFailures =
     "SELECT count(*) FROM task_states WHERE workflow_id = ? AND status = 'failed' AND final = 1";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
-    "c.generation, c.document, c.backup_generation, c.backup_document "
-    "FROM task_states t LEFT JOIN checkpoints c "
+    "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
+    "t.interruptions FROM task_states t LEFT JOIN checkpoints c "
     "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
     "WHERE t.workflow_id = ? AND t.ordinal >= ? AND t.ordinal < ? ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
@@ -255,9 +401,47 @@ constexpr const char* kReadFailedTasks =
     "WHERE workflow_id = ? AND status = 'failed' AND final = 1 ORDER BY ordinal LIMIT ?";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = ?";
+constexpr const char* kReadShardFences =
+    "SELECT shard, fence FROM fences WHERE workflow_id = ? AND role = 'shard'";
 constexpr const char* kDeleteFinished =
     "DELETE FROM workflow_states WHERE finished_at < ? RETURNING workflow_id";
 constexpr const char* kDeleteFences = "DELETE FROM fences WHERE workflow_id = ?";
+
+// A task start adds the task's next attempt (numbered after the highest kept
+// one); a start already recorded for this fence adds nothing.
+constexpr const char* kStartAttempt =
+    "INSERT INTO task_attempts (workflow_id, ordinal, fence, attempt, shard, step_attempt, pod, "
+    "started_at, outcome) "
+    "SELECT ?1, ?2, ?3, coalesce(max(attempt), 0) + 1, ?4, ?5, ?6, ?7, 'running' "
+    "FROM task_attempts WHERE workflow_id = ?1 AND ordinal = ?2 "
+    "ON CONFLICT DO NOTHING RETURNING attempt";
+// Keeps the last kAttemptsKeptPerTask: ?3 is the new attempt's number minus it.
+constexpr const char* kPruneAttempts =
+    "DELETE FROM task_attempts WHERE workflow_id = ?1 AND ordinal = ?2 AND attempt <= ?3";
+// After the batch's checkpoints: the generation is the one the attempt left.
+constexpr const char* kEndAttempt =
+    "UPDATE task_attempts SET finished_at = ?4, duration_ms = ?5, outcome = ?6, final = ?7, "
+    "exit_code = ?8, error = ?9, generation = (SELECT generation FROM task_states "
+    "WHERE workflow_id = ?1 AND ordinal = ?2) "
+    "WHERE workflow_id = ?1 AND ordinal = ?2 AND fence = ?3";
+// Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
+constexpr const char* kListTasks =
+    "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
+    "finished_at, duration_ms, generation FROM task_states "
+    "WHERE workflow_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3";
+constexpr const char* kListTasksByStatus =
+    "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
+    "finished_at, duration_ms, generation FROM task_states "
+    "WHERE workflow_id = ?1 AND status = ?4 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3";
+constexpr const char* kReadTask =
+    "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
+    "finished_at, duration_ms, generation FROM task_states "
+    "WHERE workflow_id = ? AND task_id = ?";
+// Fences grow with a task's attempts (task_reads.h): the key's order is theirs.
+constexpr const char* kReadAttempts =
+    "SELECT attempt, fence, shard, step_attempt, pod, started_at, finished_at, duration_ms, "
+    "outcome, final, exit_code, error, generation FROM task_attempts "
+    "WHERE workflow_id = ? AND ordinal = ? ORDER BY fence";
 
 // The name of a network filesystem by statfs(2) f_type, or nullptr.
 const char* NetworkFilesystemName(int64_t statfs_type) {
@@ -365,6 +549,8 @@ class Query {
   }
   Query& Null() { return Bound(stmt_ ? sqlite3_bind_null(stmt_, ++index_) : 0); }
   Query& OptionalInt(const std::optional<int64_t>& value) { return value ? Int(*value) : Null(); }
+  // Times are stored as ISO 8601 text in UTC with milliseconds (migration 3).
+  Query& Time(int64_t unix_ms) { return Text(FormatRfc3339Millis(unix_ms)); }
 
   // True when a row is ready, false when the statement is done.
   Result<bool> Step() {
@@ -397,6 +583,16 @@ class Query {
     if (text == nullptr) return std::string();
     return std::string(reinterpret_cast<const char*>(text),
                        static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  // A time column (nullopt for NULL); a value no store writes is Corruption.
+  Result<std::optional<int64_t>> ColumnOptionalTime(int col, const char* column) const {
+    if (IsNull(col)) return std::optional<int64_t>();
+    Result<int64_t> ms = ParseStored(ParseRfc3339Millis(ColumnText(col)), column);
+    if (!ms.ok()) return ms.status();
+    return std::optional<int64_t>(*ms);
+  }
+  Result<int64_t> ColumnTime(int col, const char* column) const {
+    return ParseStored(ParseRfc3339Millis(ColumnText(col)), column);
   }
 
  private:
@@ -433,20 +629,36 @@ class SqliteStore final : public StateStore {
   }
 
   Status Migrate() override {
-    return InTransaction(kWrite, [&]() -> Status {
+    // Off for the migrations, which make tables again (migration 3): dropping
+    // a parent table with them on would delete its children's rows. The
+    // pragma is a no-op inside a transaction, so it is set around it, and the
+    // keys are checked before the transaction commits.
+    TM_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = OFF"));
+    Status migrated = InTransaction(kWrite, [&]() -> Status {
       TM_RETURN_IF_ERROR(Exec(kCreateMigrationsTable));
       Result<int64_t> found = StoredSchemaVersion();
       if (!found.ok()) return found.status();
       TM_RETURN_IF_ERROR(CheckNotNewer(*found, kSchemaVersion));
+      if (*found == kSchemaVersion) return Status::OK();  // no check of every row then
       for (const Migration& m : kMigrations) {
         if (m.version <= *found) continue;
         TM_RETURN_IF_ERROR(Exec(m.sql));
         Query record(db_.get(), &statements_, kRecordMigration);
-        record.Int(m.version).Text(m.name).Int(env_->NowUnixMillis());
+        record.Int(m.version).Text(m.name).Time(env_->NowUnixMillis());
         TM_RETURN_IF_ERROR(record.Run());
+      }
+      Query check(db_.get(), &statements_, kForeignKeyCheck);
+      Result<bool> violation = check.Step();
+      if (!violation.ok()) return violation.status();
+      if (*violation) {
+        return Status::Corruption("a row of table " + check.ColumnText(0) +
+                                  " refers to a missing row of " + check.ColumnText(2));
       }
       return Status::OK();
     });
+    Status on = Exec("PRAGMA foreign_keys = ON");
+    TM_RETURN_IF_ERROR(migrated);
+    return on;
   }
 
   Status CheckSchema() override {
@@ -465,15 +677,25 @@ class SqliteStore final : public StateStore {
   }
 
   Result<int64_t> AcquireFence(const Writer& writer) override {
+    // The bump commits without an fsync of its own (WAL mode, synchronous =
+    // NORMAL for this transaction only): the writer's first batch commits
+    // with FULL, which syncs the WAL up to and including the bump, before any
+    // record under the new fence is acknowledged. A power loss before that
+    // takes back only a fence no acknowledged record carries; and after a
+    // power loss no writer that holds the older fence is left to run.
+    TM_RETURN_IF_ERROR(Exec("PRAGMA synchronous = NORMAL"));
     int64_t fence = 0;
-    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+    Status bumped = InTransaction(kWrite, [&]() -> Status {
       Query bump(db_.get(), &statements_, kBumpFence);
       bump.Text(writer.workflow_id).Text(protocol::ToString(writer.role)).Int(writer.shard);
       Result<bool> row = bump.Step();
       if (!row.ok()) return row.status();
       fence = bump.ColumnInt(0);
       return bump.Run();
-    }));
+    });
+    Status full = Exec("PRAGMA synchronous = FULL");
+    TM_RETURN_IF_ERROR(bumped);
+    TM_RETURN_IF_ERROR(full);
     return fence;
   }
 
@@ -550,6 +772,8 @@ class SqliteStore final : public StateStore {
         t.attempts = tasks.ColumnInt(4);
         t.exit_code = ExitCodeFromColumn(tasks.ColumnOptionalInt(5));
         t.error = tasks.ColumnText(6);
+        t.failures = tasks.ColumnInt(11);
+        t.interruptions = tasks.ColumnInt(12);
         if (!tasks.IsNull(7)) {
           StoredCheckpoint stored;
           stored.generation = tasks.ColumnInt(7);
@@ -622,6 +846,77 @@ class SqliteStore final : public StateStore {
     return documents;
   }
 
+  Result<TaskPage> ListTasks(const std::string& workflow_id, const TaskQuery& query) override {
+    TaskPage page;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      // One row more than asked for says whether a next page exists.
+      Query q(db_.get(), &statements_, query.status ? kListTasksByStatus : kListTasks);
+      q.Text(workflow_id).Int(query.after.value_or(-1)).Int(query.limit + 1);
+      if (query.status) q.Text(ToString(*query.status));
+      for (;;) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        if (static_cast<int64_t>(page.tasks.size()) == query.limit) {
+          page.next_after = page.tasks.back().ordinal;
+          return Status::OK();
+        }
+        Result<TaskRow> task = ReadTaskRow(q);
+        if (!task.ok()) return task.status();
+        page.tasks.push_back(std::move(task).value());
+      }
+    }));
+    return page;
+  }
+
+  Result<TaskHistory> LoadTaskHistory(const std::string& workflow_id,
+                                      const std::string& task_id) override {
+    TaskHistory history;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      TM_RETURN_IF_ERROR(RequireWorkflow(workflow_id));
+      {
+        Query q(db_.get(), &statements_, kReadTask);
+        q.Text(workflow_id).Text(task_id);
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) {
+          return Status::NotFound("workflow '" + workflow_id + "' has no task '" + task_id + "'");
+        }
+        Result<TaskRow> task = ReadTaskRow(q);
+        if (!task.ok()) return task.status();
+        history.task = std::move(task).value();
+      }
+      Query q(db_.get(), &statements_, kReadAttempts);
+      q.Text(workflow_id).Int(history.task.ordinal);
+      for (;;) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        Result<AttemptRow> attempt = ReadAttemptRow(q);
+        if (!attempt.ok()) return attempt.status();
+        history.attempts.push_back(std::move(attempt).value());
+      }
+    }));
+    return history;
+  }
+
+  Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
+    std::map<int64_t, int64_t> fences;
+    TM_RETURN_IF_ERROR(InTransaction(kRead, [&]() -> Status {
+      fences.clear();
+      Query read(db_.get(), &statements_, kReadShardFences);
+      read.Text(workflow_id);
+      for (;;) {
+        Result<bool> row = read.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::OK();
+        fences[read.ColumnInt(0)] = read.ColumnInt(1);
+      }
+    }));
+    return fences;
+  }
+
   Result<ApplyResult> Apply(const Batch& batch) override {
     ApplyResult result;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
@@ -638,7 +933,7 @@ class SqliteStore final : public StateStore {
       {
         // Task and checkpoint rows go with the workflow row (ON DELETE CASCADE).
         Query workflows(db_.get(), &statements_, kDeleteFinished);
-        workflows.Int(cutoff_unix_ms);
+        workflows.Time(cutoff_unix_ms);
         for (;;) {
           Result<bool> row = workflows.Step();
           if (!row.ok()) return row.status();
@@ -729,8 +1024,12 @@ class SqliteStore final : public StateStore {
     state.counts.running = read.ColumnInt(5);
     state.counts.pending = read.ColumnInt(6);
     state.counts.cancelled = read.ColumnInt(7);
-    state.created_at_ms = read.ColumnInt(8);
-    state.updated_at_ms = read.ColumnInt(9);
+    Result<int64_t> created = read.ColumnTime(8, "workflow created_at");
+    if (!created.ok()) return created.status();
+    Result<int64_t> updated = read.ColumnTime(9, "workflow updated_at");
+    if (!updated.ok()) return updated.status();
+    state.created_at_ms = *created;
+    state.updated_at_ms = *updated;
     state.version = read.ColumnInt(10);
     return std::optional<WorkflowState>(std::move(state));
   }
@@ -778,7 +1077,7 @@ class SqliteStore final : public StateStore {
       }
       Query q(db_.get(), &statements_, kInsertWorkflow);
       q.Text(id).Int(plan.init->task_count).Int(plan.init->batch_size);
-      q.Int(plan.init->effective_batch_size).Text(plan.init->list_hash).Int(now).Int(now);
+      q.Int(plan.init->effective_batch_size).Text(plan.init->list_hash).Time(now).Time(now);
       TM_RETURN_IF_ERROR(q.Run());
     }
     for (const TaskListEntry& task : plan.task_list) {
@@ -788,10 +1087,11 @@ class SqliteStore final : public StateStore {
     }
     for (const protocol::TaskStartRecord* r : plan.starts) {
       Query q(db_.get(), &statements_, kStartTask);
-      q.Int(r->attempt).Int(r->started_at_ms).Text(id).Int(r->ordinal).Text(r->task_id);
+      q.Int(r->attempt).Time(r->started_at_ms).Text(id).Int(r->ordinal).Text(r->task_id);
       TM_RETURN_IF_ERROR(q.Run());
       if (q.Changes() != 1) return MissingTask(id, "task_start", r->seq, r->ordinal, r->task_id);
     }
+    TM_RETURN_IF_ERROR(StartAttempts(batch, plan.starts));
     TM_RETURN_IF_ERROR(ApplyCheckpoints(id, plan.checkpoints, now, result));
     for (const protocol::ProgressRecord* r : plan.progress) {
       Query q(db_.get(), &statements_, kTaskProgress);
@@ -808,14 +1108,15 @@ class SqliteStore final : public StateStore {
     for (const protocol::TaskEndRecord* r : plan.ends) {
       Query q(db_.get(), &statements_, kEndTask);
       q.Text(ToString(r->status)).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
-      q.Text(StorableText(r->error)).Int(r->finished_at_ms).Int(r->duration_ms);
+      q.Text(StorableText(r->error)).Time(r->finished_at_ms).Int(r->duration_ms);
       q.Text(id).Int(r->ordinal).Text(r->task_id);
       TM_RETURN_IF_ERROR(q.Run());
       if (q.Changes() != 1) return MissingTask(id, "task_end", r->seq, r->ordinal, r->task_id);
     }
+    TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
     if (plan.final_status) {
       Query q(db_.get(), &statements_, kFinishWorkflow);
-      q.Text(ToString(*plan.final_status)).Int(now).Text(id);
+      q.Text(ToString(*plan.final_status)).Time(now).Text(id);
       TM_RETURN_IF_ERROR(q.Run());
       if (q.Changes() != 1) {
         return Status::InvalidArgument("commit record: workflow '" + id +
@@ -847,6 +1148,108 @@ class SqliteStore final : public StateStore {
     return FillState(id, result);
   }
 
+  // Adds each started task's attempt and deletes its attempts older than the
+  // last kAttemptsKeptPerTask.
+  Status StartAttempts(const Batch& batch,
+                       const std::vector<const protocol::TaskStartRecord*>& starts) {
+    const Writer& w = batch.writer;
+    for (const protocol::TaskStartRecord* r : starts) {
+      int64_t attempt = 0;
+      {
+        Query q(db_.get(), &statements_, kStartAttempt);
+        q.Text(w.workflow_id).Int(r->ordinal).Int(batch.fence).Int(w.shard).Int(r->attempt);
+        if (batch.pod.empty()) {
+          q.Null();
+        } else {
+          q.Text(batch.pod);
+        }
+        q.Time(r->started_at_ms);
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) continue;  // this fence's attempt is recorded already
+        attempt = q.ColumnInt(0);
+        TM_RETURN_IF_ERROR(q.Run());
+      }
+      if (attempt <= kAttemptsKeptPerTask) continue;
+      Query prune(db_.get(), &statements_, kPruneAttempts);
+      prune.Text(w.workflow_id).Int(r->ordinal).Int(attempt - kAttemptsKeptPerTask);
+      TM_RETURN_IF_ERROR(prune.Run());
+    }
+    return Status::OK();
+  }
+
+  // Completes the attempt of this fence of each ended task (a cancelled task
+  // never started, so it has none).
+  Status EndAttempts(const std::string& id, int64_t fence,
+                     const std::vector<const protocol::TaskEndRecord*>& ends) {
+    for (const protocol::TaskEndRecord* r : ends) {
+      Query q(db_.get(), &statements_, kEndAttempt);
+      q.Text(id).Int(r->ordinal).Int(fence).Time(r->finished_at_ms).Int(r->duration_ms);
+      q.Text(ToString(OutcomeOf(*r))).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
+      q.Text(StorableText(r->error));
+      TM_RETURN_IF_ERROR(q.Run());
+    }
+    return Status::OK();
+  }
+
+  // The task row of a query's columns (kListTasks' order).
+  static Result<TaskRow> ReadTaskRow(const Query& q) {
+    TaskRow t;
+    t.ordinal = q.ColumnInt(0);
+    t.task_id = q.ColumnText(1);
+    Result<TaskStatus> status = ParseStored(ParseTaskStatus(q.ColumnText(2)), "task status");
+    if (!status.ok()) return status.status();
+    t.status = *status;
+    t.final = q.ColumnInt(3) != 0;
+    t.attempts = q.ColumnInt(4);
+    t.exit_code = ExitCodeFromColumn(q.ColumnOptionalInt(5));
+    t.error = q.ColumnText(6);
+    Result<std::optional<int64_t>> started = q.ColumnOptionalTime(7, "task started_at");
+    if (!started.ok()) return started.status();
+    Result<std::optional<int64_t>> finished = q.ColumnOptionalTime(8, "task finished_at");
+    if (!finished.ok()) return finished.status();
+    t.started_at_ms = *started;
+    t.finished_at_ms = *finished;
+    t.duration_ms = q.ColumnOptionalInt(9);
+    t.generation = q.ColumnInt(10);
+    return t;
+  }
+
+  static Result<AttemptRow> ReadAttemptRow(const Query& q) {
+    AttemptRow a;
+    a.attempt = q.ColumnInt(0);
+    a.fence = q.ColumnInt(1);
+    a.shard = q.ColumnInt(2);
+    a.step_attempt = q.ColumnInt(3);
+    a.pod = q.ColumnText(4);
+    Result<int64_t> started = q.ColumnTime(5, "attempt started_at");
+    if (!started.ok()) return started.status();
+    Result<std::optional<int64_t>> finished = q.ColumnOptionalTime(6, "attempt finished_at");
+    if (!finished.ok()) return finished.status();
+    a.started_at_ms = *started;
+    a.finished_at_ms = *finished;
+    a.duration_ms = q.ColumnOptionalInt(7);
+    Result<AttemptOutcome> outcome =
+        ParseStored(ParseAttemptOutcome(q.ColumnText(8)), "attempt outcome");
+    if (!outcome.ok()) return outcome.status();
+    a.outcome = *outcome;
+    a.final = q.ColumnInt(9) != 0;
+    a.exit_code = ExitCodeFromColumn(q.ColumnOptionalInt(10));
+    a.error = q.ColumnText(11);
+    a.generation = q.ColumnInt(12);
+    return a;
+  }
+
+  // NotFound unless the workflow has a row.
+  Status RequireWorkflow(const std::string& workflow_id) {
+    Query wf(db_.get(), &statements_, kReadWorkflowInit);
+    wf.Text(workflow_id);
+    Result<bool> row = wf.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+    return Status::OK();
+  }
+
   // The writer's stored (fence, seq), nullopt when it has no fence row.
   Result<std::optional<FenceSeq>> ReadFence(const Writer& w) {
     Query fence(db_.get(), &statements_, kReadFence);
@@ -876,7 +1279,7 @@ class SqliteStore final : public StateStore {
       } else {
         q.Int(0).Null();
       }
-      q.Int(now);
+      q.Time(now);
       Result<bool> row = q.Step();
       if (!row.ok()) return row.status();
       if (*row) result->checkpoints[c.task_id] = q.ColumnText(0);
@@ -921,7 +1324,7 @@ class SqliteStore final : public StateStore {
     const WorkflowStatus status = WorkflowStatusAfterWrite(counts, any_started, finalized);
     Query q(db_.get(), &statements_, kStoreCounts);
     q.Text(ToString(status)).Int(counts.total).Int(counts.succeeded).Int(counts.failed);
-    q.Int(counts.running).Int(counts.pending).Int(counts.cancelled).Int(now).Text(workflow_id);
+    q.Int(counts.running).Int(counts.pending).Int(counts.cancelled).Time(now).Text(workflow_id);
     return q.Run();
   }
 
@@ -1007,8 +1410,16 @@ std::vector<StoreStatement> SqliteStatements() {
       {"ReadShardTasks", kReadShardTasks},
       {"ReadFailedTasks", kReadFailedTasks},
       {"ReadCheckpoints", kReadCheckpoints},
+      {"ReadShardFences", kReadShardFences},
       {"DeleteFinished", kDeleteFinished},
       {"DeleteFences", kDeleteFences},
+      {"StartAttempt", kStartAttempt},
+      {"PruneAttempts", kPruneAttempts},
+      {"EndAttempt", kEndAttempt},
+      {"ListTasks", kListTasks},
+      {"ListTasksByStatus", kListTasksByStatus},
+      {"ReadTask", kReadTask},
+      {"ReadAttempts", kReadAttempts},
   };
 }
 

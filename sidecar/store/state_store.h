@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "store/task_reads.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/state.h"
 #include "taskmaster/status.h"
@@ -46,6 +47,7 @@ struct CheckpointWrite {
 struct Batch {
   Writer writer;
   int64_t fence = 0;
+  std::string pod;  // the step's pod name (hostname), for its task attempts; may be empty
   std::optional<protocol::WorkflowInitRecord> init;
   std::vector<protocol::TaskListRecord> task_lists;
   std::vector<protocol::TaskStartRecord> starts;
@@ -61,10 +63,10 @@ struct Batch {
 };
 
 struct ApplyResult {
-  bool fenced = false;       // the whole batch was refused: a newer fence owns the writer
-  int64_t applied = 0;       // records that took effect
-  int64_t skipped = 0;       // records at or below the stored seq (replays)
-  WorkflowState state;       // after the batch (version grown if anything applied)
+  bool fenced = false;  // the whole batch was refused: a newer fence owns the writer
+  int64_t applied = 0;  // records that took effect
+  int64_t skipped = 0;  // records at or below the stored seq (replays)
+  WorkflowState state;  // after the batch (version grown if anything applied)
   // Current checkpoint documents this batch made, by task ID, for the cache.
   std::map<std::string, std::string> checkpoints;
 };
@@ -99,8 +101,23 @@ class StateStore {
   // Every task's current checkpoint document, by task ID (for rebuild-cache).
   virtual Result<std::map<std::string, std::string>> LoadCheckpoints(
       const std::string& workflow_id) = 0;
+  // The fence each shard's writer holds (role shard), by shard. Fences only
+  // grow, so read after LoadCheckpoints it covers the writer of every document
+  // that returned (the live cache's guards, live_cache.h).
+  virtual Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) = 0;
 
-  // Applies one batch in one transaction (see the file comment).
+  // A page of the workflow's tasks (task_reads.h). NotFound when the workflow
+  // was never initialized.
+  virtual Result<TaskPage> ListTasks(const std::string& workflow_id, const TaskQuery& query) = 0;
+  // One task by ID with its kept attempts. NotFound naming the workflow or the
+  // task when either is unknown.
+  virtual Result<TaskHistory> LoadTaskHistory(const std::string& workflow_id,
+                                              const std::string& task_id) = 0;
+
+  // Applies one batch in one transaction (see the file comment). Each task
+  // start adds the task's next attempt row (task_reads.h), each task end
+  // completes the row of its fence, and attempts beyond the last
+  // kAttemptsKeptPerTask of a task are deleted, all in the same transaction.
   virtual Result<ApplyResult> Apply(const Batch& batch) = 0;
 
   // Deletes workflows that finished (succeeded/failed) before the cutoff, with

@@ -188,6 +188,8 @@ tp::ShardRestore GoldenShardRestore() {
   task.task_id = "task-2";
   task.status = TaskStatus::kInterrupted;
   task.attempts = 3;
+  task.failures = 1;
+  task.interruptions = 2;
   task.generation = 2;
   task.error = "killed by signal 15 (SIGTERM)";
   shard.tasks.push_back(task);
@@ -429,6 +431,17 @@ BOOST_AUTO_TEST_CASE(shard_list_output) {
   BOOST_TEST(tp::DecodeShardList(R"([0,"1"])").status().message() ==
              "shards output: element 1: expected an integer");
   BOOST_TEST(tp::DecodeShardList("[0,").status().IsCorruption());
+}
+
+BOOST_AUTO_TEST_CASE(an_idempotency_key_is_one_run_of_one_task) {
+  const std::string key = tp::IdempotencyKey("wf", "task-1", 4);
+  BOOST_TEST(key == tp::ListHash({"wf", "task-1", "4"}));
+  BOOST_TEST(key == tp::IdempotencyKey("wf", "task-1", 4));
+  BOOST_TEST(key != tp::IdempotencyKey("wf", "task-1", 5));
+  BOOST_TEST(key != tp::IdempotencyKey("wf", "task-2", 4));
+  BOOST_TEST(key != tp::IdempotencyKey("wf2", "task-1", 4));
+  // The length prefixes keep the parts apart.
+  BOOST_TEST(tp::IdempotencyKey("a", "b1", 2) != tp::IdempotencyKey("ab", "1", 2));
 }
 
 BOOST_AUTO_TEST_CASE(resume_verdicts) {

@@ -147,10 +147,11 @@ void SubmitResumeAndWatch(const StoreSpec& store, bool redis) {
   // The commit record alone: no workflow_init, no task_list.
   BOOST_CHECK_EQUAL(ReadJournal(init.work("journal")).records, 1);
 
-  // task-3 fails for good (exit 7) on its only attempt.
+  // task-3 fails for good (exit 7) on its only attempt: its step exits 4.
   for (int64_t shard = 0; shard < 3; ++shard) {
     PodResult r = wf.Shard(shard, Sh(R"([ "$TM_TASK_ID" != task-3 ] || exit 7)"));
-    BOOST_REQUIRE_MESSAGE(r.sidecar == 0 && r.step == (shard == 2 ? 1 : 0), r.logs);
+    BOOST_REQUIRE_MESSAGE(r.sidecar == 0 && r.step == (shard == 2 ? pr::kExitFailedForGood : 0),
+                          r.logs);
   }
 
   const std::string progress_path = "/api/workflows/" + key + "/progress";

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "harness.h"
+#include "taskmaster/protocol.h"
 
 namespace taskmaster::e2e {
 namespace {
@@ -35,7 +36,8 @@ BOOST_AUTO_TEST_CASE(healthz_readyz_and_metrics_that_promtool_accepts) {
   pod.StartStep({"run"},
                 Sh(R"(printf '{"checkpoint":{"n":1}}\n{"progress":{"done":1,"total":1}}\n' >&3
 [ "$TM_TASK_INDEX" = 0 ])"));
-  BOOST_CHECK_EQUAL(pod.WaitStep(), 1);  // t-2 failed
+  BOOST_CHECK_EQUAL(pod.WaitStep(),
+                    protocol::kExitFailedForGood);  // t-2 failed on its only attempt
   // Scraped after the commit is durable: every family has samples now.
   auto metrics = HttpGet(port, "/metrics");
   BOOST_REQUIRE(metrics.has_value());

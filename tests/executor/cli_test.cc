@@ -211,6 +211,49 @@ BOOST_AUTO_TEST_CASE(init_with_bad_input_writes_nothing) {
   }
 }
 
+// --max-failure-percent (0-100) and --task-retries (0-1000) of run, finalize
+// and local: a bad value is exit 2 naming the flag, before anything is written.
+BOOST_AUTO_TEST_CASE(bad_failure_budgets_exit_2_and_write_nothing) {
+  TempDir tmp;
+  const std::string work = tmp / "work";
+  EnvVars env = {
+      {pr::kEnvStateKey, "wf-budget"}, {pr::kEnvWorkDir, work}, {pr::kEnvReadyTimeout, "0.3"}};
+  struct Case {
+    std::vector<std::string> args;
+    const char* flag;
+  };
+  std::vector<Case> cases;
+  for (const char* percent : {"101", "-1", "ten", "nan", "1e3"}) {
+    cases.push_back({{"run", "--shard", "0", "--max-failure-percent", percent, "--", "true"},
+                     "--max-failure-percent"});
+    cases.push_back({{"finalize", "--max-failure-percent", percent}, "--max-failure-percent"});
+    cases.push_back({{"local", "--task-list", "[\"a\"]", "--state-dir", tmp / "state",
+                      "--max-failure-percent", percent, "--", "true"},
+                     "--max-failure-percent"});
+  }
+  for (const char* retries : {"-1", "1001", "0x10", "2.5"}) {
+    cases.push_back(
+        {{"run", "--shard", "0", "--task-retries", retries, "--", "true"}, "--task-retries"});
+    cases.push_back({{"local", "--task-list", "[\"a\"]", "--state-dir", tmp / "state", "--retries",
+                      retries, "--", "true"},
+                     "--retries"});
+  }
+  cases.push_back({{"local", "--task-list", "[\"a\"]", "--state-dir", tmp / "state",
+                    "--pod-retries", "-3", "--", "true"},
+                   "--pod-retries"});
+  for (const Case& c : cases) {
+    std::string joined;
+    for (const auto& a : c.args) joined += " " + a;
+    BOOST_TEST_CONTEXT("tm-step" << joined) {
+      StepResult r = RunStep(c.args, env);
+      BOOST_CHECK_EQUAL(r.exit_code, pr::kExitUsage);
+      BOOST_CHECK_MESSAGE(Contains(r.err, c.flag), "stderr: " << r.err);
+      BOOST_CHECK_MESSAGE(!FileExists(work), "tm-step wrote into " << work);
+      BOOST_CHECK_MESSAGE(!FileExists(tmp / "state"), "tm-step local made its state dir");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_verify_and_show) {
   TempDir tmp;
   CheckpointFields fields{"wf-1", "task/7", 3, 12, 2, 1764376082123};

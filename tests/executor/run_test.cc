@@ -357,21 +357,33 @@ BOOST_AUTO_TEST_CASE(resume_skips_done_tasks_and_hands_over_the_checkpoint) {
   BOOST_CHECK_EQUAL(summary["succeeded"].GetInt64(), 2);
 }
 
-BOOST_AUTO_TEST_CASE(a_failing_task_is_final_only_on_the_last_attempt) {
+// Finality comes from the task's stored failures against --task-retries, and
+// from the pod's last attempt (nothing would run the task again); a shard
+// whose only failures are final exits 4, which the template does not retry.
+BOOST_AUTO_TEST_CASE(a_failure_is_final_past_the_task_budget_or_on_the_last_pod_attempt) {
   struct Case {
     const char* attempt;
     const char* last_attempt;
+    int64_t failures_before;
+    const char* task_retries;
     bool final;
   };
-  for (const Case& c : {Case{"1", "3", false}, Case{"3", "3", true}}) {
-    BOOST_TEST_CONTEXT("TM_ATTEMPT=" << c.attempt << " TM_LAST_ATTEMPT=" << c.last_attempt) {
+  for (const Case& c :
+       {Case{"1", "3", 0, "3", false}, Case{"3", "3", 0, "3", true}, Case{"7", "100", 2, "2", true},
+        Case{"7", "100", 1, "2", false}, Case{"0", "100", 0, "0", true}}) {
+    BOOST_TEST_CONTEXT("TM_ATTEMPT=" << c.attempt << " TM_LAST_ATTEMPT=" << c.last_attempt
+                                     << " failures " << c.failures_before << " --task-retries "
+                                     << c.task_retries) {
       ShardFixture f;
       f.env[pr::kEnvAttempt] = c.attempt;
       f.env[pr::kEnvLastAttempt] = c.last_attempt;
       FakeSidecar sidecar(f.work);
-      f.Serve(&sidecar, ShardFixture::Shard({"broken"}));
-      auto step = f.StartSh("exit 3");
-      BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
+      pr::ShardRestore restore = ShardFixture::Shard({"broken"});
+      restore.tasks[0].failures = c.failures_before;
+      restore.tasks[0].interruptions = 9;  // never counted
+      f.Serve(&sidecar, restore);
+      auto step = f.Start({"--task-retries", c.task_retries, "--", "sh", "-c", "exit 3"});
+      BOOST_CHECK_EQUAL(Finish(*step, sidecar), c.final ? pr::kExitFailedForGood : pr::kExitFailed);
       auto ends = sidecar.TaskEnds();
       BOOST_REQUIRE_EQUAL(ends.size(), 1u);
       BOOST_CHECK(ends[0].status == TaskStatus::kFailed);
@@ -419,6 +431,9 @@ BOOST_AUTO_TEST_CASE(a_final_failure_here_decides_whether_the_rest_runs) {
       {{}, false},
       {{"--continue-on-error", "true"}, true},
       {{"--max-failures", "1"}, true},
+      // 50% of 2 tasks tolerates 1; 49% tolerates none.
+      {{"--max-failure-percent", "50"}, true},
+      {{"--max-failure-percent", "49"}, false},
   };
   for (const Case& c : cases) {
     std::string joined;
@@ -435,7 +450,7 @@ BOOST_AUTO_TEST_CASE(a_final_failure_here_decides_whether_the_rest_runs) {
         args.push_back(a);
       }
       auto step = f.Start(args);
-      BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
+      BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailedForGood);
       auto ends = sidecar.TaskEnds();
       BOOST_REQUIRE_EQUAL(ends.size(), 2u);
       BOOST_CHECK(ends[0].status == TaskStatus::kFailed && ends[0].final);

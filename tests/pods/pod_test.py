@@ -25,6 +25,13 @@ sidecar SIGTERM, then SIGKILL after the grace period. Scenarios:
                   in its fence_rejections_total, and change nothing
   pod-deletion    SIGTERM to both containers at once mid-shard: everything the step
                   wrote before its commit record is committed; attempt 1 resumes
+  preemption      task-retries 2: a task whose pod is deleted mid-task ten times, then
+                  fails twice, succeeds on attempt 12 (interruptions spend nothing); a
+                  task that always exits 1 fails for good on attempt 2 (main exits 4,
+                  which the template does not retry)
+  grace           grace-seconds 15: on a pod deletion the task checkpoints from its
+                  SIGTERM trap 4-5 s later, within TM_GRACE_PERIOD (6 s); the sidecar commits
+                  it and attempt 1 resumes from it
 
 Every wait is bounded polling on an event (a container state, a row, a metric) with
 a deadline. Exit status: 0 passed, 1 failed (the reason is printed), 77 skipped
@@ -223,10 +230,11 @@ class Env:
 class Workflow:
     """One workflow (state key), its parameters, and the pods played for it."""
 
-    def __init__(self, env, name, tasks, batch_size, hook="", grace_seconds=None):
+    def __init__(self, env, name, tasks, batch_size, hook="", grace_seconds=None, script=None,
+                 parameters=None):
         self.env, self.name = env, name
         self.key = "pods-%s-%s" % (name, env.run_id)
-        script = TASK_SCRIPT.replace("HOOK", hook or "    never) ;;")
+        script = script or TASK_SCRIPT.replace("HOOK", hook or "    never) ;;")
         self.tasks = tasks
         self.parameters = {
             "task-list": json.dumps(tasks),
@@ -238,6 +246,7 @@ class Workflow:
         }
         if grace_seconds is not None:
             self.parameters["grace-seconds"] = str(grace_seconds)
+        self.parameters.update(parameters or {})
         self.pods = []
         env.workflows.append(self)
 
@@ -694,12 +703,114 @@ def scenario_pod_deletion(env):
     wf.remove_pods()
 
 
+def task_counts(env, wf, task):
+    """(status, final, failures, interruptions) of a task in PostgreSQL."""
+    rows = env.stores.sql("SELECT status, final, failures, interruptions FROM task_states "
+                          "WHERE workflow_id = :'key' AND task_id = :'task'", key=wf.key, task=task)
+    return tuple(rows[0]) if rows else None
+
+
+def delete_pod_mid_task(env, wf, task, attempt):
+    """Plays shard 0's attempt, waits until its task started (the store holds the
+    attempt), then deletes the pod as Kubernetes does: SIGTERM to both containers."""
+    pod = wf.pod("process-shard", "a%d" % attempt, retries=attempt, shard="0").play()
+    wait_for("%s attempt %d to start" % (task, attempt), lambda: int(env.stores.value(
+        "SELECT attempts FROM task_states WHERE workflow_id = :'key' AND task_id = :'task'",
+        key=wf.key, task=task) or 0) > attempt, 60)
+    pod.kill("TERM", "main", "tm-sidecar")
+    main_exit, _ = pod.wait_exit("main", pod.grace)
+    sidecar_exit, _ = pod.wait_exit("tm-sidecar", pod.grace)
+    check((main_exit, sidecar_exit) == (1, 0), "attempt %d after SIGTERM: main %d, sidecar %d\n%s"
+          % (attempt, main_exit, sidecar_exit, pod.all_logs()))
+    pod.remove()
+    return pod
+
+
+def scenario_preemption(env):
+    # Attempts 0-9 run on until the pod is deleted, 10 and 11 exit 1, 12 succeeds.
+    script = ('echo "task $TM_TASK_ID attempt $TM_ATTEMPT"\n'
+              'case $TM_ATTEMPT in [0-9]) exec sleep 3600 ;; 10|11) exit 1 ;; esac')
+    wf = Workflow(env, "preempt", ["t-1"], batch_size=1, script=script,
+                  parameters={"task-retries": "2"})
+    run_init(wf)
+    for attempt in range(10):
+        delete_pod_mid_task(env, wf, "t-1", attempt)
+    check(task_counts(env, wf, "t-1") == ("interrupted", "f", "0", "10"),
+          "after ten deletions: %s" % (task_counts(env, wf, "t-1"),))
+    for attempt in (10, 11):
+        pod = wf.pod("process-shard", "a%d" % attempt, retries=attempt, shard="0").play()
+        result = pod.complete()
+        check(result["main"] == 1, "attempt %d: main exited %d, want 1 (a failure within the budget)"
+              "\n%s" % (attempt, result["main"], pod.all_logs()))
+    last = wf.pod("process-shard", "a12", retries=12, shard="0").play()
+    last.expect_success(last.complete(), tasks=1)
+    check(task_counts(env, wf, "t-1") == ("succeeded", "f", "2", "10"),
+          "after attempt 12: %s" % (task_counts(env, wf, "t-1"),))
+    wf.remove_pods()
+
+    broken = Workflow(env, "broken", ["t-1"], batch_size=1, parameters={"task-retries": "2"},
+                      script='echo "task $TM_TASK_ID attempt $TM_ATTEMPT: fails"; exit 1')
+    run_init(broken)
+    for attempt, want in ((0, 1), (1, 1), (2, 4)):
+        pod = broken.pod("process-shard", "a%d" % attempt, retries=attempt, shard="0").play()
+        result = pod.complete()
+        check(result["main"] == want, "attempt %d: main exited %d, want %d\n%s"
+              % (attempt, result["main"], want, pod.all_logs()))
+    check(task_counts(env, broken, "t-1") == ("failed", "t", "3", "0"),
+          "after three failures: %s" % (task_counts(env, broken, "t-1"),))
+    fin = broken.pod("finalize", "finalize").play()
+    result = fin.complete()
+    check(result["main"] == 1 and result["outputs"]["failed"] == "1",
+          "finalize: main %d, outputs %s" % (result["main"], result["outputs"]))
+    broken.remove_pods()
+
+
+# Without a checkpoint: says that it runs, then waits; its SIGTERM trap (run once
+# the current `sleep 1` ends) works two seconds less than TM_GRACE_PERIOD and then
+# checkpoints. With one: prints it.
+GRACE_SCRIPT = r"""
+if [ -n "${TM_CHECKPOINT:-}" ]; then echo "task $TM_TASK_ID resumed from $(cat "$TM_CHECKPOINT")"; exit 0; fi
+trap 'sleep $((TM_GRACE_PERIOD - 2)); printf "{\"checkpoint\":{\"row\":42,\"grace\":%s}}\n" "$TM_GRACE_PERIOD" >&3; exit 143' TERM
+printf '{"note":"running"}\n' >&3
+while :; do sleep 1; done
+"""
+
+
+def scenario_grace(env):
+    wf = Workflow(env, "grace", ["t-1"], batch_size=1, grace_seconds=15, script=GRACE_SCRIPT)
+    run_init(wf)
+    a0 = wf.pod("process-shard", "a0", retries=0, shard="0").play()
+    wait_for("the task to run", lambda: env.stores.value(
+        "SELECT note FROM task_states WHERE workflow_id = :'key'", key=wf.key) == "running", 60)
+    check(a0.grace == 15, "terminationGracePeriodSeconds %d, want 15" % a0.grace)
+    signalled = time.monotonic()
+    a0.kill("TERM", "main", "tm-sidecar")
+    main_exit, _ = a0.wait_exit("main", a0.grace)
+    sidecar_exit, _ = a0.wait_exit("tm-sidecar", a0.grace)
+    took = time.monotonic() - signalled
+    check((main_exit, sidecar_exit) == (1, 0) and 4 <= took < 15,
+          "after SIGTERM: main %d, sidecar %d, in %.1f s\n%s" % (main_exit, sidecar_exit, took, a0.all_logs()))
+    doc = env.stores.value("SELECT document FROM checkpoints WHERE workflow_id = :'key'", key=wf.key)
+    check(doc is not None, "the checkpoint written after SIGTERM was not committed\n" + a0.all_logs())
+    check(json.loads(doc)["payload"] == {"row": 42, "grace": 6}, "stored checkpoint: %s" % doc)
+    check(task_counts(env, wf, "t-1") == ("interrupted", "f", "0", "1"),
+          "after the deletion: %s" % (task_counts(env, wf, "t-1"),))
+    a0.remove()
+    a1 = wf.pod("process-shard", "a1", retries=1, shard="0").play()
+    a1.expect_success(a1.complete(), tasks=1)
+    check('task t-1 resumed from {"row":42,"grace":6}' in a1.logs("main"),
+          "attempt 1 did not resume from the checkpoint:\n" + a1.logs("main"))
+    wf.remove_pods()
+
+
 SCENARIOS = [
     ("workflow", scenario_workflow),
     ("by-key", scenario_by_key),
     ("crash-resume", scenario_crash_resume),
     ("zombie", scenario_zombie),
     ("pod-deletion", scenario_pod_deletion),
+    ("preemption", scenario_preemption),
+    ("grace", scenario_grace),
 ]
 
 

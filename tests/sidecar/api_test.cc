@@ -31,6 +31,13 @@ class FailingStore final : public StateStore {
   Result<std::map<std::string, std::string>> LoadCheckpoints(const std::string&) override {
     return status_;
   }
+  Result<TaskPage> ListTasks(const std::string&, const TaskQuery&) override { return status_; }
+  Result<TaskHistory> LoadTaskHistory(const std::string&, const std::string&) override {
+    return status_;
+  }
+  Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string&) override {
+    return status_;
+  }
   Result<ApplyResult> Apply(const Batch&) override { return status_; }
   Result<std::vector<std::string>> DeleteFinishedBefore(int64_t) override { return status_; }
 

@@ -19,6 +19,12 @@ class DirWatcher {
 
   // Watches dir; if inotify is unavailable the watcher degrades to polling.
   explicit DirWatcher(const std::string& dir, uint32_t mask = kReplaced);
+  // Watches dir instead, with the same inotify instance: closing one waits for
+  // the kernel's RCU grace period (milliseconds), so a process that watches
+  // one dir after another (local mode's sidecar for every pod) reuses it. A
+  // dir that cannot be watched leaves the descriptor quiet: the caller's poll
+  // interval still finds what changed there.
+  void Watch(const std::string& dir);
   ~DirWatcher();
   DirWatcher(const DirWatcher&) = delete;
   DirWatcher& operator=(const DirWatcher&) = delete;
@@ -32,6 +38,8 @@ class DirWatcher {
 
  private:
   int fd_ = -1;
+  int wd_ = -1;
+  uint32_t mask_;
 };
 
 }  // namespace taskmaster

@@ -145,6 +145,13 @@ class EnvWrapper : public Env {
 // file on failure, so a reader sees either the old or the new contents.
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, bool sync);
 
+// What of a WriteFileAtomic survives a power loss. kContents syncs the bytes
+// before the rename, so a name the disk keeps always holds whole contents, but
+// leaves the name to a later SyncDir of its directory (or to chance): for a
+// file whose older version, or absence, is also fine to find after a crash.
+enum class FileSync { kNone, kContents, kContentsAndName };
+Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, FileSync sync);
+
 // The directory part of path ("." when there is none).
 std::string DirName(const std::string& path);
 // Joins two path parts with one '/'.

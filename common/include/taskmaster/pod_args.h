@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "taskmaster/protocol.h"
+#include "taskmaster/status.h"
 
 namespace taskmaster::protocol {
 
@@ -29,13 +31,46 @@ struct SidecarArgs {
   int64_t shard = 0;
   std::string state_key;
   std::string work_dir;
-  std::string listen;     // host:port for /healthz, /readyz, /metrics; port 0: any free one
-  std::string port_file;  // where the sidecar writes the port it bound
+  std::string listen;     // host:port for /healthz, /readyz, /metrics; port 0: any free one;
+                          // empty: no flag (a pod of SidecarServerArgs serves none)
+  std::string port_file;  // where the sidecar writes the port it bound; empty: no flag
   int grace_seconds = kDefaultGraceSeconds;
   std::string progress_file;  // N/M for a shard; empty: none
 
   std::vector<std::string> ToArgv() const;
 };
+
+// Local mode's one tm-sidecar for a whole run: `--serve-pods FD` serves the
+// sidecar of every pod of the run from one process (sidecar/pod_server.h),
+// started and stopped by PodMessage lines on the socket FD, with one HTTP
+// listener for all of them.
+struct SidecarServerArgs {
+  std::string program;  // tm-sidecar
+  int channel_fd = kControlFd;
+  std::string listen;
+  std::string port_file;
+
+  std::vector<std::string> ToArgv() const;
+};
+
+// One line on the socket of SidecarServerArgs, compact JSON and '\n':
+//   run → sidecar  {"start":[ARG,...],"log":PATH}  serve a pod's sidecar: ARGs are
+//                  SidecarArgs::ToArgv() without the program; its log goes to PATH
+//   run → sidecar  {"stop":WORK_DIR}               the pod's step exited: finish,
+//                  as a pod's sidecar does on SIGTERM
+//   sidecar → run  {"exited":WORK_DIR,"code":N}    the pod's sidecar finished, with
+//                  the exit code its own tm-sidecar process would have had
+struct PodMessage {
+  enum class Kind { kStart, kStop, kExited };
+  Kind kind = Kind::kStart;
+  std::vector<std::string> args;  // kStart
+  std::string log_path;           // kStart
+  std::string work_dir;           // kStop, kExited
+  int code = 0;                   // kExited
+};
+std::string Encode(const PodMessage& message);
+// InvalidArgument naming what is wrong with the line.
+Result<PodMessage> DecodePodMessage(std::string_view line);
 
 // What every tm-step pod role (init, run, finalize) takes first.
 struct StepCommonArgs {
@@ -65,10 +100,12 @@ struct StepRunArgs {
   StepCommonArgs common;
   int64_t shard = 0;
   int64_t attempt = 0;       // 0-based
-  int64_t last_attempt = 0;  // the attempt on which a task failure is final
+  int64_t last_attempt = 0;  // the pod's last attempt: a task failure on it is final
   std::string log_dir;       // each task's output to <log_dir>/<ordinal>.log; empty: inherited
   bool continue_on_error = false;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
+  int64_t task_retries = kDefaultTaskRetries;
   double task_timeout_seconds = 0;  // 0: none
   std::vector<std::string> command;
 
@@ -79,6 +116,7 @@ struct StepRunArgs {
 struct StepFinalizeArgs {
   StepCommonArgs common;
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
 
   std::vector<std::string> ToArgv() const;
 };

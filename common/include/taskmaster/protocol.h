@@ -76,6 +76,13 @@ inline constexpr const char* kEnvTaskCount = "TM_TASK_COUNT";
 inline constexpr const char* kEnvWorkflowId = "TM_WORKFLOW_ID";
 inline constexpr const char* kEnvCheckpoint = "TM_CHECKPOINT";
 inline constexpr const char* kEnvControlFd = "TM_CONTROL_FD";
+// The fence of the shard's writer (the `fence` of `ready`): it grows with every
+// pod attempt, so user code can refuse a write older than one it already took.
+inline constexpr const char* kEnvFence = "TM_FENCE";
+// IdempotencyKey(): the same for one run of the task's command, new for the next.
+inline constexpr const char* kEnvIdempotencyKey = "TM_IDEMPOTENCY_KEY";
+// Whole seconds a task gets from the SIGTERM tm-step forwards until SIGKILL.
+inline constexpr const char* kEnvGracePeriod = "TM_GRACE_PERIOD";
 inline constexpr int kControlFd = 3;
 
 // ---- Defaults and timings (seconds unless named otherwise) ------------------
@@ -110,10 +117,28 @@ inline constexpr int64_t kDefaultMaxShards = 128;
 inline constexpr int64_t kMaxParallelism = 5000;
 inline constexpr int64_t kDefaultParallelism = 20;
 inline constexpr size_t kFailedTasksInSummary = 100;
+// --task-retries: failed attempts a task may have before one is final.
+inline constexpr int64_t kDefaultTaskRetries = 3;
+inline constexpr int64_t kMaxTaskRetries = 1000;
+// Attempts of a shard's pod after its first (the template's pod-retries, tm-step
+// local --pod-retries): enough for preemptions, which spend no task's budget.
+inline constexpr int64_t kDefaultPodRetries = 100;
+inline constexpr int64_t kMaxPodRetries = 10000;
+
+// Final failures a workflow of `total` tasks tolerates: --max-failures, or
+// --max-failure-percent of the whole list (rounded down) when that is more.
+int64_t ToleratedFailures(int64_t max_failures, double max_failure_percent, int64_t total);
+// InvalidArgument unless 0 <= percent <= 100 (and a number), naming the flag.
+Status CheckFailurePercent(double percent);
 
 // ---- Exit codes -------------------------------------------------------------
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;       // a task failed or was interrupted; workflow failed
+// A task failed within its budget, was interrupted or was not run (a retry of
+// the pod has work); finalize: the workflow failed.
+inline constexpr int kExitFailed = 1;
+// tm-step run: every task of the shard is done and some failed for good; a
+// retry of the pod would change nothing, so the template does not retry it.
+inline constexpr int kExitFailedForGood = 4;
 inline constexpr int kExitUsage = 2;        // bad input or usage; never retried
 inline constexpr int kExitCorrupt = 3;      // checkpoint verify: corrupt or truncated
 inline constexpr int kExitNotDurable = 75;  // EX_TEMPFAIL: not durable in time / store unreachable
@@ -146,6 +171,12 @@ class ListHasher {
  private:
   Xxh3Stream hash_;
 };
+// TM_IDEMPOTENCY_KEY of one run of a task's command: ListHash of the workflow
+// ID, the task ID and the writer's fence in decimal. A fence is taken once per
+// pod attempt and the task runs once under it, so the key is the same wherever
+// that run looks it up and differs for every other run of the task.
+std::string IdempotencyKey(const std::string& workflow_id, const std::string& task_id,
+                           int64_t fence);
 // Shards holding a task that has not succeeded, ascending.
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch);
 // The pending shards dealt round-robin over min(parallelism, pending) lanes: lane
@@ -293,6 +324,10 @@ struct RestoredTask {
   TaskStatus status = TaskStatus::kPending;
   bool final = false;
   int64_t attempts = 0;
+  // Attempts that failed (non-zero exit, timeout), counted against
+  // --task-retries, and attempts interrupted from outside (SIGTERM), which are not.
+  int64_t failures = 0;
+  int64_t interruptions = 0;
   int64_t generation = 0;  // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
   std::optional<int> exit_code;
   std::string error;

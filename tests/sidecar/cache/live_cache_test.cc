@@ -20,131 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "redis_fixtures.h"
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/state.h"
 
 namespace taskmaster::sidecar {
 namespace {
-
-RedisConfig TestRedisConfig() {
-  const char* url = std::getenv("TM_TEST_REDIS_URL");
-  BOOST_REQUIRE_MESSAGE(url != nullptr && *url != '\0',
-                        "TM_TEST_REDIS_URL is not set: run under scripts/run-tests.sh (make test), "
-                        "or eval \"$(scripts/test-services.sh start)\" first");
-  Result<RedisConfig> config = ParseRedisUrl(url);
-  BOOST_REQUIRE_MESSAGE(config.ok(), config.status().ToString());
-  return *config;
-}
-
-// A plain hiredis connection, to look at Redis without going through LiveCache.
-class RawRedis {
- public:
-  explicit RawRedis(const RedisConfig& config)
-      : context_(redisConnect(config.host.c_str(), config.port)) {
-    BOOST_REQUIRE_MESSAGE(context_ && context_->err == 0,
-                          "cannot connect to " << config.Describe() << ": "
-                                               << (context_ ? context_->errstr : "no memory"));
-    Command({"SELECT", std::to_string(config.db)});
-  }
-
-  struct ReplyDeleter {
-    void operator()(redisReply* reply) const { freeReplyObject(reply); }
-  };
-  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-  Reply Command(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const std::string& arg : args) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    Reply reply(static_cast<redisReply*>(redisCommandArgv(
-        context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    BOOST_REQUIRE_MESSAGE(reply != nullptr, args[0] << ": " << context_->errstr);
-    BOOST_REQUIRE_MESSAGE(reply->type != REDIS_REPLY_ERROR,
-                          args[0] << ": " << std::string(reply->str, reply->len));
-    return reply;
-  }
-
-  std::optional<std::string> Get(const std::string& key) {
-    Reply reply = Command({"GET", key});
-    if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
-    return std::string(reply->str, reply->len);
-  }
-  void Set(const std::string& key, const std::string& value) { Command({"SET", key, value}); }
-  long long Ttl(const std::string& key) { return Command({"TTL", key})->integer; }
-
- private:
-  struct ContextDeleter {
-    void operator()(redisContext* context) const { redisFree(context); }
-  };
-  std::unique_ptr<redisContext, ContextDeleter> context_;
-};
-
-// IDs unique to this run, so runs and suites sharing the Redis do not meet.
-std::string UniqueId(const std::string& name) {
-  static const std::string run = [] {
-    std::random_device device;
-    return std::to_string(getpid()) + "-" + std::to_string(device() % 1000000);
-  }();
-  return "lc-" + run + "-" + name;
-}
-
-constexpr int64_t kCreatedMs = 1764375682123;  // 2025-11-29T00:21:22.123Z
-
-WorkflowState MakeState(const std::string& workflow_id, int64_t version) {
-  WorkflowState state;
-  state.workflow_id = workflow_id;
-  state.status = WorkflowStatus::kRunning;
-  state.counts.total = 4;
-  state.counts.succeeded = 1;
-  state.counts.failed = 1;
-  state.counts.running = 1;
-  state.counts.pending = 1;
-  state.created_at_ms = kCreatedMs;
-  state.updated_at_ms = kCreatedMs + version;
-  state.version = version;
-  return state;
-}
-
-std::string TaskDoc(const std::string& workflow_id, const std::string& task_id, int64_t generation,
-                    const std::string& payload = R"({"next":42})") {
-  CheckpointFields fields;
-  fields.workflow_id = workflow_id;
-  fields.task_id = task_id;
-  fields.fence = 1;
-  fields.seq = generation + 10;
-  fields.generation = generation;
-  fields.created_at_ms = kCreatedMs;
-  Result<std::string> doc = EncodeCheckpoint(fields, payload);
-  BOOST_REQUIRE_MESSAGE(doc.ok(), doc.status().ToString());
-  return *doc;
-}
-
-std::string WorkflowDoc(const WorkflowState& state) {
-  Result<std::string> doc = WorkflowCheckpointDocument(state, 1, state.version, kCreatedMs);
-  BOOST_REQUIRE_MESSAGE(doc.ok(), doc.status().ToString());
-  return *doc;
-}
-
-// Publishes and requires success.
-void Publish(LiveCache* cache, const WorkflowState& state,
-             const std::map<std::string, std::string>& tasks) {
-  const Status status = cache->Publish(state, tasks, WorkflowDoc(state));
-  BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
-}
-
-std::optional<std::string> MustGet(LiveCache* cache, const std::string& key) {
-  Result<std::optional<std::string>> value = cache->Get(key);
-  BOOST_REQUIRE_MESSAGE(value.ok(), value.status().ToString());
-  return *value;
-}
-
-// A value, or "(nil)" for a missing key, so comparisons print what was found.
-std::string Shown(const std::optional<std::string>& value) {
-  return value ? *value : "(nil)";
-}
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -173,12 +54,6 @@ class LocalPort {
   int port_ = 0;
 };
 
-std::filesystem::path TestServicesScript() {
-  const std::filesystem::path script = TM_SERVICES_SCRIPT;
-  BOOST_REQUIRE_MESSAGE(std::filesystem::exists(script), "cannot find " << script);
-  return script;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(live_cache)
@@ -192,7 +67,7 @@ BOOST_AUTO_TEST_CASE(publish_writes_each_key_as_documented) {
   const std::map<std::string, std::string> tasks = {{"task-1", TaskDoc(id, "task-1", 2)},
                                                     {"task-2", TaskDoc(id, "task-2", 1)}};
   const std::string workflow_doc = WorkflowDoc(state);
-  const Status status = cache.Publish(state, tasks, workflow_doc);
+  const Status status = cache.Publish(state, tasks, {}, workflow_doc);
   BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
   BOOST_TEST(cache.healthy());
 
@@ -277,10 +152,10 @@ BOOST_AUTO_TEST_CASE(documents_from_the_store_span_several_script_calls_and_neve
     gen1[task] = TaskDoc(id, task, 1);
   }
   const WorkflowState v2 = MakeState(id, 2);
-  Status status = cache.Publish(v2, gen2, WorkflowDoc(v2), PublishCheck::kFromStore);
+  Status status = cache.Publish(v2, gen2, {}, WorkflowDoc(v2), PublishCheck::kFromStore);
   BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
   const WorkflowState v1 = MakeState(id, 1);
-  status = cache.Publish(v1, gen1, WorkflowDoc(v1), PublishCheck::kFromStore);
+  status = cache.Publish(v1, gen1, {}, WorkflowDoc(v1), PublishCheck::kFromStore);
   BOOST_REQUIRE_MESSAGE(status.ok(), status.ToString());
   for (const std::string task : {"t0", "t511", "t512", "t611"}) {
     BOOST_TEST(Shown(MustGet(&cache, TaskCheckpointKey(id, task))) == gen2.at(task));
@@ -291,7 +166,8 @@ BOOST_AUTO_TEST_CASE(documents_from_the_store_span_several_script_calls_and_neve
   // Without verification, a document whose generation cannot be read is still
   // refused, and nothing is sent.
   const WorkflowState v3 = MakeState(id, 3);
-  status = cache.Publish(v3, {{"t0", "not a document"}}, WorkflowDoc(v3), PublishCheck::kFromStore);
+  status =
+      cache.Publish(v3, {{"t0", "not a document"}}, {}, WorkflowDoc(v3), PublishCheck::kFromStore);
   BOOST_TEST(status.IsInvalidArgument(), status.ToString());
   BOOST_TEST(Shown(MustGet(&cache, WorkflowStateKey(id))) == WorkflowStateToJson(v2));
 }
@@ -463,13 +339,14 @@ BOOST_AUTO_TEST_CASE(publish_refuses_documents_that_do_not_belong) {
   flipped[flipped.find("next")] = 'N';
 
   const std::vector<std::pair<std::string, Status>> cases = {
-      {"another task's document", cache.Publish(state, {{"b", good}}, WorkflowDoc(state))},
+      {"another task's document", cache.Publish(state, {{"b", good}}, {}, WorkflowDoc(state))},
       {"another workflow's document",
-       cache.Publish(state, {{"a", TaskDoc(id + "x", "a", 1)}}, WorkflowDoc(state))},
-      {"a changed byte", cache.Publish(state, {{"a", flipped}}, WorkflowDoc(state))},
-      {"a trailing newline", cache.Publish(state, {{"a", good + "\n"}}, WorkflowDoc(state))},
-      {"a task document as the summary", cache.Publish(state, {}, good)},
-      {"another workflow's summary", cache.Publish(state, {}, WorkflowDoc(MakeState(id + "x", 1)))},
+       cache.Publish(state, {{"a", TaskDoc(id + "x", "a", 1)}}, {}, WorkflowDoc(state))},
+      {"a changed byte", cache.Publish(state, {{"a", flipped}}, {}, WorkflowDoc(state))},
+      {"a trailing newline", cache.Publish(state, {{"a", good + "\n"}}, {}, WorkflowDoc(state))},
+      {"a task document as the summary", cache.Publish(state, {}, {}, good)},
+      {"another workflow's summary",
+       cache.Publish(state, {}, {}, WorkflowDoc(MakeState(id + "x", 1)))},
   };
   for (const auto& [what, status] : cases) {
     BOOST_TEST(status.IsInvalidArgument(), what << ": " << status.ToString());
@@ -524,16 +401,11 @@ BOOST_AUTO_TEST_CASE(refused_credentials_or_database_are_invalid_arguments) {
 
 BOOST_AUTO_TEST_CASE(a_restarted_redis_is_reached_again) {
   const RedisConfig config = TestRedisConfig();
-  const char* services = std::getenv("TM_SERVICES_DIR");
-  BOOST_REQUIRE_MESSAGE(services != nullptr && *services != '\0',
-                        "TM_SERVICES_DIR is not set: the services were not started by "
-                        "scripts/test-services.sh");
   LiveCache cache(config);
   const std::string id = UniqueId("restart");
   Publish(&cache, MakeState(id, 1), {{"t", TaskDoc(id, "t", 1)}});
 
-  const std::string command = "'" + TestServicesScript().string() + "' restart-redis";
-  BOOST_REQUIRE_MESSAGE(std::system(command.c_str()) == 0, command << " failed");
+  RestartRedis();
 
   // The new server is empty and knows no scripts. Every failure on the way back
   // must be one worth retrying; the deadline bounds the wait.
@@ -542,7 +414,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_redis_is_reached_again) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int failures = 0;
   Status status;
-  while (!(status = cache.Publish(v2, {{"t", gen2}}, WorkflowDoc(v2))).ok()) {
+  while (!(status = cache.Publish(v2, {{"t", gen2}}, {}, WorkflowDoc(v2))).ok()) {
     BOOST_REQUIRE_MESSAGE(status.IsUnavailable() || status.IsTimeout(), status.ToString());
     BOOST_REQUIRE_MESSAGE(!cache.healthy(), "healthy after " << status.ToString());
     BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
@@ -569,7 +441,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_redis_is_unavailable) {
              ping.message());
   BOOST_TEST(!cache.healthy());
   const std::string id = UniqueId("unreachable");
-  const Status publish = cache.Publish(MakeState(id, 1), {}, WorkflowDoc(MakeState(id, 1)));
+  const Status publish = cache.Publish(MakeState(id, 1), {}, {}, WorkflowDoc(MakeState(id, 1)));
   BOOST_TEST(publish.IsUnavailable(), publish.ToString());
 }
 

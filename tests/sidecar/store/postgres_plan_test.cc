@@ -84,7 +84,8 @@ std::string NewDatabaseDsn() {
 }
 
 // `tasks` tasks of `workflow` in shards of 1,000 (1% failed), a checkpoint for
-// every tenth, a fence and a count row for every shard.
+// every tenth, an attempt for every task and two for every failed one, a fence
+// and a count row for every shard.
 void LoadWorkflow(Connection* db, const std::string& workflow, int tasks) {
   const std::vector<std::string> p = {workflow, std::to_string(tasks)};
   db->Run(
@@ -99,6 +100,12 @@ void LoadWorkflow(Connection* db, const std::string& workflow, int tasks) {
   db->Run(
       "INSERT INTO checkpoints (workflow_id, task_id, generation, document) "
       "SELECT $1, 't' || i, 1, '{}' FROM generate_series(0, $2::bigint - 1, 10) i",
+      p);
+  db->Run(
+      "INSERT INTO task_attempts (workflow_id, ordinal, fence, attempt, shard, step_attempt, "
+      "started_at, outcome) SELECT $1, i, f, f, i / 1000, f - 1, now(), 'succeeded' "
+      "FROM generate_series(0, $2::bigint - 1) i, generate_series(1, 2) f "
+      "WHERE f = 1 OR i % 100 = 0",
       p);
   db->Run(
       "INSERT INTO fences (workflow_id, role, shard, fence, seq) "
@@ -154,7 +161,20 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
       {"ReadShardTasks", {"W", "0", "1000"}},
       {"ReadFailedTasks", {"W", "20"}},
       {"ReadCheckpoints", {"W"}},
+      {"ReadShardFences", {"W"}},
       {"DeleteFinished", {"0"}},
+      {"StartAttempts",
+       {"W", R"([{"ordinal":500,"task_id":"t500","attempt":0,"started_at_ms":1}])", "2", "0", "p",
+        "10"}},
+      {"EndAttempts",
+       {"W",
+        R"([{"ordinal":500,"outcome":"failed","final":false,"exit_code":1,"error":"e",)"
+        R"("finished_at_ms":2,"duration_ms":1}])",
+        "2"}},
+      {"ListTasks", {"W", "500", "101"}},
+      {"ListTasksByStatus", {"W", "500", "101", "running"}},
+      {"ReadTask", {"W", "t500"}},
+      {"ReadAttempts", {"W", "500"}},
   };
   return params;
 }
@@ -168,7 +188,7 @@ const std::set<std::string>& WholeWorkflow() {
 
 const std::set<std::string>& BigTables() {
   static const std::set<std::string> names = {"task_states", "checkpoints", "fences",
-                                              "shard_counts"};
+                                              "shard_counts", "task_attempts"};
   return names;
 }
 

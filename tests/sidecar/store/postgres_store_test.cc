@@ -113,6 +113,7 @@ class PostgresHarness : public StoreHarness {
   StateStore& store() override { return *store_; }
   std::unique_ptr<StateStore> OpenFresh() override { return MustOpen(DsnFor(CreateDatabase())); }
   void Exec(const std::string& sql) override { psql_.Exec(sql); }
+  bool postgres() const override { return true; }
   std::optional<std::string> QueryOne(const std::string& sql) override {
     return psql_.QueryOne(sql);
   }
@@ -161,7 +162,7 @@ BOOST_AUTO_TEST_CASE(eight_processes_migrate_an_empty_database_at_once) {
                  .QueryOne("SELECT count(*) = count(DISTINCT version) AND count(*) = max(version) "
                            "FROM schema_migrations")
                  .value_or("") == "t");
-  BOOST_TEST(check.QueryOne("SELECT count(*) FROM schema_migrations").value_or("") == "2");
+  BOOST_TEST(check.QueryOne("SELECT count(*) FROM schema_migrations").value_or("") == "4");
   BOOST_TEST(MustOpen(dsn)->CheckSchema().ok());
 }
 
@@ -352,6 +353,40 @@ BOOST_AUTO_TEST_CASE(a_server_error_is_not_unavailable) {
   BOOST_TEST(missing.message().find("fences") != std::string::npos, missing.message());
   // The connection stays and works.
   BOOST_TEST(store().CheckSchema().ok());
+}
+
+// A fence bump is one round trip: BEGIN, the timeouts, the upsert and COMMIT
+// in one pipeline. The timeouts set there hold for the upsert after them, and
+// the connection is usable again after the pipeline failed.
+BOOST_AUTO_TEST_CASE(timeouts_hold_inside_one_pipeline) {
+  const pr::Role role = pr::Role::kShard;
+  const Writer writer{"wf-pipeline-timeouts", role, 0};
+  BOOST_TEST(Must(store().AcquireFence(writer), "first fence") == 1);
+  PostgresOptions options;
+  options.dsn = dsn();
+  options.lock_timeout_ms = 200;
+  std::unique_ptr<StateStore> lock_bound = Must(OpenPostgresStore(options), "lock-bound store");
+  options.lock_timeout_ms = 60000;
+  options.statement_timeout_ms = 300;
+  std::unique_ptr<StateStore> statement_bound =
+      Must(OpenPostgresStore(options), "statement-bound store");
+
+  Psql holder(dsn());
+  holder.Exec("BEGIN");
+  holder.Exec("SELECT * FROM fences WHERE workflow_id = $1 FOR UPDATE", {writer.workflow_id});
+  Clock::time_point start = Clock::now();
+  const Status busy = lock_bound->AcquireFence(writer).status();
+  BOOST_TEST(busy.IsBusy(), busy.ToString());
+  BOOST_TEST(SecondsSince(start) < 5.0);
+  start = Clock::now();
+  const Status timed_out = statement_bound->AcquireFence(writer).status();
+  BOOST_TEST(timed_out.IsTimeout(), timed_out.ToString());
+  BOOST_TEST(SecondsSince(start) < 5.0);
+  holder.Exec("COMMIT");
+
+  // Nothing of the failed bumps was committed, and each store goes on.
+  BOOST_TEST(Must(lock_bound->AcquireFence(writer), "fence after busy") == 2);
+  BOOST_TEST(Must(statement_bound->AcquireFence(writer), "fence after timeout") == 3);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_server_is_unavailable) {

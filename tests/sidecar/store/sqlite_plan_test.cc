@@ -60,7 +60,8 @@ class Db {
 };
 
 // One workflow of kTasks tasks in shards of 1,000, a checkpoint for every tenth
-// task, a fence and a count row for every shard; loaded in one transaction.
+// task, an attempt for every task, a fence and a count row for every shard;
+// loaded in one transaction.
 void LoadMillion(Db* db) {
   db->Exec("PRAGMA synchronous = OFF");
   db->Exec("BEGIN");
@@ -68,7 +69,8 @@ void LoadMillion(Db* db) {
       "INSERT INTO workflow_states (workflow_id, status, task_count, batch_size, "
       "effective_batch_size, list_hash, created_at, updated_at) "
       "VALUES ('w-big', 'running', " +
-      std::to_string(kTasks) + ", 1000, 1000, 'h', 0, 0)");
+      std::to_string(kTasks) +
+      ", 1000, 1000, 'h', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
   db->Exec("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < " +
            std::to_string(kTasks) +
            ") INSERT INTO task_states (workflow_id, ordinal, task_id, status, final) "
@@ -76,7 +78,12 @@ void LoadMillion(Db* db) {
            "END, 1 FROM n");
   db->Exec(
       "INSERT INTO checkpoints (workflow_id, task_id, generation, document, updated_at) "
-      "SELECT workflow_id, task_id, 1, '{}', 0 FROM task_states WHERE ordinal % 10 = 0");
+      "SELECT workflow_id, task_id, 1, '{}', '2026-01-01T00:00:00.000Z' FROM task_states WHERE "
+      "ordinal % 10 = 0");
+  db->Exec(
+      "INSERT INTO task_attempts (workflow_id, ordinal, fence, attempt, shard, step_attempt, "
+      "started_at, outcome) SELECT workflow_id, ordinal, 1, 1, ordinal / 1000, 0, "
+      "'2026-01-01T00:00:00.000Z', 'succeeded' FROM task_states");
   db->Exec(
       "INSERT INTO fences (workflow_id, role, shard, fence, seq) "
       "SELECT 'w-big', 'shard', ordinal / 1000, 1, 1 FROM task_states WHERE ordinal % 1000 = 0");

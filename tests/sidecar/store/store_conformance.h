@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ class StoreHarness {
   virtual void Exec(const std::string& sql) = 0;
   // The first column of the first row as text; nullopt for NULL or no row.
   virtual std::optional<std::string> QueryOne(const std::string& sql) = 0;
+  // Whether the store is PostgreSQL (else SQLite), for SQL of its own dialect.
+  virtual bool postgres() const = 0;
 };
 
 inline int64_t NowMillis() {
@@ -269,7 +272,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status unmigrated = fresh->CheckSchema();
   BOOST_TEST(unmigrated.IsInvalidArgument(), unmigrated.ToString());
   BOOST_TEST(Contains(unmigrated.message(), "version 0"), unmigrated.message());
-  BOOST_TEST(Contains(unmigrated.message(), "version 2"), unmigrated.message());
+  BOOST_TEST(Contains(unmigrated.message(), "version 4"), unmigrated.message());
   BOOST_TEST(Contains(unmigrated.message(), "tm-sidecar migrate"), unmigrated.message());
   BOOST_REQUIRE_MESSAGE(fresh->Migrate().ok(), "first Migrate");
   const Status again = fresh->Migrate();
@@ -283,7 +286,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status newer = h.store().CheckSchema();
   BOOST_TEST(newer.IsInvalidArgument(), newer.ToString());
   BOOST_TEST(Contains(newer.message(), "version 99"), newer.message());
-  BOOST_TEST(Contains(newer.message(), "version 2 "), newer.message());
+  BOOST_TEST(Contains(newer.message(), "version 4 "), newer.message());
   const Status migrate_newer = h.store().Migrate();
   BOOST_TEST(migrate_newer.IsInvalidArgument(), migrate_newer.ToString());
   BOOST_TEST(Contains(migrate_newer.message(), "version 99"), migrate_newer.message());
@@ -486,6 +489,12 @@ inline void AcquireFenceRefusesTheOldFence(StoreHarness& h) {
   BOOST_TEST(!r.fenced);
   BOOST_TEST(r.applied == 1);
   CheckCounts(r.state.counts, Counts(0, 0, 1, 1, 0));
+
+  // The fence each shard holds; the init and finalize roles' are not shards'.
+  Must(s.AcquireFence(Writer{wf, pr::Role::kFinalize, 7}), "AcquireFence finalize");
+  const std::map<int64_t, int64_t> fences = Must(s.LoadShardFences(wf), "LoadShardFences");
+  BOOST_TEST((fences == std::map<int64_t, int64_t>{{0, 1}, {1, bumped}}));
+  BOOST_TEST(Must(s.LoadShardFences("nope"), "LoadShardFences of nothing").empty());
 }
 
 inline std::string BackupOf(StoreHarness& h, const std::string& task_id) {
@@ -622,33 +631,45 @@ inline void ShardCountsMatchTheTaskRows(StoreHarness& h) {
   CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
 }
 
-// A database at schema version 1 (no shard_counts) is refused by CheckSchema
-// and upgraded by Migrate, which fills the shard counts from the task rows.
+// A database at schema version 1 (no shard_counts, no failure counts) is
+// refused by CheckSchema and upgraded by Migrate, which fills the shard counts
+// from the task rows and counts a failed or interrupted row's last attempt.
 inline void MigrateUpgradesVersion1(StoreHarness& h) {
   const auto& [s, wf, ids] = RecordWorkflow(h, "wf-upgrade", TaskIds(5), 2);
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
   w.Succeed(&b, 0, ids[0]);
   w.Start(&b, 1, ids[1]);
+  w.End(&b, 2, ids[2], TaskStatus::kInterrupted, false, 143);
+  w.End(&b, 3, ids[3], TaskStatus::kFailed, true, 1);
   MustApply(s, b);
 
   h.Exec("DROP TABLE shard_counts");
-  h.Exec("DELETE FROM schema_migrations WHERE version = 2");
+  h.Exec("DROP TABLE task_attempts");
+  h.Exec("DROP INDEX task_states_status");
+  h.Exec("ALTER TABLE task_states DROP COLUMN failures");
+  h.Exec("ALTER TABLE task_states DROP COLUMN interruptions");
+  h.Exec("DELETE FROM schema_migrations WHERE version >= 2");
   const Status old = s.CheckSchema();
   BOOST_TEST(old.IsInvalidArgument(), old.ToString());
   BOOST_TEST(Contains(old.message(), "version 1"), old.message());
-  BOOST_TEST(Contains(old.message(), "version 2"), old.message());
+  BOOST_TEST(Contains(old.message(), "version 4"), old.message());
   BOOST_TEST(Contains(old.message(), "tm-sidecar migrate"), old.message());
   BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 1");
   BOOST_TEST(s.CheckSchema().ok());
   BOOST_TEST(h.QueryOne("SELECT sum(tasks) FROM shard_counts").value_or("") == "5");
+  const ShardData upgraded = Must(s.LoadShard(wf, 1), "shard 1 after the upgrade");
+  BOOST_REQUIRE_EQUAL(upgraded.restore.tasks.size(), 2u);
+  BOOST_TEST(upgraded.restore.tasks[0].interruptions == 1);
+  BOOST_TEST(upgraded.restore.tasks[0].failures == 0);
+  BOOST_TEST(upgraded.restore.tasks[1].failures == 1);
 
   // A batch on shard 2 sums the other shards' rows the migration filled.
   TestWriter w2(s, wf, pr::Role::kShard, 2);
   b = w2.NewBatch();
   w2.Succeed(&b, 4, ids[4]);
   ApplyResult r = MustApply(s, b);
-  CheckCounts(r.state.counts, Counts(2, 0, 1, 2, 0));
+  CheckCounts(r.state.counts, Counts(2, 1, 1, 1, 0));
   CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
 }
 
@@ -767,6 +788,43 @@ inline void ReinitMakesUnsucceededTasksPendingAgain(StoreHarness& h) {
   BOOST_TEST(Must(s.DeleteFinishedBefore(NowMillis() + 3600 * 1000), "gc").empty());
 }
 
+// Each applied end adds one to the task's failures (status failed) or its
+// interruptions (interrupted), over pod attempts: the step decides finality
+// from them. A replayed batch adds nothing; a re-init resets the failures of a
+// task that failed for good (its budget starts afresh), and keeps the rest.
+inline void FailuresAndInterruptionsAreCountedPerTask(StoreHarness& h) {
+  const auto& [s, wf, ids] = RecordWorkflow(h, "budget", TaskIds(3), 3);
+  auto attempt = [&](int64_t n, TaskStatus first, TaskStatus second, bool final) {
+    TestWriter shard(s, wf, pr::Role::kShard, 0);
+    Batch b = shard.NewBatch();
+    shard.Start(&b, 0, ids[0], n);
+    shard.End(&b, 0, ids[0], first, false, first == TaskStatus::kFailed ? 1 : 143);
+    shard.Start(&b, 1, ids[1], n);
+    shard.End(&b, 1, ids[1], second, final, 1);
+    MustApply(s, b);
+    BOOST_TEST(MustApply(s, b).applied == 0);  // the replay counts nothing
+  };
+  attempt(0, TaskStatus::kInterrupted, TaskStatus::kFailed, false);
+  attempt(1, TaskStatus::kInterrupted, TaskStatus::kFailed, false);
+  attempt(2, TaskStatus::kFailed, TaskStatus::kFailed, true);
+  const ShardData data = Must(s.LoadShard(wf, 0), "shard");
+  BOOST_REQUIRE_EQUAL(data.restore.tasks.size(), 3u);
+  BOOST_TEST(data.restore.tasks[0].failures == 1);
+  BOOST_TEST(data.restore.tasks[0].interruptions == 2);
+  BOOST_TEST(data.restore.tasks[1].failures == 3);
+  BOOST_TEST(data.restore.tasks[1].interruptions == 0);
+  BOOST_TEST(data.restore.tasks[1].final);
+  BOOST_TEST(data.restore.tasks[2].failures == 0);
+  BOOST_TEST(data.restore.tasks[2].interruptions == 0);
+
+  InitWorkflow(s, wf, ids, 3);
+  const ShardData again = Must(s.LoadShard(wf, 0), "shard after re-init");
+  BOOST_TEST(again.restore.tasks[0].failures == 1);  // within its budget: kept
+  BOOST_TEST(again.restore.tasks[0].interruptions == 2);
+  BOOST_TEST(again.restore.tasks[1].failures == 0);  // failed for good: afresh
+  BOOST_TEST(ToString(again.restore.tasks[1].status) == std::string("pending"));
+}
+
 inline void RecordsForUnknownTasksAreRefused(StoreHarness& h) {
   const auto& [s, wf, ids] = RecordWorkflow(h, "wf-unknown", TaskIds(2), 2);
   const WorkflowState before = Must(s.LoadWorkflowState(wf), "state");
@@ -816,6 +874,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
 
 }  // namespace taskmaster::sidecar::conformance
 
+#include "task_reads_conformance.h"
+
 // Registers every case in a suite whose fixture is `Harness` (a StoreHarness
 // with a default constructor).
 #define TM_STORE_CONFORMANCE_CASE(name, function)        \
@@ -828,6 +888,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(migrate_is_idempotent_and_schema_is_checked,                         \
                             MigrateIsIdempotentAndSchemaIsChecked)                               \
   TM_STORE_CONFORMANCE_CASE(unknown_workflows, UnknownWorkflows)                                 \
+  TM_STORE_CONFORMANCE_CASE(failures_and_interruptions_are_counted_per_task,                     \
+                            FailuresAndInterruptionsAreCountedPerTask)                           \
   TM_STORE_CONFORMANCE_CASE(round_trip, RoundTrip)                                               \
   TM_STORE_CONFORMANCE_CASE(replay_is_a_noop, ReplayIsANoop)                                     \
   TM_STORE_CONFORMANCE_CASE(lower_fence_is_refused, LowerFenceIsRefused)                         \
@@ -847,6 +909,9 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(records_for_unknown_tasks_are_refused,                               \
                             RecordsForUnknownTasksAreRefused)                                    \
   TM_STORE_CONFORMANCE_CASE(free_text_is_stored_safely, FreeTextIsStoredSafely)                  \
+  TM_STORE_CONFORMANCE_CASE(attempts_are_recorded_and_bounded, AttemptsAreRecordedAndBounded)    \
+  TM_STORE_CONFORMANCE_CASE(tasks_are_paged_by_keyset, TasksArePagedByKeyset)                    \
+  TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_2, MigrateUpgradesVersion2)                 \
   BOOST_AUTO_TEST_SUITE_END()
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_

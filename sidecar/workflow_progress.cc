@@ -1,0 +1,62 @@
+#include "workflow_progress.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "taskmaster/json.h"
+
+namespace taskmaster::sidecar {
+namespace {
+
+rapidjson::Value Rounded(double value, double scale) {
+  return rapidjson::Value(std::round(value * scale) / scale);
+}
+
+}  // namespace
+
+bool IsTerminal(WorkflowStatus s) {
+  return s == WorkflowStatus::kSucceeded || s == WorkflowStatus::kFailed;
+}
+
+WorkflowProgress ProgressOf(const WorkflowState& state, int64_t now_ms) {
+  const TaskCounts& c = state.counts;
+  WorkflowProgress p;
+  p.done = c.succeeded + c.failed + c.cancelled;
+  p.percent = c.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(c.total) : 0;
+  const int64_t end_ms = IsTerminal(state.status) ? state.updated_at_ms : now_ms;
+  const double elapsed = static_cast<double>(end_ms - state.created_at_ms) / 1000.0;
+  p.rate = elapsed > 0 ? static_cast<double>(p.done) / elapsed : 0;
+  const int64_t remaining = c.total - p.done;
+  if (remaining <= 0) {
+    p.eta_seconds = 0;
+  } else if (!IsTerminal(state.status) && p.rate > 0) {
+    p.eta_seconds =
+        static_cast<int>(std::min<double>(std::ceil(static_cast<double>(remaining) / p.rate), 1e9));
+  }
+  return p;
+}
+
+std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char* source,
+                         std::optional<int64_t> max_failures) {
+  const WorkflowProgress p = ProgressOf(state, now_ms);
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(state.workflow_id);
+  w.Key("status").String(ToString(state.status));
+  WriteTaskCounts(state.counts, &w);
+  w.Key("done").Int64(p.done);
+  w.Key("percent").Value(Rounded(p.percent, 10));
+  w.Key("rate").Value(Rounded(p.rate, 1000));
+  w.Key("eta_seconds").OptionalInt(p.eta_seconds);
+  w.Key("created_at").Time(state.created_at_ms);
+  w.Key("updated_at").Time(state.updated_at_ms);
+  if (max_failures) {
+    w.Key("max_failures").Int64(*max_failures);
+    w.Key("failure_budget_left").Int64(std::max<int64_t>(*max_failures - state.counts.failed, 0));
+  }
+  w.Key("source").String(source);
+  w.EndObject();
+  return w.Take();
+}
+
+}  // namespace taskmaster::sidecar
