@@ -1,9 +1,9 @@
 #include "taskmaster/task_list.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include <boost/test/unit_test.hpp>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -277,17 +277,25 @@ BOOST_AUTO_TEST_CASE(hundred_thousand_ids_parse_quickly) {
   constexpr int kCount = 100000;
   const std::string json = OpenList(kCount, "tenants/acme/task-%06d") + "]";
 
+  // The parse's CPU time, not wall time: on a busy machine the wall time also
+  // counts the time this thread waited for a core.
+  const auto cpu_ms = [] {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+  };
   double best_ms = 1e9;
   for (int run = 0; run < 3; ++run) {
-    const auto start = std::chrono::steady_clock::now();
+    const double start = cpu_ms();
     Result<Ids> ids = ParseTaskList(json);
-    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+    const double took = cpu_ms() - start;
     BOOST_REQUIRE(ids.ok());
     BOOST_TEST(ids->size() == static_cast<size_t>(kCount));
     BOOST_TEST(ids->back() == "tenants/acme/task-099999");
-    best_ms = std::min(best_ms, took.count());
+    best_ms = std::min(best_ms, took);
   }
-  BOOST_TEST_MESSAGE("100,000 IDs (" << json.size() << " bytes) parsed in " << best_ms << " ms");
+  BOOST_TEST_MESSAGE("100,000 IDs (" << json.size() << " bytes) parsed in " << best_ms
+                                     << " ms of CPU");
 #if defined(NDEBUG) && !defined(TM_TEST_SANITIZED)
   BOOST_TEST(best_ms <= 250.0);
 #endif
