@@ -3,7 +3,9 @@
 # list as local mode runs it (`tm-step init` beside its `tm-sidecar --local
 # --role init`, SQLite), beside `cat FILE` of the same file as the baseline.
 # Each is run RUNS times (default 5) under GNU time; the medians of wall time,
-# CPU time (user + system) and peak RSS are printed, one line each.
+# CPU time (user + system) and peak RSS are printed, one line each. Last, the
+# floor under the sidecar's share of init: the sqlite3 shell inserting the same
+# rows into the same schema in one statement.
 #
 # Init's wall time is tm-step init's: it exits once the sidecar acknowledged
 # its commit record, so it includes the sidecar recording the list in the
@@ -68,4 +70,31 @@ for what in cat validate init; do
   echo "$what: median wall $(median 1 <"$dir/$what") s, CPU $(median 3 <"$dir/$what") s, peak RSS $(median 2 <"$dir/$what") KiB ($runs runs, $(wc -c <"$list") bytes)"
 done
 echo "init's tm-sidecar: median wall $(median 1 <"$dir/init-sidecar") s (until stopped after the step), CPU $(median 3 <"$dir/init-sidecar") s, peak RSS $(median 2 <"$dir/init-sidecar") KiB"
+
+# The floor under the sidecar's share: the sqlite3 shell inserting the same 1,000,000
+# task rows into a database with the sidecar's schema (taken from the last init) in
+# one INSERT ... SELECT, with the sidecar's pragmas (WAL, synchronous FULL, foreign keys).
+if command -v sqlite3 >/dev/null; then
+  sqlite3 "$dir/pod/state.db" .schema >"$dir/schema.sql"
+  cat >"$dir/insert.sql" <<'SQL'
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = ON;
+INSERT INTO workflow_states (workflow_id, status, task_count, batch_size, effective_batch_size,
+  list_hash, created_at, updated_at) VALUES ('million', 'pending', 1000000, 1000, 1000, 'x', 0, 0);
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+INSERT INTO task_states (workflow_id, ordinal, task_id, status)
+  SELECT 'million', i, printf('task-%07d', i), 'pending' FROM n WHERE true ON CONFLICT DO NOTHING;
+SQL
+  : >"$dir/sqlite3"
+  i=0
+  while [ "$i" -lt "$runs" ]; do
+    rm -f "$dir/floor.db" "$dir/floor.db-wal" "$dir/floor.db-shm"
+    sqlite3 "$dir/floor.db" <"$dir/schema.sql"
+    /usr/bin/time -f '%e %M %U %S' -o "$dir/time" sqlite3 "$dir/floor.db" <"$dir/insert.sql" >/dev/null
+    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$dir/time" >>"$dir/sqlite3"
+    i=$((i + 1))
+  done
+  echo "sqlite3 shell, the same 1,000,000 task rows in one statement: median wall $(median 1 <"$dir/sqlite3") s, CPU $(median 3 <"$dir/sqlite3") s, peak RSS $(median 2 <"$dir/sqlite3") KiB"
+fi
 "$step" validate --task-list "@$list"

@@ -5,7 +5,12 @@ Reads what `script -T TIMING ... TYPESCRIPT` recorded of a run (the run drew its
 live progress line because it wrote to script's pseudo-terminal) and prints one line:
 
   redraws <n> over <s> s, interval median <ms> ms p99 <ms> ms max <ms> ms;
-  done count monotonic <yes|no>, longest without a change <s> s, first <n> last <n>
+  done count monotonic <yes|no>, longest without a change <s> s, first <n> last <n>;
+  ms/task per tenth of the tasks <ms> <ms> ... <ms>
+
+The last part is the wall time per task between the draws that first showed
+10%, 20%, ... of the tasks done: within one run, whether tasks got slower as
+the store filled up.
 
 A redraw is a write that holds a progress line ("\\r\\033[K[###...] ... N/M tasks done").
 TIMING lines are "<seconds since the previous write> <bytes written>".
@@ -46,6 +51,14 @@ def main():
             since = (t, done)
     still = max(still, draws[-1][0] - since[0])
 
+    total = int(PROGRESS.search(data).group(2))
+    tenths, k = [], 1
+    start = draws[0][0]
+    for t, done in draws:
+        while k <= 10 and done >= k * total / 10:
+            tenths.append((t - start) * 1000 / (total / 10))
+            start, k = t, k + 1
+
     def pct(p):
         return gaps[min(len(gaps) - 1, int(p * len(gaps)))] * 1000
 
@@ -53,7 +66,8 @@ def main():
         f"redraws {len(draws)} over {draws[-1][0] - draws[0][0]:.1f} s, "
         f"interval median {pct(0.5):.0f} ms p99 {pct(0.99):.0f} ms max {gaps[-1] * 1000:.0f} ms; "
         f"done count monotonic {'yes' if monotonic else 'no'}, "
-        f"longest without a change {still:.2f} s, first {draws[0][1]} last {draws[-1][1]}"
+        f"longest without a change {still:.2f} s, first {draws[0][1]} last {draws[-1][1]}; "
+        f"ms/task per tenth of the tasks {' '.join(f'{v:.2f}' for v in tenths)}"
     )
 
 
