@@ -624,17 +624,25 @@ std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& e
 }
 
 // The task row of a result's row (kListTasks' columns).
-Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
-  TaskRow t;
-  t.ordinal = rows.Int(i, 0);
-  t.task_id = rows.Text(i, 1);
+// The first seven columns every task read selects (ordinal, task_id, status,
+// final, attempts, exit_code, error), into a TaskRow or a RestoredTask.
+template <typename Task>
+Status ReadTaskColumns(const Rows& rows, int i, Task* t) {
+  t->ordinal = rows.Int(i, 0);
+  t->task_id = rows.Text(i, 1);
   Result<TaskStatus> status = ParseStored(ParseTaskStatus(rows.Text(i, 2)), "task status");
   if (!status.ok()) return status.status();
-  t.status = *status;
-  t.final = rows.Bool(i, 3);
-  t.attempts = rows.Int(i, 4);
-  t.exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 5));
-  t.error = rows.Text(i, 6);
+  t->status = *status;
+  t->final = rows.Bool(i, 3);
+  t->attempts = rows.Int(i, 4);
+  t->exit_code = ExitCodeFromColumn(rows.OptionalInt(i, 5));
+  t->error = rows.Text(i, 6);
+  return Status::OK();
+}
+
+Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
+  TaskRow t;
+  TM_RETURN_IF_ERROR(ReadTaskColumns(rows, i, &t));
   t.started_at_ms = rows.OptionalInt(i, 7);
   t.finished_at_ms = rows.OptionalInt(i, 8);
   t.duration_ms = rows.OptionalInt(i, 9);
@@ -947,15 +955,7 @@ class PostgresStore final : public StateStore {
   static Status ReadShardTasks(const std::string& workflow_id, const Rows& tasks, ShardData* data) {
     for (int i = 0; i < tasks.size(); ++i) {
       protocol::RestoredTask t;
-      t.ordinal = tasks.Int(i, 0);
-      t.task_id = tasks.Text(i, 1);
-      Result<TaskStatus> status = ParseStored(ParseTaskStatus(tasks.Text(i, 2)), "task status");
-      if (!status.ok()) return status.status();
-      t.status = *status;
-      t.final = tasks.Bool(i, 3);
-      t.attempts = tasks.Int(i, 4);
-      t.exit_code = ExitCodeFromColumn(tasks.OptionalInt(i, 5));
-      t.error = tasks.Text(i, 6);
+      TM_RETURN_IF_ERROR(ReadTaskColumns(tasks, i, &t));
       t.failures = tasks.Int(i, 11);
       t.interruptions = tasks.Int(i, 12);
       if (!tasks.IsNull(i, 7)) {
