@@ -148,7 +148,10 @@ BOOST_AUTO_TEST_CASE(bad_input_is_exit_2_with_a_message) {
   BOOST_CHECK_EQUAL(Sidecar({"get", "wf", "-o", "yaml"}).code, 2);
 }
 
-// --watch prints each change and returns once the workflow finishes.
+// --watch prints each change and returns once the workflow finishes: here when
+// its last pending task ends, which leaves nothing to run beside t3's final
+// failure, so the stored status turns `failed` in that one write. (A finalize
+// after it would race the watch, which rightly stops at the first end state.)
 BOOST_AUTO_TEST_CASE(watch_ends_when_the_workflow_finishes) {
   Run watched;
   std::thread watcher([&] {
@@ -158,16 +161,12 @@ BOOST_AUTO_TEST_CASE(watch_ends_when_the_workflow_finishes) {
   Batch b = w.NewBatch();
   w.Succeed(&b, 4, "t4");
   BOOST_REQUIRE(store_->Apply(b).ok());
-  TestWriter finalize(*store_, "wf", protocol::Role::kFinalize, 0);
-  b = finalize.NewBatch();
-  finalize.Commit(&b, WorkflowStatus::kSucceeded);
-  BOOST_REQUIRE(store_->Apply(b).ok());
   watcher.join();
   BOOST_CHECK_EQUAL(watched.code, 0);
-  BOOST_CHECK(watched.out.find(R"("status":"succeeded")") != std::string::npos);
+  BOOST_CHECK(watched.out.find(R"("status":"failed")") != std::string::npos);
   const size_t last = watched.out.rfind('\n', watched.out.size() - 2);
   const std::string last_line = watched.out.substr(last == std::string::npos ? 0 : last + 1);
-  BOOST_CHECK(last_line.find(R"("status":"succeeded","total":5,"succeeded":4,"failed":1)") !=
+  BOOST_CHECK(last_line.find(R"("status":"failed","total":5,"succeeded":4,"failed":1)") !=
               std::string::npos);
 }
 
