@@ -191,6 +191,7 @@ Status Sidecar::Restore() {
         terminal_[task.ordinal] = IsDurablyTerminal(task.status, task.final);
       }
       shard_tasks_ = static_cast<int64_t>(data->restore.tasks.size());
+      RepublishShard(*data);
       break;
     }
     case pr::Role::kFinalize: {
@@ -399,6 +400,17 @@ bool Sidecar::Flush() {
         .Observe(seconds);
   }
   if (!batch_.ends.empty()) WriteProgress();
+  // The step's last batch reaches Redis before its ack: the step exits on that
+  // ack and nobody retries the pod, so a sidecar killed between the ack and
+  // the publish would leave Redis behind the store for good. (Any other batch
+  // a killed sidecar did not publish is published again by the restore of the
+  // pod's next attempt.) For the same reason a sidecar whose earlier publishes
+  // failed refills the workflow now, without waiting out its backoff: batches
+  // skipped while it was dirty are in no other sidecar's hands.
+  const bool published = batch_.commit.has_value();
+  if (published) {
+    PublishToCache(result->state, result->checkpoints, /*refill_now=*/true);
+  }
   ack_.seq = batch_.max_seq;
   ack_.offset = batch_end_offset_;
   UpdateJournalLag();
@@ -410,20 +422,22 @@ bool Sidecar::Flush() {
       WriteFileAtomic(env_, JoinPath(options_.work_dir, pr::kAckFile), pr::Encode(ack_) + "\n",
                       options_.sync ? FileSync::kContents : FileSync::kNone);
   if (!acked.ok()) spdlog::error("cannot write the ack: {}", acked.ToString());
-  PublishToCache(*result);
+  if (!published) PublishToCache(result->state, result->checkpoints);
   ResetBatch();
   return true;
 }
 
-void Sidecar::PublishToCache(const ApplyResult& result) {
+void Sidecar::PublishToCache(const WorkflowState& state,
+                             const std::map<std::string, std::string>& checkpoints,
+                             bool refill_now) {
   if (cache_ == nullptr) return;
   if (!cache_dirty_) {
-    auto doc = WorkflowCheckpointDocument(result.state, fence_, ack_.seq, env_->NowUnixMillis());
+    auto doc = WorkflowCheckpointDocument(state, fence_, ack_.seq, env_->NowUnixMillis());
     // A Redis restarted empty, flushed or evicting has lost the workflow: this
     // batch alone would leave the earlier checkpoints missing, so it is refused
     // (NotFound) and the workflow is refilled whole from the store.
     Status s = doc.ok() ? cache_->PublishChanges(ShardWriter{options_.shard, fence_, ack_.seq},
-                                                 result.state, result.checkpoints, *doc)
+                                                 state, checkpoints, *doc)
                         : doc.status();
     if (s.ok()) {
       metrics_->store_up("redis").Set(1);
@@ -435,7 +449,26 @@ void Sidecar::PublishToCache(const ApplyResult& result) {
     }
     cache_dirty_ = true;
   }
-  if (cache_retry_.Due()) RefillCache();
+  if (refill_now || cache_retry_.Due()) RefillCache();
+}
+
+void Sidecar::RepublishShard(const ShardData& data) {
+  if (cache_ == nullptr || data.documents.empty()) return;
+  // An earlier attempt's sidecar may have died between committing a batch and
+  // publishing it: its checkpoints are in the store and not in Redis. This
+  // attempt, the shard's writer now, publishes what it restored, compared, as
+  // its first batch, so Redis catches up before the tasks go on.
+  auto state = store_->LoadWorkflowState(options_.state_key);
+  if (!state.ok()) {
+    CacheFailed(state.status());
+    return;
+  }
+  std::map<std::string, std::string> checkpoints;
+  for (const pr::RestoredTask& task : data.restore.tasks) {
+    auto doc = data.documents.find(task.ordinal);
+    if (doc != data.documents.end()) checkpoints[task.task_id] = doc->second;
+  }
+  PublishToCache(*state, checkpoints);
 }
 
 void Sidecar::CacheFailed(const Status& s) {

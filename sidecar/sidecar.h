@@ -104,7 +104,15 @@ class Sidecar {
   bool ReadRecords();
   // Commits the pending batch. False when the store failed (the batch is kept).
   bool Flush();
-  void PublishToCache(const ApplyResult& result);
+  // Publishes a committed batch (the workflow's state after it and the
+  // checkpoints it made) to Redis; a Redis that lost the workflow, or a cache
+  // marked dirty, has it refilled whole when cache_retry_ is due, or at once
+  // with refill_now.
+  void PublishToCache(const WorkflowState& state,
+                      const std::map<std::string, std::string>& checkpoints,
+                      bool refill_now = false);
+  // A shard's restored checkpoints published again (Restore).
+  void RepublishShard(const ShardData& data);
   // Marks the cache dirty after a failed Redis operation; refilled when cache_retry_ is due.
   void CacheFailed(const Status& s);
   void RefillCache();
