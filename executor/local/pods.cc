@@ -11,6 +11,7 @@
 #include <set>
 
 #include "local/children.h"
+#include "local/disk_space.h"
 #include "local/journal_state.h"
 #include "local/log_problems.h"
 #include "local/text.h"
@@ -193,6 +194,7 @@ void Pods::Pump(int64_t wake_ns) {
   signals_.Drain();
   sidecars_.Poll();
   while (stops_seen_ < signals_.stop_requests()) OnStop(++stops_seen_);
+  CheckSpace(now);
   for (Pod* pod : active_) Reap(pod);
   for (Pod* pod : active_) Advance(pod);
   active_.erase(std::remove_if(active_.begin(), active_.end(), [](Pod* p) { return p->finished; }),
@@ -211,9 +213,7 @@ void Pods::OnStop(int request) {
         "{}: stopping. Running tasks get SIGTERM and their steps commit what they did; the "
         "same command resumes.",
         signals_.stop_signal() == SIGINT ? "interrupted (Ctrl-C)" : "SIGTERM"));
-    for (Pod* pod : active_) {
-      if (pod->step_running()) pod->step->Signal(SIGTERM);
-    }
+    StopSteps();
     return;
   }
   int64_t steps = 0;
@@ -222,6 +222,23 @@ void Pods::OnStop(int request) {
       "still stopping: {} steps are committing their journals. kill -9 is safe too: the next "
       "run drains what the journals hold.",
       steps));
+}
+
+void Pods::StopSteps() {
+  for (Pod* pod : active_) {
+    if (pod->step_running()) pod->step->Signal(SIGTERM);
+  }
+}
+
+void Pods::CheckSpace(int64_t now_ns) {
+  if (out_of_space_ || now_ns < next_space_check_ns_) return;
+  // statvfs costs a microsecond; ten times a second bounds what a run writes
+  // into a full disk before it stops.
+  next_space_check_ns_ = now_ns + 100 * kMilli;
+  out_of_space_ = OutOfSpace(state_dir_->root());
+  if (!out_of_space_) return;
+  console_->Error("stopping: " + *out_of_space_ + ".");
+  StopSteps();
 }
 
 void Pods::Advance(Pod* pod) {

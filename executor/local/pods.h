@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,8 +85,11 @@ class Pods {
   // Called at the end of every turn (the run redraws its progress there).
   void set_after_turn(std::function<void()> after_turn) { after_turn_ = std::move(after_turn); }
 
-  // SIGINT and SIGTERM so far; from the first on, running steps got SIGTERM.
-  int stops() const { return signals_.stop_requests(); }
+  // SIGINT and SIGTERM so far, and a state dir found out of space
+  // (disk_space.h); from the first on, running steps got SIGTERM.
+  int stops() const { return signals_.stop_requests() + (out_of_space_ ? 1 : 0); }
+  // Why the run stopped for want of space, if it did.
+  const std::optional<std::string>& out_of_space() const { return out_of_space_; }
   // Work dirs kept (their journal not fully committed), and of those the ones
   // whose journal is corrupt in the middle.
   int64_t kept_dirs() const { return kept_dirs_; }
@@ -105,6 +109,9 @@ class Pods {
   void CollectOutputs(Pod* pod);
   void KeepAndSayWhy(Pod* pod);
   void OnStop(int request);
+  // Every so often: stops the run when the state dir's file system is full.
+  void CheckSpace(int64_t now_ns);
+  void StopSteps();
 
   Env* const env_;
   Console* const console_;
@@ -116,6 +123,8 @@ class Pods {
   std::function<void()> after_turn_;
   std::vector<Pod*> active_;  // pods whose processes we wait for
   int stops_seen_ = 0;
+  std::optional<std::string> out_of_space_;
+  int64_t next_space_check_ns_ = 0;
   int64_t kept_dirs_ = 0;
   int64_t corrupt_dirs_ = 0;
 };

@@ -14,6 +14,7 @@
 #include "local.h"
 #include "local/clock.h"
 #include "local/console.h"
+#include "local/disk_space.h"
 #include "local/leftovers.h"
 #include "local/pods.h"
 #include "local/report.h"
@@ -408,6 +409,10 @@ void LocalRun::PrintSummary(int exit_code) {
 int LocalRun::Run() {
   started_ns_ = env_->MonotonicNanos();
   if (auto code = Prepare()) return *code;
+  if (auto full = OutOfSpace(state_dir_->root())) {
+    console_.Error(*full + ".");
+    return pr::kExitNotDurable;
+  }
   console_.Info(fmt::format("Workflow {}: {} tasks; state in {} (the same command resumes)",
                             state_key_, task_count_, state_dir_->root()));
   std::optional<int> stop =
@@ -417,6 +422,11 @@ int LocalRun::Run() {
   const int code = stop ? *stop : RunFinalize();
   // Whatever happened, nothing of ours may outlive the run.
   pods_->WaitAll();
+  if (pods_->out_of_space()) {
+    console_.Error("stopped: " + *pods_->out_of_space() + ".");
+    PrintResume(&console_, state_dir_->root(), state_key_, options_.invocation);
+    return pr::kExitNotDurable;
+  }
   if (code == pr::kExitInterrupted || pods_->stops() > 0) {
     PrintResume(&console_, state_dir_->root(), state_key_, options_.invocation);
     return pr::kExitInterrupted;
