@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/taskmaster-ccache
 # Paths relative to the checkout, so a fresh clone elsewhere hits the same cache.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build asan test run bench images lint format clean
+.PHONY: all bootstrap build asan test chaos run bench images lint format clean
 
 all: build
 
@@ -30,6 +30,10 @@ asan: bootstrap
 test: build asan
 	@[ "$$TM_SKIP_CONTAINER_TESTS" = 1 ] || scripts/bootstrap-containers.sh
 	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) scripts/run-tests.sh
+
+# The chaos suite at length (scripts/run-chaos.sh; RELIABILITY.md reports it).
+chaos: build
+	@BUILD=$(BUILD) scripts/run-chaos.sh
 
 run: build
 	@BUILD=$(BUILD) scripts/run-example.sh
