@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <cctype>
+#include <string>
+
 namespace taskmaster::sidecar {
 
 namespace {

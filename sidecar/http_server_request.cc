@@ -89,6 +89,9 @@ HeadScan ScanRequestHead(std::string_view head, const HttpLimits& limits) {
 std::optional<ApiResponse> ParseRequestHead(std::string_view head,
                                             Poco::Net::HTTPRequest* request) {
   std::istringstream in{std::string(head)};
+  // The scan bounded the lines already (--max-headers may allow more than
+  // Poco's default of 100).
+  request->setFieldLimit(0);
   try {
     request->read(in);
   } catch (const Poco::Exception& e) {

@@ -73,6 +73,21 @@ BOOST_AUTO_TEST_CASE(too_many_or_too_large_headers_are_431) {
   BOOST_CHECK_LE(fed, 16u + 1025u);
 }
 
+BOOST_AUTO_TEST_CASE(more_header_lines_than_pocos_default_are_read_when_allowed) {
+  HttpLimits limits;
+  limits.max_headers = 150;
+  std::string head = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 150; ++i) head += "X-" + std::to_string(i) + ": v\r\n";
+  head += "\r\n";
+  size_t fed = 0;
+  HeadScan scan = ScanBytewise(head, limits, &fed);
+  BOOST_REQUIRE(!scan.refusal);
+  Poco::Net::HTTPRequest request;
+  auto bad = ParseRequestHead(head, &request);
+  BOOST_CHECK_MESSAGE(!bad, (bad ? bad->body : ""));
+  BOOST_CHECK_EQUAL(request.get("X-149"), "v");
+}
+
 BOOST_AUTO_TEST_CASE(a_head_poco_cannot_read_is_400) {
   Poco::Net::HTTPRequest request;
   auto bad = ParseRequestHead("GET / SPDY/3\r\n\r\n", &request);
