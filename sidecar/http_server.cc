@@ -19,6 +19,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -36,9 +37,13 @@ struct HttpServer::Shared {
   const ApiAuth* auth = nullptr;
   HttpLimits limits;
   std::mutex mu;
-  std::set<int> open_fds;  // under mu: sockets of the connections being served
-  int admitted = 0;        // under mu: of those, the ones within max_connections
-  bool stopping = false;   // under mu
+  // Under mu. Each accepted connection is admitted or not (then answered 503)
+  // in the order they were accepted, by the acceptor, so that the order worker
+  // threads happen to start in does not decide.
+  std::map<int, bool> admission;  // socket -> admitted, until its connection ends
+  int admitted = 0;               // connections admitted and not yet answered
+  std::set<int> open_fds;         // sockets of the connections being served
+  bool stopping = false;
 };
 
 namespace {
@@ -50,7 +55,8 @@ using Poco::Net::HTTPResponse;
 // Workers beyond max_connections, to answer the connections over it with a 503
 // instead of leaving them queued.
 constexpr int kSpareWorkers = 4;
-// Connections Poco queues while every worker is busy; it closes those beyond.
+// Connections accepted while every worker is busy wait in a queue this long;
+// the acceptor closes those beyond at once.
 constexpr int kMaxQueued = 64;
 // After an answer, how long unread request bytes are drained so that closing
 // does not reset the connection before the client reads the answer.
@@ -103,10 +109,10 @@ class Connection : public Poco::Net::TCPServerConnection {
     bool admitted = false;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
-      if (shared_->stopping) return;
+      const auto it = shared_->admission.find(fd_);
+      if (shared_->stopping || it == shared_->admission.end()) return;
+      admitted = it->second;
       shared_->open_fds.insert(fd_);
-      admitted = shared_->admitted < shared_->limits.max_connections;
-      if (admitted) ++shared_->admitted;
     }
     const auto timeout = std::chrono::milliseconds(shared_->limits.request_timeout_ms);
     deadline_ = Clock::now() + timeout;
@@ -122,10 +128,16 @@ class Connection : public Poco::Net::TCPServerConnection {
       busy.headers.emplace_back("Retry-After", "1");
       Send(nullptr, busy);
     }
+    {
+      // Answered: the slot is free before the client sees the connection end,
+      // so a client that read the answer to its end finds it free.
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      if (admitted) --shared_->admitted;
+    }
     Linger();
     std::lock_guard<std::mutex> lock(shared_->mu);
     shared_->open_fds.erase(fd_);
-    if (admitted) --shared_->admitted;
+    shared_->admission.erase(fd_);
   }
 
  private:
@@ -297,6 +309,29 @@ class Connection : public Poco::Net::TCPServerConnection {
   std::string in_;  // received and not yet consumed
 };
 
+// Runs on the acceptor thread, for each connection in turn: admits it while
+// fewer than max_connections are, else marks it for a 503; closes it at once
+// when even the queue is full.
+class Admission : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  explicit Admission(HttpServer::Shared* shared) : shared_(shared) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    const int max = shared_->limits.max_connections;
+    if (shared_->stopping ||
+        static_cast<int>(shared_->admission.size()) >= max + kSpareWorkers + kMaxQueued) {
+      return false;
+    }
+    const bool admitted = shared_->admitted < max;
+    if (admitted) ++shared_->admitted;
+    shared_->admission[socket.impl()->sockfd()] = admitted;
+    return true;
+  }
+
+ private:
+  HttpServer::Shared* shared_;
+};
+
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:
   explicit ConnectionFactory(HttpServer::Shared* shared) : shared_(shared) {}
@@ -338,9 +373,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
     server->pool_ = std::make_unique<Poco::ThreadPool>("http", 1, workers);
     auto* params = new Poco::Net::TCPServerParams();
     params->setMaxThreads(workers);
-    params->setMaxQueued(kMaxQueued);
+    // Admission bounds the queue first: Poco never drops a connection it admitted.
+    params->setMaxQueued(workers + kMaxQueued);
     server->server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(&shared),
                                                              *server->pool_, socket, params);
+    server->server_->setConnectionFilter(new Admission(&shared));
     server->server_->start();
   } catch (const Poco::Net::InvalidAddressException& e) {
     return Status::InvalidArgument("--listen " + listen + ": " + e.displayText());
