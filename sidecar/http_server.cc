@@ -15,10 +15,12 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/Timestamp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -120,7 +122,13 @@ class Connection : public Poco::Net::TCPServerConnection {
                          static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (admitted) {
-      Serve();
+      // Whatever a handler throws, the slot below is still given back.
+      try {
+        Serve();
+      } catch (const std::exception& e) {
+        spdlog::error("HTTP request: {}", e.what());
+        Send(nullptr, FromApi(ApiError(500, "internal error")));
+      }
     } else {
       Reply busy = FromApi(
           ApiError(503, "too many connections: " + std::to_string(shared_->limits.max_connections) +

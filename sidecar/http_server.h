@@ -7,8 +7,9 @@
 // second holds its worker only that long (408) while others are answered. The
 // limits of http_server_request.h are checked as bytes arrive (414, 431, 413,
 // before a body is read); an ApiAuth, when given, before any routing (401/403).
-// Connections beyond max_connections are answered 503 at once. Errors are JSON
-// with a status. Binds loopback unless told otherwise.
+// Connections are admitted in the order they were accepted; those beyond
+// max_connections are answered 503 at once. Errors are JSON with a status.
+// Binds loopback unless told otherwise.
 //
 // Owns its threads; the destructor stops accepting, ends the requests in flight
 // by shutting their sockets down, and joins them.
