@@ -11,6 +11,7 @@
 #include "cache/backoff.h"
 #include "commands/commands.h"
 #include "http_server.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 
 namespace taskmaster::sidecar {
@@ -66,9 +67,11 @@ Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFla
   AddStoreFlags(api, stores);
   api->add_option("--listen", *listen, "Address for the API, /healthz, /readyz, /metrics")
       ->envname("TM_LISTEN")
+      ->check(checks::NonEmpty("an address (127.0.0.1:8080)"))
       ->capture_default_str();
   // The sidecar's --port-file and --store-wait, given before `api`, count too.
-  api->add_option("--port-file", sidecar->port_file, "Write the bound HTTP port here");
+  api->add_option("--port-file", sidecar->port_file, "Write the bound HTTP port here")
+      ->check(checks::NonEmpty("a file"));
   return {api, [env, stores, sidecar, listen] {
             return RunApi(env, *stores, sidecar->options, *listen, sidecar->port_file);
           }};
