@@ -180,6 +180,7 @@ void AddRun(CLI::App* app, RunArguments* run) {
   cmd->add_option("--continue-on-error", o.continue_on_error,
                   "true: attempt every task; false: cancel once failures exceed --max-failures")
       ->envname("TM_CONTINUE_ON_ERROR")
+      ->check(fl::OneOf({"true", "false"}))
       ->capture_default_str();
   AddMaxFailures(cmd, &o.max_failures);
   AddMaxFailurePercent(cmd, &o.max_failure_percent);
