@@ -115,7 +115,7 @@ CLI::Validator WholeNumber(int64_t lo, int64_t hi) {
         }
         return fmt::format("{} is not a whole number between {} and {}", Shown(text), lo, hi);
       },
-      fmt::format("INT {}..{}", lo, hi));
+      fmt::format("{}..{}", lo, hi));
 }
 
 CLI::Validator DecimalNumber(double lo, double hi) {
@@ -126,7 +126,7 @@ CLI::Validator DecimalNumber(double lo, double hi) {
         return fmt::format("{} is not a number between {} and {}", Shown(text), NumberInWords(lo),
                            NumberInWords(hi));
       },
-      fmt::format("NUMBER {}..{}", NumberInWords(lo), NumberInWords(hi)));
+      fmt::format("{}..{}", NumberInWords(lo), NumberInWords(hi)));
 }
 
 Result<double> ParseDuration(const std::string& text, double lo_seconds, double hi_seconds) {
@@ -146,7 +146,7 @@ CLI::Validator Duration(double lo_seconds, double hi_seconds) {
         text = fmt::format("{:.17g}", *seconds);
         return std::string();
       },
-      fmt::format("DURATION {}..{}", SecondsInWords(lo_seconds), SecondsInWords(hi_seconds)));
+      fmt::format("{}..{}", SecondsInWords(lo_seconds), SecondsInWords(hi_seconds)));
 }
 
 CLI::Validator NonEmpty(const std::string& what) {

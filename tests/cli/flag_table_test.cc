@@ -211,32 +211,27 @@ void CheckRefused(const BadValue& c) {
   BOOST_CHECK(r.out.empty());
 }
 
-BOOST_AUTO_TEST_SUITE(flags)
-
-BOOST_AUTO_TEST_CASE(bad_values_of_tm_step_are_refused_with_exit_2_and_nothing_written) {
-  const std::vector<BadValue> table = StepTable();
-  BOOST_TEST_MESSAGE(table.size() << " bad tm-step values");
+// Runs every row of `table`, each in its own context.
+void CheckTable(const std::string& program, const std::vector<BadValue>& table) {
+  BOOST_TEST_MESSAGE(table.size() << " bad " << program << " values");
   for (const BadValue& c : table) {
     std::string shown = c.flag_and_value.empty()
                             ? c.env.begin()->first + "=" + c.env.begin()->second
                             : c.flag_and_value[0] + " '" + c.flag_and_value[1] + "'";
-    BOOST_TEST_CONTEXT("tm-step " << c.command.front() << " " << shown) {
+    BOOST_TEST_CONTEXT(program << " " << c.command.front() << " " << shown) {
       CheckRefused(c);
     }
   }
 }
 
+BOOST_AUTO_TEST_SUITE(flags)
+
+BOOST_AUTO_TEST_CASE(bad_values_of_tm_step_are_refused_with_exit_2_and_nothing_written) {
+  CheckTable("tm-step", StepTable());
+}
+
 BOOST_AUTO_TEST_CASE(bad_values_of_tm_sidecar_are_refused_with_exit_2_and_nothing_written) {
-  const std::vector<BadValue> table = SidecarTable();
-  BOOST_TEST_MESSAGE(table.size() << " bad tm-sidecar values");
-  for (const BadValue& c : table) {
-    std::string shown = c.flag_and_value.empty()
-                            ? c.env.begin()->first + "=" + c.env.begin()->second
-                            : c.flag_and_value[0] + " '" + c.flag_and_value[1] + "'";
-    BOOST_TEST_CONTEXT("tm-sidecar " << c.command.front() << " " << shown) {
-      CheckRefused(c);
-    }
-  }
+  CheckTable("tm-sidecar", SidecarTable());
 }
 
 BOOST_AUTO_TEST_CASE(the_tables_hold_at_least_60_bad_values) {
