@@ -13,6 +13,7 @@
 #include "cache/backoff.h"
 #include "commands/commands.h"
 #include "http_server.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 
 namespace taskmaster::sidecar {
@@ -119,12 +120,15 @@ Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFla
   AddStoreFlags(api, stores);
   api->add_option("--listen", f->listen, "Address for the API, /healthz, /readyz, /metrics")
       ->envname("TM_LISTEN")
+      ->check(checks::NonEmpty("an address (127.0.0.1:8080)"))
       ->capture_default_str();
   // The sidecar's --port-file and --store-wait, given before `api`, count too.
-  api->add_option("--port-file", sidecar->port_file, "Write the bound HTTP port here");
+  api->add_option("--port-file", sidecar->port_file, "Write the bound HTTP port here")
+      ->check(checks::NonEmpty("a file"));
   api->add_option("--token-file", f->auth.token_file,
                   "A file holding the bearer token every write must send")
-      ->envname("TM_API_TOKEN_FILE");
+      ->envname("TM_API_TOKEN_FILE")
+      ->check(checks::NonEmpty("a file"));
   api->add_flag("--auth-reads", f->auth.auth_reads, "GETs under /api/ need the token too")
       ->envname("TM_API_AUTH_READS");
   api->add_flag("--auth-metrics", f->auth.auth_metrics, "GET /metrics needs the token too")
@@ -132,23 +136,29 @@ Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFla
   api->add_option("--max-connections", f->max_connections,
                   "Requests served at once (1..10000); one more is answered 503")
       ->envname("TM_API_MAX_CONNECTIONS")
+      ->check(checks::WholeNumber(1, 10000))
       ->capture_default_str();
   api->add_option("--max-body-bytes", f->max_body_bytes, "Largest request body (413 above)")
       ->envname("TM_API_MAX_BODY_BYTES")
+      ->check(checks::WholeNumber(1, int64_t{1} << 30))
       ->capture_default_str();
   api->add_option("--max-url-bytes", f->max_url_bytes, "Longest request target (414 above)")
       ->envname("TM_API_MAX_URL_BYTES")
+      ->check(checks::WholeNumber(64, kPocoMaxUrlBytes))
       ->capture_default_str();
   api->add_option("--max-header-bytes", f->max_header_bytes,
                   "Most bytes of header lines (431 above)")
       ->envname("TM_API_MAX_HEADER_BYTES")
+      ->check(checks::WholeNumber(1024, 1 << 20))
       ->capture_default_str();
   api->add_option("--max-headers", f->max_headers, "Most header lines (431 above)")
       ->envname("TM_API_MAX_HEADERS")
+      ->check(checks::WholeNumber(1, 1000))
       ->capture_default_str();
   api->add_option("--request-timeout", f->request_timeout,
                   "Time for a request's head and body to arrive (408 after), e.g. 30s")
       ->envname("TM_API_REQUEST_TIMEOUT")
+      ->check(checks::Duration(1, 3600))
       ->capture_default_str();
   return {api, [env, stores, sidecar, f] {
             return RunApi(env, *stores, sidecar->options, *f, sidecar->port_file);

@@ -173,8 +173,10 @@ BOOST_AUTO_TEST_CASE(no_token_beyond_loopback_takes_no_writes_and_bad_token_file
         {"--token-file " + tmp / "spaced", "holds a space"},
         {"--token-file " + tmp / "missing", "cannot read it"},
         {std::string("--auth-reads"), "--auth-reads needs a token"},
-        {std::string("--max-body-bytes 0"), "--max-body-bytes 0: must be from 1 to"},
-        {std::string("--request-timeout 0s"), "--request-timeout (seconds) 0: must be from 1"}}) {
+        {std::string("--max-body-bytes 0"),
+         "--max-body-bytes: 0 is not a whole number between 1 and"},
+        {std::string("--request-timeout 0s"),
+         "--request-timeout: 0s is not a duration between 1 s and 1 hour"}}) {
     ShellResult r = Shell(std::string(kSidecarBinary) + " api --store sqlite:" + tmp / "new.db" +
                           " --listen 127.0.0.1:0 " + args + " 2>&1");
     BOOST_CHECK_MESSAGE(r.exit_code == 2, args << ": exit " << r.exit_code << ": " << r.out);
