@@ -65,13 +65,14 @@ class LogTo {
 }  // namespace
 
 PodServer::PodServer(Env* env, StateStore* store, LiveCache* cache, Metrics* metrics,
-                     ParseFlags parse, int channel_fd)
+                     ParseFlags parse, int channel_fd, ClaimKey claim)
     : env_(env),
       store_(store),
       cache_(cache),
       metrics_(metrics),
       parse_(std::move(parse)),
       channel_fd_(channel_fd),
+      claim_(std::move(claim)),
       own_stderr_(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0)) {}
 
 PodServer::~PodServer() {
@@ -179,6 +180,14 @@ void PodServer::Start(const pr::PodMessage& message) {
     if (served->work_dir == pod->work_dir) {
       spdlog::error("{} is served already", pod->work_dir);
       Exited(pod->work_dir, pr::kExitUsage);
+      return;
+    }
+  }
+  // Before the pod takes a fence: a run that does not own its key writes nothing.
+  if (claim_) {
+    if (Status claimed = claim_(options->state_key); !claimed.ok()) {
+      spdlog::error("{}", claimed.message());
+      Exited(pod->work_dir, claimed.IsFenced() ? pr::kExitUsage : pr::kExitNotDurable);
       return;
     }
   }

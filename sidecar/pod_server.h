@@ -39,10 +39,16 @@ class PodServer {
   // Turns a start message's flags into the pod's options, as tm-sidecar's
   // command line would (InvalidArgument: the pod exits 2).
   using ParseFlags = std::function<Result<SidecarOptions>(const std::vector<std::string>& args)>;
+  // Claims the pod's state key for this run before the pod starts
+  // (run_owner_lock.h): Fenced when another run holds it (the pod exits 2,
+  // having written nothing), another error when that cannot be known yet
+  // (the pod exits 75, to be tried again).
+  using ClaimKey = std::function<Status(const std::string& state_key)>;
 
-  // cache may be null. channel_fd is the socket to the run; not owned.
+  // cache may be null. channel_fd is the socket to the run; not owned. claim
+  // may be null: nothing to claim (a SQLite store lives in its state dir).
   PodServer(Env* env, StateStore* store, LiveCache* cache, Metrics* metrics, ParseFlags parse,
-            int channel_fd);
+            int channel_fd, ClaimKey claim = nullptr);
   ~PodServer();
   PodServer(const PodServer&) = delete;
   PodServer& operator=(const PodServer&) = delete;
@@ -70,6 +76,7 @@ class PodServer {
   Metrics* metrics_;
   ParseFlags parse_;
   int channel_fd_;
+  ClaimKey claim_;
   int own_stderr_ = -1;  // the server's own log, while no pod works
   std::string input_;    // an incomplete line so far
   bool input_closed_ = false;

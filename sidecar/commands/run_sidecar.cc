@@ -15,6 +15,8 @@
 #include "commands/commands.h"
 #include "http_server.h"
 #include "pod_server.h"
+#include "store/run_owner_lock.h"
+#include "store/store_factory.h"
 #include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
@@ -105,12 +107,22 @@ int ServePods(Env* env, const StoreFlags& stores, const SidecarFlags& flags) {
     if (pod.serve_pods >= 0) return Status::InvalidArgument("a pod cannot serve pods");
     return PodOptions(std::move(pod), stores);
   };
+  // On PostgreSQL the run claims its state key: another run's state dir may
+  // name the same key (run_owner_lock.h).
+  std::unique_ptr<RunOwnerLock> owner;
+  PodServer::ClaimKey claim;
+  auto config = ConfiguredStore(stores, nullptr);
+  if (config.ok() && config->kind == StoreConfig::Kind::kPostgres) {
+    owner = std::make_unique<RunOwnerLock>(config->postgres);
+    claim = [&owner](const std::string& key) { return owner->Claim(key); };
+  }
   return ServeWithStore(env, stores, flags.options, flags.listen, flags.port_file, flags.local,
                         [&](StateStore* store, LiveCache* cache, Metrics* metrics, Health* health,
                             SignalFd* signals) {
                           health->store_up = true;
                           health->restored = true;
-                          PodServer server(env, store, cache, metrics, parse, flags.serve_pods);
+                          PodServer server(env, store, cache, metrics, parse, flags.serve_pods,
+                                           claim);
                           return server.Run(signals);
                         });
 }

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <system_error>
@@ -96,6 +98,20 @@ Outcome RunToEnd(const std::vector<std::string>& args, const EnvVars& env,
 Outcome Shell(const std::string& command_line) {
   test_support::ShellResult shell = test_support::RunShell(command_line);
   return Outcome{shell.exit_code, std::move(shell.out), ""};
+}
+
+std::string RequireServiceEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    BOOST_FAIL(name << " is not set: run this suite under scripts/test-services.sh "
+                       "(make test does), which starts PostgreSQL and Redis");
+  }
+  return value;
+}
+
+std::string UniqueKey(const std::string& prefix) {
+  return prefix + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 }
 
 std::string JsonList(const std::vector<std::string>& ids) {

@@ -81,6 +81,14 @@ Outcome RunToEnd(const std::vector<std::string>& args, const EnvVars& env,
 // Runs a command line through the shell and returns its exit code and stdout.
 Outcome Shell(const std::string& command_line);
 
+// The value of a variable scripts/test-services.sh exports (TM_TEST_POSTGRES_DSN,
+// TM_TEST_REDIS_URL); fails the test, saying how to start them, when unset.
+std::string RequireServiceEnv(const char* name);
+
+// A state key no earlier test run used (the services outlive a test run, and a
+// key found there would be resumed): prefix, the pid and the time.
+std::string UniqueKey(const std::string& prefix);
+
 // A JSON array of the IDs.
 std::string JsonList(const std::vector<std::string>& ids);
 // "t000", "t001", ... (width digits).

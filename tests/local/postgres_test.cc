@@ -1,11 +1,7 @@
 // tm-step local against the real PostgreSQL and Redis that
 // scripts/test-services.sh starts (TM_TEST_POSTGRES_DSN, TM_TEST_REDIS_URL):
 // the example end to end, killed once with kill -9 and resumed.
-#include <unistd.h>
-
 #include <boost/test/unit_test.hpp>
-#include <chrono>
-#include <cstdlib>
 
 #include "example_check.h"
 #include "local_harness.h"
@@ -13,24 +9,13 @@
 namespace taskmaster::local_test {
 namespace {
 
-std::string RequireEnv(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    BOOST_FAIL(name << " is not set: run this suite under scripts/test-services.sh "
-                       "(make test does), which starts PostgreSQL and Redis");
-  }
-  return value;
-}
-
 BOOST_AUTO_TEST_SUITE(postgres)
 
 BOOST_AUTO_TEST_CASE(example_end_to_end_with_a_crash_on_postgres_and_redis) {
-  const std::string dsn = RequireEnv("TM_TEST_POSTGRES_DSN");
-  const std::string redis = RequireEnv("TM_TEST_REDIS_URL");
+  const std::string dsn = RequireServiceEnv("TM_TEST_POSTGRES_DSN");
+  const std::string redis = RequireServiceEnv("TM_TEST_REDIS_URL");
   // The services outlive one test run: a key of our own, so nothing is resumed by accident.
-  const std::string key =
-      "local-pg-" + std::to_string(::getpid()) + "-" +
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  const std::string key = UniqueKey("local-pg");
   TempDir dir;
   Example example;
   example.records = 30;
