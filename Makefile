@@ -1,15 +1,20 @@
 # Taskmaster. Quick start on a fresh Debian 12 machine (as root):
 #   make run    bootstrap, build, and run the example workflow end to end
 #   make test   bootstrap, build, and run every test suite (services started and stopped here)
+#   make fuzz   build the libFuzzer targets (fuzz/) and run each for FUZZ_SECONDS
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds of fuzzing per target: `make fuzz`, and the short run of `make test`.
+FUZZ_SECONDS ?= 300
+TEST_FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 export CCACHE_DIR ?= $(HOME)/.cache/taskmaster-ccache
 # Paths relative to the checkout, so a fresh clone elsewhere hits the same cache.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build asan test chaos run bench images lint format clean
+.PHONY: all bootstrap build asan fuzz-build fuzz test chaos run bench images lint format clean
 
 all: build
 
@@ -25,11 +30,23 @@ asan: bootstrap
 	@cmake -S . -B $(ASAN_BUILD) -DTM_WERROR=ON -DTM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS) --target common_test
 
+# The libFuzzer targets of fuzz/ (clang 14, ASan + UBSan), in their own build dir.
+fuzz-build: bootstrap
+	@cmake -S . -B $(FUZZ_BUILD) -DTM_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+# Each target's regression inputs and seed corpus, then FUZZ_SECONDS of fuzzing
+# (scripts/run-fuzz.sh; `make fuzz FUZZ_SECONDS=3600`).
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz.sh
+
 # The pod tests (tests/pods/) run the workflow's pods under podman
 # (TM_SKIP_CONTAINER_TESTS=1 skips them on a machine that cannot run containers).
-test: build asan
+test: build asan fuzz-build
 	@[ "$$TM_SKIP_CONTAINER_TESTS" = 1 ] || scripts/bootstrap-containers.sh
-	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) scripts/run-tests.sh
+	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) \
+	  FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) scripts/run-tests.sh
 
 # The chaos suite at length (scripts/run-chaos.sh; RELIABILITY.md reports it).
 chaos: build
@@ -56,4 +73,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

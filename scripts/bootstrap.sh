@@ -8,6 +8,7 @@ packages=(
   libpoco-dev libhiredis-dev libpq-dev libsqlite3-dev sqlite3
   rapidjson-dev libspdlog-dev libfmt-dev libxxhash-dev libcli11-dev
   libboost-test-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   redis-server redis-tools postgresql postgresql-client
   python3 python3-jsonschema python3-yaml jq curl
   prometheus

@@ -1,6 +1,7 @@
 #include "taskmaster/json.h"
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
@@ -124,6 +125,31 @@ BOOST_AUTO_TEST_CASE(numbers_are_exact_unless_fast_is_asked_for) {
   plain.Parse(text);
   BOOST_TEST(fast.GetDouble() == plain.GetDouble());
   BOOST_TEST(fast.GetDouble() != exact.GetDouble());
+}
+
+BOOST_AUTO_TEST_CASE(a_zero_with_a_large_exponent_reads_as_zero) {
+  // RapidJSON 1.1.0's exact reading made 1.26e263 of "0e77" and -5.7e132 of
+  // "0e-244" (found by fuzz/); ParseJson reads every such zero as zero, its
+  // sign kept, and other numbers as before.
+  for (const char* text : {"0e77", "0e-244", "-0e300", "0.000e-200", "-0.0E+23", "[1,0e99]"}) {
+    rapidjson::Document doc;
+    BOOST_REQUIRE(ParseJson(text, "x", &doc).ok());
+    const rapidjson::Value& number = doc.IsArray() ? doc[1] : doc;
+    BOOST_TEST(number.GetDouble() == 0.0);
+    BOOST_TEST(std::signbit(number.GetDouble()) == (text[0] == '-'));
+  }
+  for (const char* text : {"1e77", "-2.5e-244", "10e30", "0.5e300"}) {
+    rapidjson::Document doc;
+    BOOST_REQUIRE(ParseJson(text, "x", &doc).ok());
+    BOOST_TEST(doc.GetDouble() == std::strtod(text, nullptr));
+  }
+  // A byte order mark is skipped as before, and errors keep their offsets.
+  rapidjson::Document doc;
+  BOOST_TEST(ParseJson("\xef\xbb\xbf[0e50]", "x", &doc).ok());
+  BOOST_TEST(ParseJson("[0e50,]", "x", &doc).message() ==
+             "x: invalid JSON at byte 6: Invalid value.");
+  BOOST_TEST(ParseJson("1e400", "x", &doc).message() ==
+             "x: invalid JSON at byte 0: Number too big to be stored in double.");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
