@@ -2,6 +2,7 @@
 #   make run    bootstrap, build, and run the example workflow end to end
 #   make test   bootstrap, build, and run every test suite (services started and stopped here)
 #   make fuzz   build the libFuzzer targets (fuzz/) and run each for FUZZ_SECONDS
+#   make chaos  the chaos suite at length: more seeds and faults (RELIABILITY.md)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
