@@ -328,6 +328,12 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
       batch_.ends.push_back(std::move(r).value());
       return false;
     }
+    case pr::RecordType::kBudget: {
+      auto r = pr::DecodeBudget(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.budget = *r;
+      return false;
+    }
     case pr::RecordType::kCommit: {
       auto r = pr::DecodeCommit(record.payload);
       if (!r.ok()) return bad(r.status());
