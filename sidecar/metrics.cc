@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "workflow_progress.h"
+
 namespace taskmaster::sidecar {
 
 const char* StatusKind(const Status& status) {
@@ -20,7 +22,6 @@ const char* StatusKind(const Status& status) {
       return "other";
   }
 }
-
 
 void ExportWorkflowState(const WorkflowState& state, int64_t now_unix_ms, Metrics* metrics) {
   const std::string& id = state.workflow_id;
@@ -44,6 +45,9 @@ void ExportWorkflowState(const WorkflowState& state, int64_t now_unix_ms, Metric
   tasks(TaskStatus::kSucceeded).Set(static_cast<double>(c.succeeded));
   tasks(TaskStatus::kFailed).Set(static_cast<double>(c.failed));
   tasks(TaskStatus::kCancelled).Set(static_cast<double>(c.cancelled));
+  if (state.budget) {
+    metrics->workflow_failures_tolerated(id).Set(static_cast<double>(Tolerated(*state.budget, c)));
+  }
 }
 
 }  // namespace taskmaster::sidecar

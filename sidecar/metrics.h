@@ -61,6 +61,9 @@ class Metrics : public MetricRegistry {
   TM_SIDECAR_METRIC(
       GaugeFamily<1>, workflow_last_progress_timestamp_seconds,
       "Unix time the workflow's count of done tasks last grew, as this sidecar saw it", "workflow");
+  TM_SIDECAR_METRIC(GaugeFamily<1>, workflow_failures_tolerated,
+                    "Final task failures the workflow tolerates, from its recorded failure budget",
+                    "workflow");
 };
 
 #undef TM_SIDECAR_METRIC
@@ -80,6 +83,9 @@ const char* StatusKind(const Status& status);
 //     the workflow. At the first call: the workflow's creation time when
 //     nothing is done yet, else `now` (how long ago the done tasks finished is
 //     not stored).
+//   workflow_failures_tolerated{workflow}: the final failures the recorded
+//     budget tolerates (max-failures, or max-failure-percent of the total when
+//     that is more); not set while no step recorded a budget.
 // Not atomic across calls: one thread (a sidecar's loop) calls it per registry.
 void ExportWorkflowState(const WorkflowState& state, int64_t now_unix_ms, Metrics* metrics);
 

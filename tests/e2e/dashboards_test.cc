@@ -41,15 +41,17 @@ BOOST_AUTO_TEST_CASE(rules_and_panels_select_only_what_a_real_sidecar_exports) {
   const uint16_t port = pod.Port();
   pod.WaitReady();
   const std::string go = tmp / "go";
-  // t-1 checkpoints and waits for the test; t-2 fails on its only attempt,
-  // which cancels t-3 (continue-on-error is off).
-  pod.StartStep({"run"}, Sh("case $TM_TASK_INDEX in\n"
-                            "0) printf '{\"checkpoint\":{\"n\":1}}\\n' >&3\n"
-                            "   while [ ! -e " +
-                            ShellQuote(go) +
-                            " ]; do sleep 0.05; done ;;\n"
-                            "1) exit 1 ;;\n"
-                            "esac"));
+  // t-1 checkpoints and waits for the test; t-2 fails on its only attempt;
+  // t-3 succeeds.
+  // A budget of 70% of 3 tasks: 2 final failures tolerated.
+  pod.StartStep({"run", "--max-failures", "1", "--max-failure-percent", "70"},
+                Sh("case $TM_TASK_INDEX in\n"
+                   "0) printf '{\"checkpoint\":{\"n\":1}}\\n' >&3\n"
+                   "   while [ ! -e " +
+                   ShellQuote(go) +
+                   " ]; do sleep 0.05; done ;;\n"
+                   "1) exit 1 ;;\n"
+                   "esac"));
   const std::string workflow = "workflow=\"" + wf.key() + "\"";
   auto gauge = [&](const std::string& body, const std::string& series) {
     return MetricValue(body, series).value_or(-1);
@@ -74,11 +76,12 @@ BOOST_AUTO_TEST_CASE(rules_and_panels_select_only_what_a_real_sidecar_exports) {
   BOOST_CHECK_EQUAL(pod.StopSidecar(), 0);
   const std::string body = metrics->body;
 
-  BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"succeeded\"}"), 1);
+  BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"succeeded\"}"), 2);
   BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"failed\"}"), 1);
   BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"running\"}"), 0);
   BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"pending\"}"), 0);
-  BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"cancelled\"}"), 1);
+  BOOST_CHECK_EQUAL(gauge(body, "workflow_tasks{" + workflow + ",status=\"cancelled\"}"), 0);
+  BOOST_CHECK_EQUAL(gauge(body, "workflow_failures_tolerated{" + workflow + "}"), 2);
   const double progress = gauge(body, "workflow_last_progress_timestamp_seconds{" + workflow + "}");
   BOOST_CHECK_GE(progress, started - 1);
   BOOST_CHECK_LE(progress, static_cast<double>(std::time(nullptr)) + 1);

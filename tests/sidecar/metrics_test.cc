@@ -40,6 +40,9 @@ BOOST_AUTO_TEST_CASE(every_family_is_declared_with_its_help_and_type) {
       "# TYPE tasks_total counter\n"
       "# HELP workflow_duration_seconds Wall time of the step this sidecar served, by outcome\n"
       "# TYPE workflow_duration_seconds histogram\n"
+      "# HELP workflow_failures_tolerated Final task failures the workflow tolerates, from its "
+      "recorded failure budget\n"
+      "# TYPE workflow_failures_tolerated gauge\n"
       "# HELP workflow_last_progress_timestamp_seconds Unix time the workflow's count of done "
       "tasks last grew, as this sidecar saw it\n"
       "# TYPE workflow_last_progress_timestamp_seconds gauge\n"
@@ -123,6 +126,20 @@ BOOST_AUTO_TEST_CASE(workflow_gauges_hold_the_counts_and_when_the_done_count_las
        }) {
     BOOST_CHECK_MESSAGE(Contains(text, line), "no line " << line << " in\n" << text);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_tolerated_failures_come_from_the_recorded_budget) {
+  Metrics m;
+  WorkflowState state = StateOf(0, 1, 2, 7);
+  ExportWorkflowState(state, 1'700'000'600'000, &m);
+  BOOST_CHECK(m.Render().find("workflow_failures_tolerated{") == std::string::npos);
+  // 30% of 10 tasks is more than max-failures 2.
+  state.budget = FailureBudget{2, 30, 3, std::nullopt};
+  ExportWorkflowState(state, 1'700'000'700'000, &m);
+  BOOST_CHECK_EQUAL(m.workflow_failures_tolerated("wf-1").Value(), 3);
+  state.budget->max_failures = 5;
+  ExportWorkflowState(state, 1'700'000'800'000, &m);
+  BOOST_CHECK_EQUAL(m.workflow_failures_tolerated("wf-1").Value(), 5);
 }
 
 BOOST_AUTO_TEST_CASE(a_sidecar_that_joins_midway_counts_its_first_commit_as_progress) {
