@@ -102,6 +102,9 @@ class RoleStep {
   // exit_code. On timeout the step writes the outputs itself with "durable":
   // false and returns 75.
   int Commit(pr::Role role, std::map<std::string, std::string> outputs, int exit_code);
+  // Tells the sidecar the failure budget the step was given (a budget record),
+  // so the store holds it for `tm-sidecar get` and the API. Exit code on failure.
+  std::optional<int> RecordBudget(pr::BudgetRecord budget);
 
  private:
   const CommonOptions& options_;
@@ -134,6 +137,16 @@ std::optional<int> RoleStep::Attach(pr::Role role, std::optional<int64_t> shard)
     return pr::kExitNotDurable;
   }
   return std::nullopt;
+}
+
+std::optional<int> RoleStep::RecordBudget(pr::BudgetRecord budget) {
+  auto seq = wd_.Append(pr::RecordType::kBudget, 0, [&](int64_t s) {
+    budget.fence = wd_.fence();
+    budget.seq = s;
+    return pr::Encode(budget);
+  });
+  if (seq.ok()) return std::nullopt;
+  return JournalError(seq.status());
 }
 
 int RoleStep::Commit(pr::Role role, std::map<std::string, std::string> outputs, int exit_code) {
@@ -531,6 +544,11 @@ int RunShard(Env* env, const RunOptions& options) {
   if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kShard, options.shard)) return *code;
+  pr::BudgetRecord budget;
+  budget.max_failures = options.max_failures;
+  budget.max_failure_percent = options.max_failure_percent;
+  budget.task_retries = static_cast<int>(options.task_retries);
+  if (auto code = step.RecordBudget(budget)) return *code;
   auto restore = step.wd().ReadShardRestore();
   if (!restore.ok()) return RestoreError("shard", restore.status());
 
@@ -620,6 +638,10 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kFinalize, std::nullopt)) return *code;
+  pr::BudgetRecord budget;
+  budget.max_failures = options.max_failures;
+  budget.max_failure_percent = options.max_failure_percent;
+  if (auto code = step.RecordBudget(budget)) return *code;
   auto restored = step.wd().ReadSummaryRestore();
   if (!restored.ok()) return RestoreError("summary", restored.status());
   const TaskCounts& c = restored->counts;
@@ -631,8 +653,10 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   summary.cancelled = c.cancelled;
   summary.unfinished = c.pending + c.running;
   summary.max_failures = options.max_failures;
-  const int64_t tolerated =
+  summary.max_failure_percent = options.max_failure_percent;
+  summary.tolerated =
       pr::ToleratedFailures(options.max_failures, options.max_failure_percent, c.total);
+  const int64_t tolerated = summary.tolerated;
   for (const pr::FailedTask& task : restored->failed) summary.failed_tasks.push_back(task.task_id);
   summary.failed_total = restored->failed_total;
   if (summary.failed_total > tolerated) {

@@ -329,6 +329,12 @@ bool Sidecar::AddRecord(const JournalRecord& record) {
       batch_.ends.push_back(std::move(r).value());
       return false;
     }
+    case pr::RecordType::kBudget: {
+      auto r = pr::DecodeBudget(record.payload);
+      if (!r.ok()) return bad(r.status());
+      batch_.budget = *r;
+      return false;
+    }
     case pr::RecordType::kCommit: {
       auto r = pr::DecodeCommit(record.payload);
       if (!r.ok()) return bad(r.status());
@@ -377,10 +383,14 @@ bool Sidecar::Flush() {
       .Observe(static_cast<double>(env_->MonotonicNanos() - t0) / kSecond);
   metrics_->flush_batch_records().Observe(static_cast<double>(batch_.size()));
   for (const auto& end : batch_.ends) {
-    metrics_->tasks_total(ToString(end.status)).Inc();
-    metrics_->task_duration_seconds(ToString(end.status))
+    metrics_->tasks_total(options_.state_key, ToString(end.status)).Inc();
+    metrics_->task_duration_seconds(options_.state_key, ToString(end.status))
         .Observe(static_cast<double>(end.duration_ms) / 1000);
     terminal_[end.ordinal] = IsDurablyTerminal(end.status, end.final);
+  }
+  // Before init is durable the workflow has no row: its state is all zeros.
+  if (result->state.created_at_ms > 0) {
+    ExportWorkflowState(result->state, env_->NowUnixMillis(), metrics_);
   }
   if (!batch_.checkpoints.empty()) {
     metrics_->checkpoint_operations_total("save", "ok")

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "taskmaster/json.h"
+#include "taskmaster/protocol.h"
 
 namespace taskmaster::sidecar {
 namespace {
@@ -36,8 +37,23 @@ WorkflowProgress ProgressOf(const WorkflowState& state, int64_t now_ms) {
   return p;
 }
 
+std::optional<FailureBudget> ShownBudget(const WorkflowState& state,
+                                         std::optional<int64_t> max_failures_override) {
+  std::optional<FailureBudget> budget = state.budget;
+  if (max_failures_override) {
+    if (!budget) budget.emplace();
+    budget->max_failures = *max_failures_override;
+  }
+  return budget;
+}
+
+int64_t Tolerated(const FailureBudget& budget, const TaskCounts& counts) {
+  return protocol::ToleratedFailures(budget.max_failures, budget.max_failure_percent, counts.total);
+}
+
 std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char* source,
-                         std::optional<int64_t> max_failures) {
+                         std::optional<int64_t> max_failures_override) {
+  const std::optional<FailureBudget> budget = ShownBudget(state, max_failures_override);
   const WorkflowProgress p = ProgressOf(state, now_ms);
   JsonWriter w;
   w.StartObject();
@@ -50,9 +66,12 @@ std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char*
   w.Key("eta_seconds").OptionalInt(p.eta_seconds);
   w.Key("created_at").Time(state.created_at_ms);
   w.Key("updated_at").Time(state.updated_at_ms);
-  if (max_failures) {
-    w.Key("max_failures").Int64(*max_failures);
-    w.Key("failure_budget_left").Int64(std::max<int64_t>(*max_failures - state.counts.failed, 0));
+  if (budget) {
+    const int64_t tolerated = Tolerated(*budget, state.counts);
+    w.Key("max_failures").Int64(budget->max_failures);
+    w.Key("max_failure_percent").Double(budget->max_failure_percent);
+    w.Key("tolerated").Int64(tolerated);
+    w.Key("failure_budget_left").Int64(std::max<int64_t>(tolerated - state.counts.failed, 0));
   }
   w.Key("source").String(source);
   w.EndObject();

@@ -25,12 +25,22 @@ bool IsTerminal(WorkflowStatus status);
 // its last update rather than decaying.
 WorkflowProgress ProgressOf(const WorkflowState& state, int64_t now_ms);
 
+// The failure budget to show: the recorded one (state.budget), its
+// max_failures replaced by `max_failures_override` when given (a workflow
+// recorded before schema 5 has none: the override alone then, percent 0).
+// nullopt when neither is known.
+std::optional<FailureBudget> ShownBudget(const WorkflowState& state,
+                                         std::optional<int64_t> max_failures_override);
+// Final failures the workflow tolerates under `budget` (protocol::ToleratedFailures).
+int64_t Tolerated(const FailureBudget& budget, const TaskCounts& counts);
+
 // The progress document: the state's counts, done, percent (one decimal), rate
-// (three), eta_seconds, times, and `source` ("redis" or "store"). With
-// `max_failures`, also it and failure_budget_left (final failures still
-// tolerated, never below 0) before `source`.
+// (three), eta_seconds, times, and `source` ("redis" or "store"). With a
+// ShownBudget, also max_failures, max_failure_percent, tolerated and
+// failure_budget_left (final failures still tolerated, never below 0) before
+// `source`.
 std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char* source,
-                         std::optional<int64_t> max_failures = std::nullopt);
+                         std::optional<int64_t> max_failures_override = std::nullopt);
 
 }  // namespace taskmaster::sidecar
 

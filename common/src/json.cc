@@ -173,6 +173,11 @@ JsonWriter& JsonWriter::Int64(int64_t value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Double(double value) {
+  writer_.Double(value);
+  return *this;
+}
+
 JsonWriter& JsonWriter::Uint64(uint64_t value) {
   writer_.Uint64(value);
   return *this;
@@ -343,6 +348,20 @@ bool FieldReader::Bool(const char* name) {
     return false;
   }
   return v->GetBool();
+}
+
+double FieldReader::Double(const char* name) {
+  const rapidjson::Value* v = Find(name);
+  if (v == nullptr) return 0;
+  if (!v->IsNumber()) {
+    Fail(name, Expected("a number", *v));
+    return 0;
+  }
+  return v->GetDouble();
+}
+
+bool FieldReader::Has(const char* name) const {
+  return object_.FindMember(name) != object_.MemberEnd();
 }
 
 std::optional<int> FieldReader::OptionalInt(const char* name) {

@@ -22,6 +22,7 @@ constexpr const char* kProgressWhat = "progress record";
 constexpr const char* kNoteWhat = "note record";
 constexpr const char* kTaskEndWhat = "task_end record";
 constexpr const char* kCommitWhat = "commit record";
+constexpr const char* kBudgetWhat = "budget record";
 constexpr const char* kReadyWhat = "ready";
 constexpr const char* kAckWhat = "ack";
 constexpr const char* kInitRestoreWhat = "restore/init.json";
@@ -152,6 +153,8 @@ const char* ToString(RecordType type) {
       return "task_end";
     case RecordType::kCommit:
       return "commit";
+    case RecordType::kBudget:
+      return "budget";
   }
   return "unknown";
 }
@@ -285,6 +288,16 @@ std::string Encode(const ProgressRecord& r) {
   return w.EndObject().Take();
 }
 
+std::string Encode(const BudgetRecord& r) {
+  JsonWriter w;
+  StartRecord(w, r.fence, r.seq);
+  w.Key("max_failures").Int64(r.max_failures);
+  w.Key("max_failure_percent").Double(r.max_failure_percent);
+  w.Key("task_retries").OptionalInt(r.task_retries);
+  w.Key("quarantine_after").OptionalInt(r.quarantine_after);
+  return w.EndObject().Take();
+}
+
 std::string Encode(const NoteRecord& r) {
   JsonWriter w;
   StartRecord(w, r.fence, r.seq);
@@ -361,6 +374,18 @@ Result<ProgressRecord> DecodeProgress(std::string_view json) {
     r.ordinal = in.Int64("ordinal");
     r.done = in.Int64("done");
     r.total = in.Int64("total");
+    return r;
+  });
+}
+
+Result<BudgetRecord> DecodeBudget(std::string_view json) {
+  return ReadJsonObject<BudgetRecord>(json, kBudgetWhat, [](FieldReader& in) {
+    BudgetRecord r;
+    ReadRecordStart(in, &r);
+    r.max_failures = in.Int64("max_failures");
+    r.max_failure_percent = in.Double("max_failure_percent");
+    r.task_retries = in.OptionalInt("task_retries");
+    r.quarantine_after = in.OptionalInt("quarantine_after");
     return r;
   });
 }
@@ -717,6 +742,8 @@ std::string Encode(const FinalizeSummary& s) {
   w.Key("cancelled").Int64(s.cancelled);
   w.Key("unfinished").Int64(s.unfinished);
   w.Key("max_failures").Int64(s.max_failures);
+  w.Key("max_failure_percent").Double(s.max_failure_percent);
+  w.Key("tolerated").Int64(s.tolerated);
   w.Key("failed_tasks");
   WriteStringArray(s.failed_tasks, &w);
   w.Key("failed_total").Int64(s.failed_total);
@@ -768,6 +795,8 @@ Result<FinalizeSummary> DecodeFinalizeSummary(std::string_view json) {
     s.cancelled = in.Int64("cancelled");
     s.unfinished = in.Int64("unfinished");
     s.max_failures = in.Int64("max_failures");
+    s.max_failure_percent = in.Double("max_failure_percent");
+    s.tolerated = in.Int64("tolerated");
     s.failed_tasks = ReadStringArray(in, "failed_tasks");
     s.failed_total = in.Int64("failed_total");
     return s;

@@ -69,9 +69,15 @@ bool operator==(const TaskCounts& a, const TaskCounts& b) {
          std::tie(b.total, b.succeeded, b.failed, b.running, b.pending, b.cancelled);
 }
 
+bool operator==(const FailureBudget& a, const FailureBudget& b) {
+  return std::tie(a.max_failures, a.max_failure_percent, a.task_retries, a.quarantine_after) ==
+         std::tie(b.max_failures, b.max_failure_percent, b.task_retries, b.quarantine_after);
+}
+
 bool operator==(const WorkflowState& a, const WorkflowState& b) {
-  return std::tie(a.workflow_id, a.status, a.counts, a.created_at_ms, a.updated_at_ms, a.version) ==
-         std::tie(b.workflow_id, b.status, b.counts, b.created_at_ms, b.updated_at_ms, b.version);
+  return std::tie(a.workflow_id, a.status, a.counts, a.created_at_ms, a.updated_at_ms, a.version,
+                  a.budget) == std::tie(b.workflow_id, b.status, b.counts, b.created_at_ms,
+                                        b.updated_at_ms, b.version, b.budget);
 }
 
 void TaskCounts::Add(TaskStatus status, bool final) {
@@ -148,9 +154,39 @@ std::string WorkflowStateToJson(const WorkflowState& state) {
   w.Key("created_at").Time(state.created_at_ms);
   w.Key("updated_at").Time(state.updated_at_ms);
   w.Key("version").Int64(state.version);
+  if (state.budget) {
+    const FailureBudget& b = *state.budget;
+    w.Key("budget").StartObject();
+    w.Key("max_failures").Int64(b.max_failures);
+    w.Key("max_failure_percent").Double(b.max_failure_percent);
+    w.Key("task_retries");
+    b.task_retries ? w.Int64(*b.task_retries) : w.OptionalInt(std::nullopt);
+    w.Key("quarantine_after");
+    b.quarantine_after ? w.Int64(*b.quarantine_after) : w.OptionalInt(std::nullopt);
+    w.EndObject();
+  }
   w.EndObject();
   return w.Take();
 }
+
+namespace {
+
+std::optional<int64_t> OptionalCount(FieldReader* in, const char* name) {
+  std::optional<int> value = in->OptionalInt(name);
+  if (!value) return std::nullopt;
+  return *value;
+}
+
+FailureBudget ReadFailureBudget(FieldReader* in) {
+  FailureBudget b;
+  b.max_failures = in->Int64("max_failures");
+  b.max_failure_percent = in->Double("max_failure_percent");
+  b.task_retries = OptionalCount(in, "task_retries");
+  b.quarantine_after = OptionalCount(in, "quarantine_after");
+  return b;
+}
+
+}  // namespace
 
 Result<WorkflowState> WorkflowStateFromJson(std::string_view json) {
   return ReadJsonObject<WorkflowState>(json, "workflow state", [](FieldReader& in) {
@@ -161,6 +197,13 @@ Result<WorkflowState> WorkflowStateFromJson(std::string_view json) {
     s.created_at_ms = in.Time("created_at");
     s.updated_at_ms = in.Time("updated_at");
     s.version = in.Int64("version");
+    if (in.Has("budget")) {
+      if (const rapidjson::Value* budget = in.Object("budget")) {
+        FieldReader b(*budget, "workflow state", "budget.");
+        s.budget = ReadFailureBudget(&b);
+        in.Merge(b.status());
+      }
+    }
     return s;
   });
 }

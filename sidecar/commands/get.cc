@@ -48,10 +48,12 @@ void PrintSummary(const WorkflowState& state, int64_t now_ms, const GetFlags& fl
   }
   const WorkflowProgress p = ProgressOf(state, now_ms);
   const TaskCounts& c = state.counts;
-  std::string budget = "unknown (give --max-failures, as the workflow was given)";
-  if (max_failures) {
-    budget = fmt::format("{} of {} final failures left",
-                         std::max<int64_t>(*max_failures - c.failed, 0), *max_failures);
+  std::string budget = "unknown (not recorded: give --max-failures, as the workflow was given)";
+  if (const std::optional<FailureBudget> b = ShownBudget(state, max_failures)) {
+    const int64_t tolerated = Tolerated(*b, c);
+    budget = fmt::format("{} of {} final failures left (max-failures {}, max-failure-percent {})",
+                         std::max<int64_t>(tolerated - c.failed, 0), tolerated, b->max_failures,
+                         b->max_failure_percent);
   }
   Table t({"NAME:", state.workflow_id});
   t.Add({"STATUS:", ToString(state.status)});
@@ -116,7 +118,7 @@ Subcommand AddGetCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   get->add_option("key", flags->key, "State key")->required();
   AddOutputFlag(get, &flags->output);
   get->add_option("--max-failures", flags->max_failures,
-                  "The workflow's max-failures, to show the failure budget left")
+                  "Use this max-failures instead of the one the workflow recorded")
       ->check(checks::WholeNumber(0, pr::kMaxFailuresAllowed));
   get->add_flag("-w,--watch", flags->watch, "Print again on each change until the workflow ends");
   get->add_option("--interval", flags->interval_seconds, "Seconds between reads with --watch")

@@ -87,6 +87,7 @@ ApplyPlan PlanBatch(const Batch& batch, int64_t watermark) {
   plan.progress = LastPerOrdinal(batch.progress, watermark, &plan);
   plan.notes = LastPerOrdinal(batch.notes, watermark, &plan);
   plan.ends = LastPerOrdinal(batch.ends, watermark, &plan);
+  if (batch.budget && Admit(batch.budget->seq, watermark, &plan)) plan.budget = &*batch.budget;
   if (batch.commit && Admit(batch.commit->seq, watermark, &plan)) {
     plan.commit = true;
     plan.final_status = batch.final_status;

@@ -53,11 +53,12 @@ struct ApplyPlan {
   std::vector<const protocol::ProgressRecord*> progress;
   std::vector<const protocol::NoteRecord*> notes;
   std::vector<const protocol::TaskEndRecord*> ends;
-  bool commit = false;                         // the commit record is new
-  std::optional<WorkflowStatus> final_status;  // set only with a new finalize commit
-  int64_t applied = 0;                         // records above the watermark
-  int64_t skipped = 0;                         // replays
-  int64_t max_seq = 0;                         // the writer's stored seq after the batch
+  const protocol::BudgetRecord* budget = nullptr;  // new, else null
+  bool commit = false;                             // the commit record is new
+  std::optional<WorkflowStatus> final_status;      // set only with a new finalize commit
+  int64_t applied = 0;                             // records above the watermark
+  int64_t skipped = 0;                             // replays
+  int64_t max_seq = 0;                             // the writer's stored seq after the batch
   bool empty() const { return applied == 0; }
 };
 ApplyPlan PlanBatch(const Batch& batch, int64_t watermark);

@@ -164,6 +164,14 @@ CREATE TABLE task_attempts (
 );
 CREATE INDEX task_states_status ON task_states (workflow_id, status, ordinal);
 )sql"},
+    // The failure budget the workflow's steps were given (FailureBudget,
+    // state.h): NULL until a step of this version records it.
+    {5, "the workflow's failure budget", R"sql(
+ALTER TABLE workflow_states ADD COLUMN max_failures bigint,
+  ADD COLUMN max_failure_percent double precision,
+  ADD COLUMN task_retries bigint,
+  ADD COLUMN quarantine_after bigint;
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -278,6 +286,15 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
     "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
+// $2 is the budget record itself; its null task_retries or quarantine_after
+// (finalize's) keeps the stored one.
+constexpr const char* kRecordBudget =
+    "UPDATE workflow_states w SET max_failures = r.max_failures, "
+    "max_failure_percent = r.max_failure_percent, "
+    "task_retries = coalesce(r.task_retries, w.task_retries), "
+    "quarantine_after = coalesce(r.quarantine_after, w.quarantine_after) "
+    "FROM json_to_record($2::json) AS r(max_failures bigint, max_failure_percent double precision, "
+    "task_retries bigint, quarantine_after bigint) WHERE w.workflow_id = $1";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = $2, finished_at = now() WHERE workflow_id = $1 "
     "RETURNING 1";
@@ -313,7 +330,8 @@ constexpr const char* kStoreCounts =
 constexpr const char* kReadWorkflowState =
     "SELECT workflow_id, status, total, succeeded, failed, running, pending, cancelled, "
     "(extract(epoch FROM created_at) * 1000)::bigint, "
-    "(extract(epoch FROM updated_at) * 1000)::bigint, version "
+    "(extract(epoch FROM updated_at) * 1000)::bigint, version, max_failures, "
+    "max_failure_percent, task_retries, quarantine_after "
     "FROM workflow_states WHERE workflow_id = $1";
 constexpr const char* kReadWorkflowInit =
     "SELECT list_hash, task_count, batch_size, effective_batch_size FROM workflow_states "
@@ -486,6 +504,9 @@ class Rows {
     return Int(row, col);
   }
   bool Bool(int row, int col) const { return PQgetvalue(result_.get(), row, col)[0] == 't'; }
+  double Double(int row, int col) const {
+    return std::strtod(PQgetvalue(result_.get(), row, col), nullptr);
+  }
 
  private:
   ResultHandle result_;
@@ -1156,6 +1177,10 @@ class PostgresStore final : public StateStore {
     state.created_at_ms = rows->Int(0, 8);
     state.updated_at_ms = rows->Int(0, 9);
     state.version = rows->Int(0, 10);
+    if (!rows->IsNull(0, 11)) {
+      state.budget = FailureBudget{rows->Int(0, 11), rows->Double(0, 12), rows->OptionalInt(0, 13),
+                                   rows->OptionalInt(0, 14)};
+    }
     return std::optional<WorkflowState>(std::move(state));
   }
 
@@ -1259,6 +1284,7 @@ class PostgresStore final : public StateStore {
     TM_RETURN_IF_ERROR(UpdateTasks(kTaskNotes, id, "note", plan.notes, NotesJson(plan.notes)));
     TM_RETURN_IF_ERROR(UpdateTasks(kEndTasks, id, "task_end", plan.ends, EndsJson(plan.ends)));
     TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
+    if (plan.budget) Queue(kRecordBudget, Params().Text(id).Text(protocol::Encode(*plan.budget)));
     if (plan.final_status) {
       Queue(kFinishWorkflow, Params().Text(id).Text(ToString(*plan.final_status)),
             Check{[id](Rows finished) {
@@ -1421,6 +1447,7 @@ std::vector<StoreStatement> PostgresStatements() {
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
       {"FinishWorkflow", kFinishWorkflow},
+      {"RecordBudget", kRecordBudget},
       {"LockWorkflow", kLockWorkflow},
       {"TaskGroups", kTaskGroups},
       {"DeleteShardCounts", kDeleteShardCounts},

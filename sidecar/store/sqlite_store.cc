@@ -269,6 +269,14 @@ CREATE TABLE task_attempts (
   FOREIGN KEY (workflow_id, ordinal) REFERENCES task_states ON DELETE CASCADE
 );
 )sql"},
+    // The failure budget the workflow's steps were given (FailureBudget,
+    // state.h): NULL until a step of this version records it.
+    {5, "the workflow's failure budget", R"sql(
+ALTER TABLE workflow_states ADD COLUMN max_failures INTEGER;
+ALTER TABLE workflow_states ADD COLUMN max_failure_percent REAL;
+ALTER TABLE workflow_states ADD COLUMN task_retries INTEGER;
+ALTER TABLE workflow_states ADD COLUMN quarantine_after INTEGER;
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -357,6 +365,12 @@ constexpr const char* kReopenTasks =
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
+// A budget record without task_retries or quarantine_after (finalize's) keeps
+// the stored ones.
+constexpr const char* kRecordBudget =
+    "UPDATE workflow_states SET max_failures = ?2, max_failure_percent = ?3, "
+    "task_retries = coalesce(?4, task_retries), "
+    "quarantine_after = coalesce(?5, quarantine_after) WHERE workflow_id = ?1";
 constexpr const char* kWorkflowFinish =
     "SELECT status, finished_at IS NOT NULL, effective_batch_size FROM workflow_states "
     "WHERE workflow_id = ?";
@@ -382,7 +396,8 @@ constexpr const char* kStoreCounts =
 
 constexpr const char* kReadWorkflowState =
     "SELECT workflow_id, status, total, succeeded, failed, running, pending, cancelled, "
-    "created_at, updated_at, version FROM workflow_states WHERE workflow_id = ?";
+    "created_at, updated_at, version, max_failures, max_failure_percent, task_retries, "
+    "quarantine_after FROM workflow_states WHERE workflow_id = ?";
 constexpr const char* kReadWorkflowInit =
     "SELECT list_hash, task_count, batch_size, effective_batch_size FROM workflow_states "
     "WHERE workflow_id = ?";
@@ -548,6 +563,9 @@ class Query {
                        : 0);
   }
   Query& Null() { return Bound(stmt_ ? sqlite3_bind_null(stmt_, ++index_) : 0); }
+  Query& Double(double value) {
+    return Bound(stmt_ ? sqlite3_bind_double(stmt_, ++index_, value) : 0);
+  }
   Query& OptionalInt(const std::optional<int64_t>& value) { return value ? Int(*value) : Null(); }
   // Times are stored as ISO 8601 text in UTC with milliseconds (migration 3).
   Query& Time(int64_t unix_ms) { return Text(FormatRfc3339Millis(unix_ms)); }
@@ -574,6 +592,7 @@ class Query {
 
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
   std::optional<int64_t> ColumnOptionalInt(int col) const {
     if (IsNull(col)) return std::nullopt;
     return ColumnInt(col);
@@ -1031,6 +1050,10 @@ class SqliteStore final : public StateStore {
     state.created_at_ms = *created;
     state.updated_at_ms = *updated;
     state.version = read.ColumnInt(10);
+    if (!read.IsNull(11)) {
+      state.budget = FailureBudget{read.ColumnInt(11), read.ColumnDouble(12),
+                                   read.ColumnOptionalInt(13), read.ColumnOptionalInt(14)};
+    }
     return std::optional<WorkflowState>(std::move(state));
   }
 
@@ -1114,6 +1137,13 @@ class SqliteStore final : public StateStore {
       if (q.Changes() != 1) return MissingTask(id, "task_end", r->seq, r->ordinal, r->task_id);
     }
     TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
+    if (plan.budget) {
+      const protocol::BudgetRecord& b = *plan.budget;
+      Query q(db_.get(), &statements_, kRecordBudget);
+      q.Text(id).Int(b.max_failures).Double(b.max_failure_percent);
+      q.OptionalInt(b.task_retries).OptionalInt(b.quarantine_after);
+      TM_RETURN_IF_ERROR(q.Run());
+    }
     if (plan.final_status) {
       Query q(db_.get(), &statements_, kFinishWorkflow);
       q.Text(ToString(*plan.final_status)).Time(now).Text(id);
@@ -1397,6 +1427,7 @@ std::vector<StoreStatement> SqliteStatements() {
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
       {"FinishWorkflow", kFinishWorkflow},
+      {"RecordBudget", kRecordBudget},
       {"WorkflowFinish", kWorkflowFinish},
       {"TaskGroups", kTaskGroups},
       {"DeleteShardCounts", kDeleteShardCounts},

@@ -56,6 +56,8 @@ struct Batch {
   std::vector<protocol::NoteRecord> notes;
   std::vector<protocol::TaskEndRecord> ends;
   std::optional<protocol::CommitRecord> commit;
+  // The failure budget the step was given; the last one of the batch.
+  std::optional<protocol::BudgetRecord> budget;
   // For a finalize commit: the workflow's final status ("succeeded"/"failed").
   std::optional<WorkflowStatus> final_status;
   int64_t max_seq = 0;  // the highest seq in the batch
@@ -114,7 +116,9 @@ class StateStore {
   virtual Result<TaskHistory> LoadTaskHistory(const std::string& workflow_id,
                                               const std::string& task_id) = 0;
 
-  // Applies one batch in one transaction (see the file comment). Each task
+  // Applies one batch in one transaction (see the file comment). A budget
+  // record sets the workflow's FailureBudget (state.h); its null members keep
+  // the stored ones. Each task
   // start adds the task's next attempt row (task_reads.h), each task end
   // completes the row of its fence, and attempts beyond the last
   // kAttemptsKeptPerTask of a task are deleted, all in the same transaction.

@@ -103,6 +103,16 @@ tp::NoteRecord GoldenNote() {
   return note;
 }
 
+tp::BudgetRecord GoldenBudget() {
+  tp::BudgetRecord budget;
+  budget.fence = 4;
+  budget.seq = 1;
+  budget.max_failures = 2;
+  budget.max_failure_percent = 12.5;
+  budget.task_retries = 3;
+  return budget;
+}
+
 tp::TaskEndRecord GoldenTaskEnd() {
   auto end = Numbered<tp::TaskEndRecord>(4, 5, 1);
   end.task_id = "task-2";
@@ -255,6 +265,7 @@ const std::vector<Golden>& Goldens() {
       {"record-task-end.json", Via(tp::DecodeTaskEnd), Encoded(GoldenTaskEnd)},
       {"record-task-end-null-exit.json", Via(tp::DecodeTaskEnd), Encoded(GoldenInterruptedTaskEnd)},
       {"record-commit.json", Via(tp::DecodeCommit), Encoded(GoldenCommit)},
+      {"record-budget.json", Via(tp::DecodeBudget), Encoded(GoldenBudget)},
       {"ready.json", Via(tp::DecodeReady), Encoded(GoldenReady)},
       {"ack.json", Via(tp::DecodeAck), Encoded(GoldenAck)},
       {"restore-init.json", Via(tp::DecodeInitRestore), Encoded(GoldenInitRestore)},

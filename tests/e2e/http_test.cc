@@ -57,14 +57,18 @@ BOOST_AUTO_TEST_CASE(healthz_readyz_and_metrics_that_promtool_accepts) {
   for (const char* name :
        {"workflow_duration_seconds", "checkpoint_operations_total", "task_duration_seconds",
         "tasks_total", "flush_duration_seconds", "flush_batch_records", "journal_lag_bytes",
-        "fence_rejections_total", "store_errors_total", "store_up"}) {
+        "fence_rejections_total", "store_errors_total", "store_up", "workflow_tasks",
+        "workflow_last_progress_timestamp_seconds"}) {
     BOOST_CHECK_MESSAGE(body.find(std::string("# TYPE ") + name + " ") != std::string::npos,
                         name << " is not exported:\n"
                              << body);
   }
   BOOST_CHECK_EQUAL(MetricValue(body, "store_up{store=\"sqlite\"}").value_or(-1), 1);
-  BOOST_CHECK_EQUAL(MetricValue(body, "tasks_total{status=\"succeeded\"}").value_or(-1), 1);
-  BOOST_CHECK_EQUAL(MetricValue(body, "tasks_total{status=\"failed\"}").value_or(-1), 1);
+  const std::string workflow = "workflow=\"" + wf.key() + "\"";
+  BOOST_CHECK_EQUAL(
+      MetricValue(body, "tasks_total{" + workflow + ",status=\"succeeded\"}").value_or(-1), 1);
+  BOOST_CHECK_EQUAL(
+      MetricValue(body, "tasks_total{" + workflow + ",status=\"failed\"}").value_or(-1), 1);
   BOOST_CHECK_EQUAL(
       MetricValue(body, "checkpoint_operations_total{operation=\"save\",status=\"ok\"}")
           .value_or(-1),
@@ -73,8 +77,8 @@ BOOST_AUTO_TEST_CASE(healthz_readyz_and_metrics_that_promtool_accepts) {
   BOOST_CHECK_EQUAL(MetricValue(body, "journal_lag_bytes").value_or(-1), 0);
   BOOST_CHECK(body.find("workflow_duration_seconds_count{workflow_type=\"multi-task\",") !=
               std::string::npos);
-  BOOST_CHECK(body.find("task_duration_seconds_bucket{status=\"succeeded\",le=\"+Inf\"} 1") !=
-              std::string::npos);
+  BOOST_CHECK(body.find("task_duration_seconds_bucket{" + workflow +
+                        ",status=\"succeeded\",le=\"+Inf\"} 1") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

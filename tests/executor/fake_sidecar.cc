@@ -202,6 +202,9 @@ void FakeSidecar::Check(const JournalRecord& record) {
     case pr::RecordType::kCommit:
       decoded = pr::DecodeCommit(record.payload).status();
       break;
+    case pr::RecordType::kBudget:
+      decoded = pr::DecodeBudget(record.payload).status();
+      break;
     default:
       decoded = Status::Corruption("unknown record type " + std::to_string(record.type));
   }
@@ -286,6 +289,10 @@ std::vector<pr::ProgressRecord> FakeSidecar::Progress() const {
 
 std::vector<pr::NoteRecord> FakeSidecar::Notes() const {
   return DecodeAll(records(), pr::RecordType::kNote, &pr::DecodeNote);
+}
+
+std::vector<pr::BudgetRecord> FakeSidecar::Budgets() const {
+  return DecodeAll(records(), pr::RecordType::kBudget, &pr::DecodeBudget);
 }
 
 std::vector<std::pair<JournalRecord, Checkpoint>> FakeSidecar::Checkpoints() const {

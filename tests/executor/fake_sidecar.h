@@ -72,6 +72,7 @@ class FakeSidecar {
   std::vector<protocol::TaskEndRecord> TaskEnds() const;
   std::vector<protocol::ProgressRecord> Progress() const;
   std::vector<protocol::NoteRecord> Notes() const;
+  std::vector<protocol::BudgetRecord> Budgets() const;
   std::vector<std::pair<JournalRecord, Checkpoint>> Checkpoints() const;
   std::optional<protocol::CommitRecord> Commit() const;
   std::vector<protocol::RecordType> Types() const;

@@ -430,12 +430,16 @@ BOOST_AUTO_TEST_CASE(init_records_a_list_over_the_inline_limit_when_told) {
 BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
   struct Case {
     const char* max_failures;
+    const char* max_failure_percent;
+    const char* tolerated;  // the larger of the two, 40% of 5 being 2
     int exit_code;
     const char* status;
   };
-  for (const Case& c :
-       {Case{"1", pr::kExitFailed, "failed"}, Case{"2", pr::kExitOk, "succeeded"}}) {
-    BOOST_TEST_CONTEXT("--max-failures " << c.max_failures) {
+  for (const Case& c : {Case{"1", "0", "1", pr::kExitFailed, "failed"},
+                        Case{"2", "0", "2", pr::kExitOk, "succeeded"},
+                        Case{"1", "40", "2", pr::kExitOk, "succeeded"}}) {
+    BOOST_TEST_CONTEXT("--max-failures " << c.max_failures << " --max-failure-percent "
+                                         << c.max_failure_percent) {
       ShardFixture f;
       FakeSidecar sidecar(f.work);
       pr::WorkflowSummary summary;
@@ -447,7 +451,9 @@ BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
       summary.failed = {{"x", 3, "exited with code 3"}, {"y/z", 137, "killed by signal 9"}};
       sidecar.WriteSummaryRestore(summary);
       sidecar.Start(RoleReady(pr::Role::kFinalize));
-      StepResult r = RunRole(f, sidecar, {"finalize", "--max-failures", c.max_failures});
+      StepResult r = RunRole(f, sidecar,
+                             {"finalize", "--max-failures", c.max_failures, "--max-failure-percent",
+                              c.max_failure_percent});
       BOOST_CHECK_EQUAL(r.exit_code, c.exit_code);
       BOOST_CHECK_EQUAL(f.Output(pr::kOutTotal), "5\n");
       BOOST_CHECK_EQUAL(f.Output(pr::kOutSucceeded), "3\n");
@@ -462,7 +468,14 @@ BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
                         std::string(R"({"workflow_id":"wf-test","status":")") + c.status +
                             R"(","total":5,"succeeded":3,"failed":2,"cancelled":0,)"
                             R"("unfinished":0,"max_failures":)" +
-                            c.max_failures + R"(,"failed_tasks":["x","y/z"],"failed_total":2})");
+                            c.max_failures + R"(,"max_failure_percent":)" + c.max_failure_percent +
+                            R"(.0,"tolerated":)" + c.tolerated +
+                            R"(,"failed_tasks":["x","y/z"],"failed_total":2})");
+      // The budget it was given, for the store, before the commit.
+      const std::vector<pr::BudgetRecord> budgets = sidecar.Budgets();
+      BOOST_REQUIRE_EQUAL(budgets.size(), 1u);
+      BOOST_CHECK_EQUAL(std::to_string(budgets[0].max_failures), c.max_failures);
+      BOOST_CHECK(!budgets[0].task_retries.has_value());
     }
   }
 }

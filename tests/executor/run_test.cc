@@ -70,8 +70,8 @@ BOOST_AUTO_TEST_CASE(three_tasks_succeed_with_their_environment) {
   sidecar.Start(ready);
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitOk);
 
-  const std::vector<RT> expected = {RT::kTaskStart, RT::kTaskEnd, RT::kTaskStart, RT::kTaskEnd,
-                                    RT::kTaskStart, RT::kTaskEnd, RT::kCommit};
+  const std::vector<RT> expected = {RT::kBudget,  RT::kTaskStart, RT::kTaskEnd, RT::kTaskStart,
+                                    RT::kTaskEnd, RT::kTaskStart, RT::kTaskEnd, RT::kCommit};
   const std::vector<RT> types = sidecar.Types();
   BOOST_CHECK(types == expected);
   const auto starts = sidecar.TaskStarts();
@@ -162,7 +162,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_on_fd3_becomes_a_verified_record) {
   BOOST_CHECK_EQUAL(checkpoint.fields.seq, static_cast<int64_t>(record.seq));
   BOOST_CHECK_EQUAL(checkpoint.fields.generation, 1);
   // Between the task's start and its end.
-  const std::vector<RT> expected = {RT::kTaskStart, RT::kCheckpoint, RT::kTaskEnd, RT::kCommit};
+  const std::vector<RT> expected = {RT::kBudget, RT::kTaskStart, RT::kCheckpoint, RT::kTaskEnd,
+                                    RT::kCommit};
   BOOST_CHECK(sidecar.Types() == expected);
 }
 
@@ -309,9 +310,9 @@ BOOST_AUTO_TEST_CASE(progress_and_notes_become_records) {
   BOOST_CHECK_EQUAL(notes[0].ordinal, 1);
   BOOST_CHECK_EQUAL(notes[0].text, "halfway there");
   BOOST_CHECK_EQUAL(notes[1].text, "all done");
-  const std::vector<RT> expected = {RT::kTaskStart, RT::kTaskEnd, RT::kTaskStart,
-                                    RT::kProgress,  RT::kNote,    RT::kProgress,
-                                    RT::kNote,      RT::kTaskEnd, RT::kCommit};
+  const std::vector<RT> expected = {RT::kBudget,   RT::kTaskStart, RT::kTaskEnd,  RT::kTaskStart,
+                                    RT::kProgress, RT::kNote,      RT::kProgress, RT::kNote,
+                                    RT::kTaskEnd,  RT::kCommit};
   BOOST_CHECK(sidecar.Types() == expected);
 }
 

@@ -79,6 +79,7 @@ class JsonWriter {
   JsonWriter& Int64(int64_t value);
   JsonWriter& Uint64(uint64_t value);
   JsonWriter& Bool(bool value);
+  JsonWriter& Double(double value);  // shortest text that reads back exactly
   JsonWriter& OptionalInt(const std::optional<int>& value);  // null when absent
   JsonWriter& Time(int64_t unix_ms);                         // RFC 3339 string (time.h)
   JsonWriter& OptionalTime(const std::optional<int64_t>& unix_ms);
@@ -110,8 +111,11 @@ class FieldReader {
   int64_t Int64(const char* name);
   uint64_t Uint64(const char* name);
   bool Bool(const char* name);
+  double Double(const char* name);                   // any JSON number
   std::optional<int> OptionalInt(const char* name);  // null reads as absent
-  int64_t Time(const char* name);                    // RFC 3339 string, as Unix ms
+  // True when the object has the member (whatever its value); records nothing.
+  bool Has(const char* name) const;
+  int64_t Time(const char* name);  // RFC 3339 string, as Unix ms
   std::optional<int64_t> OptionalTime(const char* name);
   // The member when it has that type, else nullptr with a recorded problem.
   const rapidjson::Value* Array(const char* name);

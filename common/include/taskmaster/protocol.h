@@ -204,6 +204,7 @@ enum class RecordType : uint16_t {
   kNote = 6,
   kTaskEnd = 7,
   kCommit = 8,
+  kBudget = 9,
 };
 const char* ToString(RecordType type);
 // Header flag of a kCheckpoint record whose task waits for its ack.
@@ -252,6 +253,17 @@ struct TaskEndRecord {
   int64_t duration_ms = 0;
   int64_t finished_at_ms = 0;
 };
+// The failure budget the step was given (FailureBudget, state.h), written by a
+// shard and by finalize right after ready so that the store holds what the
+// workflow tolerates. Finalize has no task-retries or quarantine-after and
+// leaves them out (null): the store keeps what a shard recorded.
+struct BudgetRecord {
+  int64_t fence = 0, seq = 0;
+  int64_t max_failures = 0;
+  double max_failure_percent = 0;
+  std::optional<int> task_retries;
+  std::optional<int> quarantine_after;
+};
 // The last record of a step. Its outputs are what the sidecar writes under
 // outputs/ (with "durable": true in the summary) before it acknowledges it.
 struct CommitRecord {
@@ -270,6 +282,7 @@ std::string Encode(const ProgressRecord& r);
 std::string Encode(const NoteRecord& r);
 std::string Encode(const TaskEndRecord& r);
 std::string Encode(const CommitRecord& r);
+std::string Encode(const BudgetRecord& r);
 Result<WorkflowInitRecord> DecodeWorkflowInit(std::string_view json);
 Result<TaskListRecord> DecodeTaskList(std::string_view json);
 Result<TaskStartRecord> DecodeTaskStart(std::string_view json);
@@ -277,6 +290,7 @@ Result<ProgressRecord> DecodeProgress(std::string_view json);
 Result<NoteRecord> DecodeNote(std::string_view json);
 Result<TaskEndRecord> DecodeTaskEnd(std::string_view json);
 Result<CommitRecord> DecodeCommit(std::string_view json);
+Result<BudgetRecord> DecodeBudget(std::string_view json);
 // Splits a list into kTaskList records of at most kTaskListChunkBytes of IDs each.
 std::vector<TaskListRecord> ChunkTaskList(const std::vector<std::string>& ids);
 // ChunkTaskList for IDs that arrive one at a time: the same records, with one
@@ -429,6 +443,8 @@ struct FinalizeSummary {
   int64_t cancelled = 0;
   int64_t unfinished = 0;  // pending or running: no attempt finished them
   int64_t max_failures = 0;
+  double max_failure_percent = 0;
+  int64_t tolerated = 0;  // ToleratedFailures(max_failures, max_failure_percent, total)
   std::vector<std::string> failed_tasks;  // the first kFailedTasksInSummary IDs
   int64_t failed_total = 0;               // final failures again (as `failed`)
 };

@@ -73,6 +73,18 @@ struct TaskCounts {
 // succeeded, running when some task ran, else pending.
 WorkflowStatus DeriveWorkflowStatus(const TaskCounts& counts, bool any_started);
 
+// The failure budget a workflow's steps were given (docs/protocol.md, "Failure
+// budget"), as the last step that ran recorded it: a shard records all of it,
+// finalize only the tolerated failures (it has no --task-retries), which keep
+// the recorded values of the rest.
+struct FailureBudget {
+  int64_t max_failures = 0;
+  double max_failure_percent = 0;       // of the whole list, 0..100
+  std::optional<int64_t> task_retries;  // nullopt: no shard recorded it yet
+  std::optional<int64_t> quarantine_after;
+  friend bool operator==(const FailureBudget& a, const FailureBudget& b);
+};
+
 // The value of Redis `workflow:state:<key>` and of the `workflow_states` row
 // (DESIGN.md §9). `version` grows with each write.
 struct WorkflowState {
@@ -82,11 +94,13 @@ struct WorkflowState {
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   int64_t version = 0;
+  std::optional<FailureBudget> budget;  // nullopt: no step recorded one (schema < 5)
   friend bool operator==(const WorkflowState& a, const WorkflowState& b);
 };
 
 // Compact JSON with keys in the documented order; times are RFC 3339 UTC with
-// milliseconds.
+// milliseconds. The workflow state has "budget" (an object, after "version")
+// only when one is recorded, so a state without one reads as it always did.
 std::string WorkflowStateToJson(const WorkflowState& state);
 Result<WorkflowState> WorkflowStateFromJson(std::string_view json);
 std::string TaskStateToJson(const TaskState& state);

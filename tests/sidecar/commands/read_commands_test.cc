@@ -73,13 +73,35 @@ BOOST_AUTO_TEST_CASE(get_prints_the_summary_with_the_failure_budget) {
   BOOST_CHECK(r.out.find(R"({"workflow_id":"wf","status":"running","total":5,"succeeded":3,)"
                          R"("failed":1,"running":0,"pending":1,"cancelled":0,"done":4,)"
                          R"("percent":80.0,)") == 0);
-  BOOST_CHECK(r.out.find(R"("max_failures":3,"failure_budget_left":2,"source":"store"})") !=
-              std::string::npos);
+  BOOST_CHECK(r.out.find(R"("max_failures":3,"max_failure_percent":0.0,"tolerated":3,)"
+                         R"("failure_budget_left":2,"source":"store"})") != std::string::npos);
   r = Sidecar({"get", "wf", "-o", "table"});
   BOOST_CHECK_EQUAL(r.code, 0);
   BOOST_CHECK(r.out.find("STATUS:          running\n") != std::string::npos);
   BOOST_CHECK(r.out.find("PROGRESS:        80.0% (4/5)\n") != std::string::npos);
   BOOST_CHECK(r.out.find("FAILURE BUDGET:  unknown") != std::string::npos);
+}
+
+// Recorded by the steps (a budget record), the budget needs no flag; the flag
+// still replaces the recorded max-failures.
+BOOST_AUTO_TEST_CASE(get_shows_the_recorded_failure_budget) {
+  TestWriter w(*store_, "wf", protocol::Role::kShard, 0);
+  Batch b = w.NewBatch();
+  w.Budget(&b, 0, 40, 3, std::nullopt);  // 40% of 5: 2 tolerated
+  BOOST_REQUIRE(store_->Apply(b).ok());
+  Run r = Sidecar({"get", "wf"});
+  BOOST_CHECK_EQUAL(r.code, 0);
+  BOOST_CHECK_MESSAGE(
+      r.out.find(R"("max_failures":0,"max_failure_percent":40.0,"tolerated":2,)"
+                 R"("failure_budget_left":1,"source":"store"})") != std::string::npos,
+      r.out);
+  r = Sidecar({"get", "wf", "-o", "table"});
+  BOOST_CHECK_MESSAGE(r.out.find("FAILURE BUDGET:  1 of 2 final failures left (max-failures 0, "
+                                 "max-failure-percent 40)") != std::string::npos,
+                      r.out);
+  r = Sidecar({"get", "wf", "--max-failures", "4"});
+  BOOST_CHECK_MESSAGE(r.out.find(R"("tolerated":4,"failure_budget_left":3,)") != std::string::npos,
+                      r.out);
 }
 
 BOOST_AUTO_TEST_CASE(tasks_pages_through_the_list) {

@@ -148,6 +148,7 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
       {"ReopenWorkflow", {"W"}},
       {"ReopenTasks", {"W"}},
       {"FinishWorkflow", {"W", "succeeded"}},
+      {"RecordBudget", {"W", R"({"max_failures":1,"max_failure_percent":2.5,"task_retries":3})"}},
       {"LockWorkflow", {"W"}},
       {"TaskGroups", {"W"}},
       {"DeleteShardCounts", {"W", "0", "0"}},

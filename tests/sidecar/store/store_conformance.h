@@ -157,6 +157,16 @@ class TestWriter {
     r.finished_at_ms = 1767225600000 + seq_;
     b->ends.push_back(r);
   }
+  void Budget(Batch* b, int64_t max_failures, double max_failure_percent,
+              std::optional<int> task_retries, std::optional<int> quarantine_after) {
+    pr::BudgetRecord r;
+    Number(&r, b);
+    r.max_failures = max_failures;
+    r.max_failure_percent = max_failure_percent;
+    r.task_retries = task_retries;
+    r.quarantine_after = quarantine_after;
+    b->budget = r;
+  }
   void Commit(Batch* b, std::optional<WorkflowStatus> final_status = std::nullopt) {
     pr::CommitRecord r;
     Number(&r, b);
@@ -272,7 +282,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status unmigrated = fresh->CheckSchema();
   BOOST_TEST(unmigrated.IsInvalidArgument(), unmigrated.ToString());
   BOOST_TEST(Contains(unmigrated.message(), "version 0"), unmigrated.message());
-  BOOST_TEST(Contains(unmigrated.message(), "version 4"), unmigrated.message());
+  BOOST_TEST(Contains(unmigrated.message(), "version 5"), unmigrated.message());
   BOOST_TEST(Contains(unmigrated.message(), "tm-sidecar migrate"), unmigrated.message());
   BOOST_REQUIRE_MESSAGE(fresh->Migrate().ok(), "first Migrate");
   const Status again = fresh->Migrate();
@@ -286,7 +296,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status newer = h.store().CheckSchema();
   BOOST_TEST(newer.IsInvalidArgument(), newer.ToString());
   BOOST_TEST(Contains(newer.message(), "version 99"), newer.message());
-  BOOST_TEST(Contains(newer.message(), "version 4 "), newer.message());
+  BOOST_TEST(Contains(newer.message(), "version 5 "), newer.message());
   const Status migrate_newer = h.store().Migrate();
   BOOST_TEST(migrate_newer.IsInvalidArgument(), migrate_newer.ToString());
   BOOST_TEST(Contains(migrate_newer.message(), "version 99"), migrate_newer.message());
@@ -631,6 +641,68 @@ inline void ShardCountsMatchTheTaskRows(StoreHarness& h) {
   CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
 }
 
+// Takes the schema's workflow_states back to before version 5.
+inline void DropBudgetColumns(StoreHarness& h) {
+  for (const char* column :
+       {"max_failures", "max_failure_percent", "task_retries", "quarantine_after"}) {
+    h.Exec(std::string("ALTER TABLE workflow_states DROP COLUMN ") + column);
+  }
+}
+
+// A shard records the whole failure budget, finalize only what it tolerates
+// (the rest stays); a replayed or fenced budget record changes nothing.
+inline void FailureBudgetIsRecorded(StoreHarness& h) {
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-budget", TaskIds(4), 4);
+  BOOST_TEST(!Must(s.LoadWorkflowState(wf), "state").budget.has_value());
+  TestWriter shard(s, wf, pr::Role::kShard, 0);
+  Batch b = shard.NewBatch();
+  shard.Budget(&b, 2, 12.5, 3, 2);
+  ApplyResult r = MustApply(s, b);
+  const FailureBudget want{2, 12.5, 3, 2};
+  BOOST_REQUIRE(r.state.budget.has_value());
+  BOOST_TEST((*r.state.budget == want), WorkflowStateToJson(r.state));
+  BOOST_TEST((MustApply(s, b).state.budget == std::optional<FailureBudget>(want)));
+
+  TestWriter finalize(s, wf, pr::Role::kFinalize, 0);
+  Batch f = finalize.NewBatch();
+  finalize.Budget(&f, 1, 50, std::nullopt, std::nullopt);
+  r = MustApply(s, f);
+  const FailureBudget after{1, 50, 3, 2};
+  BOOST_TEST((r.state.budget == std::optional<FailureBudget>(after)), WorkflowStateToJson(r.state));
+  const WorkflowState loaded = Must(s.LoadWorkflowState(wf), "state again");
+  BOOST_TEST((loaded.budget == std::optional<FailureBudget>(after)));
+  BOOST_TEST((Must(WorkflowStateFromJson(WorkflowStateToJson(loaded)), "json") == loaded));
+
+  TestWriter newer(s, wf, pr::Role::kShard, 0);  // fences `shard` out
+  b.budget->max_failures = 9;
+  BOOST_TEST(Must(s.Apply(b), "fenced").fenced);
+  BOOST_TEST(
+      (Must(s.LoadWorkflowState(wf), "state").budget == std::optional<FailureBudget>(after)));
+}
+
+// A database at schema version 4 (workflows without a budget) is upgraded by
+// Migrate: its workflows read as before, with no budget, until a step records one.
+inline void MigrateUpgradesVersion4(StoreHarness& h) {
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-v4", TaskIds(3), 3);
+  TestWriter w(s, wf, pr::Role::kShard, 0);
+  Batch b = w.NewBatch();
+  w.Succeed(&b, 0, ids[0]);
+  w.End(&b, 1, ids[1], TaskStatus::kFailed, true, 1, "no");
+  const WorkflowState before = MustApply(s, b).state;
+  DropBudgetColumns(h);
+  h.Exec("DELETE FROM schema_migrations WHERE version >= 5");
+  const Status old = s.CheckSchema();
+  BOOST_TEST(Contains(old.message(), "version 4"), old.message());
+  BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 4");
+  BOOST_TEST(s.CheckSchema().ok());
+  CheckSameState(Must(s.LoadWorkflowState(wf), "state after the upgrade"), before, true);
+  b = w.NewBatch();
+  w.Budget(&b, 0, 40, 3, std::nullopt);
+  const WorkflowState after = MustApply(s, b).state;
+  BOOST_TEST((after.budget == std::optional<FailureBudget>(FailureBudget{0, 40, 3, std::nullopt})));
+  CheckCounts(after.counts, before.counts);
+}
+
 // A database at schema version 1 (no shard_counts, no failure counts) is
 // refused by CheckSchema and upgraded by Migrate, which fills the shard counts
 // from the task rows and counts a failed or interrupted row's last attempt.
@@ -649,11 +721,12 @@ inline void MigrateUpgradesVersion1(StoreHarness& h) {
   h.Exec("DROP INDEX task_states_status");
   h.Exec("ALTER TABLE task_states DROP COLUMN failures");
   h.Exec("ALTER TABLE task_states DROP COLUMN interruptions");
+  DropBudgetColumns(h);
   h.Exec("DELETE FROM schema_migrations WHERE version >= 2");
   const Status old = s.CheckSchema();
   BOOST_TEST(old.IsInvalidArgument(), old.ToString());
   BOOST_TEST(Contains(old.message(), "version 1"), old.message());
-  BOOST_TEST(Contains(old.message(), "version 4"), old.message());
+  BOOST_TEST(Contains(old.message(), "version 5"), old.message());
   BOOST_TEST(Contains(old.message(), "tm-sidecar migrate"), old.message());
   BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 1");
   BOOST_TEST(s.CheckSchema().ok());
@@ -912,6 +985,8 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(attempts_are_recorded_and_bounded, AttemptsAreRecordedAndBounded)    \
   TM_STORE_CONFORMANCE_CASE(tasks_are_paged_by_keyset, TasksArePagedByKeyset)                    \
   TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_2, MigrateUpgradesVersion2)                 \
+  TM_STORE_CONFORMANCE_CASE(failure_budget_is_recorded, FailureBudgetIsRecorded)                 \
+  TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_4, MigrateUpgradesVersion4)                 \
   BOOST_AUTO_TEST_SUITE_END()
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
