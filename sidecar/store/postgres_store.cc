@@ -386,9 +386,11 @@ constexpr const char* kEndAttempts =
     "UPDATE task_attempts a SET "
     "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
     "duration_ms = r.duration_ms, outcome = r.outcome, final = r.final, "
-    "exit_code = r.exit_code, error = r.error, generation = t.generation "
+    "exit_code = r.exit_code, error = r.error, normalized_error = r.normalized_error, "
+    "generation = t.generation "
     "FROM json_to_recordset($2::json) AS r(ordinal bigint, outcome text, final boolean, "
-    "exit_code integer, error text, finished_at_ms bigint, duration_ms bigint), task_states t "
+    "exit_code integer, error text, normalized_error text, finished_at_ms bigint, "
+    "duration_ms bigint), task_states t "
     "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal AND a.fence = $3::bigint "
     "AND t.workflow_id = $1 AND t.ordinal = r.ordinal";
 // Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
@@ -637,6 +639,9 @@ std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& e
     w.Key("ordinal").Int64(r->ordinal).Key("outcome").String(ToString(OutcomeOf(*r)));
     w.Key("final").Bool(r->final).Key("exit_code").OptionalInt(r->exit_code);
     w.Key("error").String(StorableText(r->error));
+    const std::optional<std::string> normalized = NormalizedErrorOf(*r);
+    w.Key("normalized_error");
+    normalized ? w.String(*normalized) : w.OptionalInt(std::nullopt);
     w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
     w.EndObject();
   }

@@ -436,7 +436,8 @@ constexpr const char* kPruneAttempts =
 // After the batch's checkpoints: the generation is the one the attempt left.
 constexpr const char* kEndAttempt =
     "UPDATE task_attempts SET finished_at = ?4, duration_ms = ?5, outcome = ?6, final = ?7, "
-    "exit_code = ?8, error = ?9, generation = (SELECT generation FROM task_states "
+    "exit_code = ?8, error = ?9, normalized_error = ?10, generation = (SELECT generation FROM "
+    "task_states "
     "WHERE workflow_id = ?1 AND ordinal = ?2) "
     "WHERE workflow_id = ?1 AND ordinal = ?2 AND fence = ?3";
 // Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
@@ -1217,6 +1218,11 @@ class SqliteStore final : public StateStore {
       q.Text(id).Int(r->ordinal).Int(fence).Time(r->finished_at_ms).Int(r->duration_ms);
       q.Text(ToString(OutcomeOf(*r))).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
       q.Text(StorableText(r->error));
+      if (const std::optional<std::string> normalized = NormalizedErrorOf(*r)) {
+        q.Text(*normalized);
+      } else {
+        q.Null();
+      }
       TM_RETURN_IF_ERROR(q.Run());
     }
     return Status::OK();

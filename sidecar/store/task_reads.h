@@ -41,6 +41,10 @@ Result<AttemptOutcome> ParseAttemptOutcome(std::string_view text);
 // The outcome a task_end record gives its attempt: a failure whose error is
 // the per-task timeout's is kTimedOut.
 AttemptOutcome OutcomeOf(const protocol::TaskEndRecord& end);
+// task_attempts.normalized_error of an ended attempt: NormalizeErrorLine
+// (fingerprint.h) of its error for a failed one (timed out too), nullopt for
+// any other outcome. With the exit code it is the attempt's fingerprint.
+std::optional<std::string> NormalizedErrorOf(const protocol::TaskEndRecord& end);
 
 // Page sizes a read accepts.
 inline constexpr int64_t kMaxTaskPageSize = 10000;
