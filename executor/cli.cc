@@ -1,22 +1,27 @@
 #include "cli.h"
 
-#include <fmt/format.h>
-
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <iostream>
 #include <string>
 #include <utility>
 
 #include "local.h"
 #include "roles.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/log.h"
 #include "taskmaster/protocol.h"
+#include "taskmaster/redact.h"
 #include "taskmaster/task_list.h"
 
 namespace taskmaster::step {
 
 namespace pr = protocol;
+namespace fl = checks;
+
+// Seconds a task may run (--task-timeout), at most: a week.
+constexpr double kMaxTaskTimeoutSeconds = 7 * 86400;
+// The longest wait a timing flag accepts: a day.
+constexpr double kMaxWaitSeconds = 86400;
 
 namespace {
 
@@ -53,36 +58,21 @@ struct Subcommands {
 
 // Options several subcommands share, with the same help text.
 CLI::Option* AddTaskList(CLI::App* cmd, std::string* task_list) {
-  return cmd->add_option("--task-list", *task_list, "JSON array of task IDs, or @FILE")->required();
+  return cmd->add_option("--task-list", *task_list, "JSON array of task IDs, or @FILE")
+      ->check(fl::NonEmpty("a JSON array of task IDs, or @FILE"))
+      ->required();
 }
 
 CLI::Option* AddBatchSize(CLI::App* cmd, int64_t* batch_size) {
   return cmd->add_option("--batch-size", *batch_size, "Tasks per shard")
-      ->check(CLI::PositiveNumber)
+      ->check(fl::WholeNumber(1, pr::kMaxBatchSize))
       ->capture_default_str();
-}
-
-// A decimal integer from lo to hi. CLI11's own conversion would also read 0x10,
-// 010 (as octal) or 1e3, which a template parameter must not silently become.
-CLI::Validator DecimalInRange(int64_t lo, int64_t hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& text) -> std::string {
-        const bool digits = !text.empty() && text.size() <= 18 &&
-                            std::all_of(text.begin(), text.end(),
-                                        [](unsigned char c) { return c >= '0' && c <= '9'; });
-        if (digits) {
-          const int64_t value = std::stoll(text);
-          if (value >= lo && value <= hi) return std::string();
-        }
-        return fmt::format("must be a decimal integer from {} to {}, got '{}'", lo, hi, text);
-      },
-      fmt::format("INT in [{} - {}]", lo, hi));
 }
 
 void AddMaxFailures(CLI::App* cmd, int64_t* max_failures) {
   cmd->add_option("--max-failures", *max_failures, "Final failures tolerated")
       ->envname("TM_MAX_FAILURES")
-      ->check(CLI::NonNegativeNumber)
+      ->check(fl::WholeNumber(0, pr::kMaxFailuresAllowed))
       ->capture_default_str();
 }
 
@@ -91,7 +81,7 @@ void AddMaxFailurePercent(CLI::App* cmd, double* percent) {
                   "Final failures tolerated as a percentage of the list (0-100), when that is "
                   "more than --max-failures")
       ->envname("TM_MAX_FAILURE_PERCENT")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(fl::DecimalNumber(0, 100))
       ->capture_default_str();
 }
 
@@ -100,14 +90,14 @@ void AddTaskRetries(CLI::App* cmd, int64_t* retries, const char* flags, const ch
                   "Failed attempts of a task before one is final (an interrupted attempt does "
                   "not count)")
       ->envname(env)
-      ->check(DecimalInRange(0, pr::kMaxTaskRetries))
+      ->check(fl::WholeNumber(0, pr::kMaxTaskRetries))
       ->capture_default_str();
 }
 
 void AddTaskTimeout(CLI::App* cmd, double* seconds) {
-  cmd->add_option("--task-timeout", *seconds, "Seconds per task (0: none)")
+  cmd->add_option("--task-timeout", *seconds, "Seconds per task, or 90s, 5m, 2h (0: none)")
       ->envname("TM_TASK_TIMEOUT")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(fl::Duration(0, kMaxTaskTimeoutSeconds));
 }
 
 void AddCommand(CLI::App* cmd, std::vector<std::string>* command) {
@@ -118,34 +108,37 @@ void AddCommand(CLI::App* cmd, std::vector<std::string>* command) {
 void AddCommonFlags(CLI::App* cmd, CommonOptions* o) {
   cmd->add_option("--state-key", o->state_key, "Workflow state key (the workflow's uid in Argo)")
       ->envname(pr::kEnvStateKey)
+      ->check(fl::StateKey())
       ->required();
   cmd->add_option("--work-dir", o->work_dir, "Work dir shared with tm-sidecar")
       ->envname(pr::kEnvWorkDir)
+      ->check(fl::NonEmpty("a directory"))
       ->capture_default_str();
   cmd->add_option("--attempt", o->attempt, "0-based attempt of this pod ({{retries}})")
       ->envname(pr::kEnvAttempt)
-      ->check(CLI::NonNegativeNumber);
+      ->check(fl::WholeNumber(0, pr::kMaxPodRetries));
   cmd->add_option("--last-attempt", o->last_attempt,
                   "The pod's last attempt: a failure on it is final whatever the budget")
       ->envname(pr::kEnvLastAttempt)
-      ->check(CLI::NonNegativeNumber);
+      ->check(fl::WholeNumber(0, pr::kMaxPodRetries));
   cmd->add_option("--grace-seconds", o->grace_seconds, "Pod termination grace period")
       ->envname(pr::kEnvGraceSeconds)
-      ->check(CLI::Range(1, 86400))
+      ->check(fl::WholeNumber(1, pr::kMaxGraceSeconds))
       ->capture_default_str();
   cmd->add_option("--ready-timeout", o->ready_timeout_seconds, "Seconds to wait for the sidecar")
       ->envname(pr::kEnvReadyTimeout)
-      ->check(CLI::PositiveNumber)
+      ->transform(fl::Duration(0.001, kMaxWaitSeconds))
       ->capture_default_str();
   cmd->add_option("--barrier-timeout", o->barrier_timeout_seconds,
                   "Seconds to wait for the final ack (default min(60, grace - 5))")
       ->envname(pr::kEnvBarrierTimeout)
-      ->check(CLI::PositiveNumber);
+      ->transform(fl::Duration(0.001, kMaxWaitSeconds));
   cmd->add_flag("--sync-journal", o->sync_journal,
                 "fsync every journal record (local mode: the work dir outlives the process)")
       ->envname("TM_SYNC_JOURNAL");
   cmd->add_option("--argo-deadline", o->argo_deadline, "The pod's deadline (RFC 3339)")
-      ->envname(pr::kEnvArgoDeadline);
+      ->envname(pr::kEnvArgoDeadline)
+      ->check(fl::NonEmpty("an RFC 3339 time"));
 }
 
 CLI::App* AddValidate(CLI::App* app, std::string* task_list) {
@@ -164,12 +157,12 @@ CLI::App* AddInit(CLI::App* app, InitOptions* init) {
   cmd->add_option("--max-shards", init->max_shards,
                   "At most this many shards: the batch size is raised to fit")
       ->envname("TM_MAX_SHARDS")
-      ->check(DecimalInRange(1, pr::kMaxShards))
+      ->check(fl::WholeNumber(1, pr::kMaxShards))
       ->capture_default_str();
   cmd->add_option("--parallelism", init->parallelism,
                   "Shards at once in Argo: the lanes of the lanes/lane-plan outputs")
       ->envname("TM_PARALLELISM")
-      ->check(DecimalInRange(1, pr::kMaxParallelism))
+      ->check(fl::WholeNumber(1, pr::kMaxParallelism))
       ->capture_default_str();
   cmd->add_flag("--no-inline-limit", init->no_inline_limit,
                 "Accept a task list of any size (tm-step local: no Argo object carries it)");
@@ -182,19 +175,22 @@ void AddRun(CLI::App* app, RunArguments* run) {
   AddCommonFlags(cmd, &o.common);
   cmd->add_option("--shard", o.shard, "0-based shard index")
       ->envname(pr::kEnvShard)
-      ->check(CLI::NonNegativeNumber)
+      ->check(fl::WholeNumber(0, pr::kMaxShards - 1))
       ->required();
   cmd->add_option("--continue-on-error", o.continue_on_error,
                   "true: attempt every task; false: cancel once failures exceed --max-failures")
       ->envname("TM_CONTINUE_ON_ERROR")
+      ->check(fl::OneOf({"true", "false"}))
       ->capture_default_str();
   AddMaxFailures(cmd, &o.max_failures);
   AddMaxFailurePercent(cmd, &o.max_failure_percent);
   AddTaskRetries(cmd, &o.task_retries, "--task-retries", "TM_TASK_RETRIES");
   AddTaskTimeout(cmd, &o.task_timeout_seconds);
   cmd->add_option("--command-json", run->command_json, "The task command as a JSON array, or @FILE")
-      ->envname("TM_COMMAND_JSON");
-  cmd->add_option("--log-dir", o.log_dir, "Write each task's output to DIR/<ordinal>.log");
+      ->envname("TM_COMMAND_JSON")
+      ->check(fl::NonEmpty("a JSON array of strings, or @FILE"));
+  cmd->add_option("--log-dir", o.log_dir, "Write each task's output to DIR/<ordinal>.log")
+      ->check(fl::NonEmpty("a directory"));
   AddCommand(cmd, &o.command);
 }
 
@@ -212,24 +208,26 @@ CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
   AddTaskList(cmd, &local->task_list)->envname("TM_TASK_LIST");
   cmd->add_option("--state-dir", local->state_dir, "State, work dirs and logs")
       ->envname("TM_STATE_DIR")
+      ->check(fl::NonEmpty("a directory"))
       ->capture_default_str();
   cmd->add_option("--state-key", local->state_key,
                   "Workflow state key (default: local- and the list hash)")
-      ->envname(pr::kEnvStateKey);
+      ->envname(pr::kEnvStateKey)
+      ->check(fl::StateKey());
   AddBatchSize(cmd, &local->batch_size)->envname("TM_BATCH_SIZE");
   cmd->add_option("--parallelism", local->parallelism, "Shards at once (default: CPUs)")
       ->envname("TM_PARALLELISM")
-      ->check(CLI::PositiveNumber);
+      ->check(fl::WholeNumber(1, pr::kMaxParallelism));
   AddTaskRetries(cmd, &local->retries, "--retries,--task-retries", "TM_RETRIES");
   cmd->add_option("--pod-retries", local->pod_retries,
                   "Attempts of a shard after its first, whatever ended them (interruptions too)")
       ->envname("TM_POD_RETRIES")
-      ->check(DecimalInRange(0, pr::kMaxPodRetries))
+      ->check(fl::WholeNumber(0, pr::kMaxPodRetries))
       ->capture_default_str();
   cmd->add_option("--backoff", local->backoff_seconds,
                   "Seconds before the first retry; doubles each time")
       ->envname("TM_BACKOFF")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->transform(fl::Duration(0, kMaxWaitSeconds))
       ->capture_default_str();
   cmd->add_flag("--continue-on-error", local->continue_on_error,
                 "Attempt every task even after --max-failures final failures")
@@ -238,12 +236,15 @@ CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
   AddMaxFailurePercent(cmd, &local->max_failure_percent);
   AddTaskTimeout(cmd, &local->task_timeout_seconds);
   cmd->add_option("--postgres", local->postgres, "PostgreSQL DSN instead of SQLite")
-      ->envname("TM_POSTGRES_DSN");
+      ->envname("TM_POSTGRES_DSN")
+      ->check(fl::NonEmpty("a PostgreSQL DSN"));
   cmd->add_option("--redis", local->redis, "Redis URL for the live view (with --postgres)")
-      ->envname("TM_REDIS_URL");
+      ->envname("TM_REDIS_URL")
+      ->check(fl::NonEmpty("a Redis URL"));
   cmd->add_option("--sidecar", local->sidecar,
                   "tm-sidecar (default: beside this executable, else on PATH)")
-      ->envname("TM_SIDECAR");
+      ->envname("TM_SIDECAR")
+      ->check(fl::NonEmpty("the path of tm-sidecar"));
   AddCommand(cmd, &local->command);
   return cmd;
 }
@@ -253,15 +254,17 @@ std::pair<CLI::App*, CLI::App*> AddCheckpoint(CLI::App* app, std::string* file) 
   auto* cmd = app->add_subcommand("checkpoint", "Inspect a checkpoint document");
   cmd->require_subcommand(1);
   auto* verify = cmd->add_subcommand("verify", "Exit 0 if valid, 3 if corrupt or truncated");
-  verify->add_option("file", *file, "Checkpoint document")->required();
+  verify->add_option("file", *file, "Checkpoint document")
+      ->check(fl::NonEmpty("a file"))
+      ->required();
   auto* show = cmd->add_subcommand("show", "Print the payload of a valid checkpoint");
-  show->add_option("file", *file, "Checkpoint document")->required();
+  show->add_option("file", *file, "Checkpoint document")->check(fl::NonEmpty("a file"))->required();
   return {verify, show};
 }
 
 CLI::App* AddInstall(CLI::App* app, std::string* dir) {
   auto* cmd = app->add_subcommand("install", "Copy this static binary into DIR (init container)");
-  cmd->add_option("dir", *dir, "Target directory")->required();
+  cmd->add_option("dir", *dir, "Target directory")->check(fl::NonEmpty("a directory"))->required();
   return cmd;
 }
 
@@ -329,7 +332,8 @@ int Main(Env* env, int argc, char** argv) {
   if (cmds.init->parsed()) return RunInit(env, args.init);
   if (cmds.finalize->parsed()) return RunFinalize(env, args.finalize);
   if (cmds.local->parsed()) {
-    args.local.invocation.assign(argv, argv + argc);
+    // Printed back as the command that resumes: never with a password.
+    for (int i = 0; i < argc; ++i) args.local.invocation.push_back(RedactPasswords(argv[i]));
     return RunLocal(env, args.local);
   }
   return RunShardCommand(env, &args.run);

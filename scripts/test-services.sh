@@ -10,7 +10,9 @@
 #   scripts/test-services.sh restart-postgres  # both
 #
 # Exports: TM_TEST_POSTGRES_DSN, TM_TEST_REDIS_URL, TM_TEST_PG_PORT, TM_TEST_REDIS_PORT,
-# TM_TEST_PG_BIN (the server's bin dir), TM_SERVICES_DIR.
+# TM_TEST_PG_BIN (the server's bin dir), TM_SERVICES_DIR; and TM_TEST_SECRET, the
+# password of the user tm_secret of both servers (only that role must give one),
+# with TM_TEST_SECRET_POSTGRES_DSN (its own database).
 set -euo pipefail
 
 die() { echo "test-services: $*" >&2; exit 1; }
@@ -54,7 +56,8 @@ start_redis() {
   local port=$1
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
     --dir "$TM_SERVICES_DIR/redis" --pidfile "$TM_SERVICES_DIR/redis/redis.pid" \
-    --logfile "$TM_SERVICES_DIR/redis/redis.log" >/dev/null
+    --logfile "$TM_SERVICES_DIR/redis/redis.log" \
+    --user tm_secret on ">$(cat "$TM_SERVICES_DIR/secret")" '~*' '&*' '+@all' >/dev/null
   wait_for "redis-server on port $port" redis_is_ours "$port"
 }
 
@@ -90,6 +93,10 @@ cmd_start() {
   mkdir -p "$TM_SERVICES_DIR/redis" "$TM_SERVICES_DIR/pg"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$TM_SERVICES_DIR/pg"
 
+  # The password of the tm_secret user of both servers (the secrets tests).
+  local TM_TEST_SECRET
+  TM_TEST_SECRET="pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  echo "$TM_TEST_SECRET" >"$TM_SERVICES_DIR/secret"
   local redis_port pg_port
   redis_port=$(free_port "${TM_TEST_REDIS_PORT:-56379}")
   pg_port=$(free_port "${TM_TEST_PG_PORT:-55432}")
@@ -98,6 +105,9 @@ cmd_start() {
 
   as_postgres "$bin/initdb" -D "$TM_SERVICES_DIR/pg/data" -U postgres -A trust \
     --no-sync -E UTF8 >"$TM_SERVICES_DIR/pg/initdb.log" 2>&1 || die "initdb failed; see $TM_SERVICES_DIR/pg/initdb.log"
+  # One role must give its password (the secrets tests, tests/cli/): every other
+  # role keeps trust, so no other suite changes.
+  sed -i '1i host all tm_secret 127.0.0.1/32 scram-sha-256' "$TM_SERVICES_DIR/pg/data/pg_hba.conf"
   # Another run may take a port between our check and the bind: try the next one.
   local tries=0
   until start_postgres "$bin" "$pg_port"; do
@@ -110,7 +120,9 @@ cmd_start() {
   echo "$pg_port" >"$TM_SERVICES_DIR/pg/port"
   local psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres)
   "${psql[@]}" -c "CREATE ROLE taskmaster LOGIN PASSWORD 'dev'" \
-    -c "CREATE DATABASE taskmaster OWNER taskmaster" >/dev/null
+    -c "CREATE DATABASE taskmaster OWNER taskmaster" \
+    -c "CREATE ROLE tm_secret LOGIN PASSWORD '$TM_TEST_SECRET'" \
+    -c "CREATE DATABASE tm_secret OWNER tm_secret" >/dev/null
 
   cat <<EOT
 export TM_SERVICES_DIR='$TM_SERVICES_DIR'
@@ -119,6 +131,8 @@ export TM_TEST_PG_PORT='$pg_port'
 export TM_TEST_REDIS_PORT='$redis_port'
 export TM_TEST_POSTGRES_DSN='postgresql://taskmaster:dev@127.0.0.1:$pg_port/taskmaster'
 export TM_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'
+export TM_TEST_SECRET_POSTGRES_DSN='postgresql://tm_secret:$TM_TEST_SECRET@127.0.0.1:$pg_port/tm_secret'
+export TM_TEST_SECRET='$TM_TEST_SECRET'
 EOT
 }
 

@@ -49,7 +49,8 @@
 
 namespace taskmaster::sidecar {
 
-// Request bodies above this are refused (413) before they are read.
+// The default bound on request bodies (`tm-sidecar api --max-body-bytes`): a body
+// declared or decoded over it is refused (413) without being handled.
 inline constexpr size_t kMaxApiBodyBytes = size_t{64} << 20;
 
 struct ApiResponse {

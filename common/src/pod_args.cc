@@ -7,6 +7,18 @@
 namespace taskmaster::protocol {
 namespace {
 
+// A number as the pod's flag checks accept it (flag_checks.h): the shortest
+// form that reads back exactly, written out without an exponent (1e-05 becomes
+// 0.00001).
+std::string PlainDecimal(double value) {
+  std::string text = fmt::format("{}", value);
+  if (text.find('e') == std::string::npos) return text;
+  text = fmt::format("{:.20f}", value);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
 void AddFlag(std::vector<std::string>* argv, const char* name, std::string value) {
   argv->push_back(name);
   argv->push_back(std::move(value));
@@ -112,11 +124,11 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
   AddFlag(&argv, "--continue-on-error", continue_on_error ? "true" : "false");
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
   if (max_failure_percent > 0)
-    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
+    AddFlag(&argv, "--max-failure-percent", PlainDecimal(max_failure_percent));
   AddFlag(&argv, "--task-retries", std::to_string(task_retries));
   // fmt's shortest form, as the option parser reads it back: 2, 0.5, 1e-05.
   if (task_timeout_seconds > 0)
-    AddFlag(&argv, "--task-timeout", fmt::format("{}", task_timeout_seconds));
+    AddFlag(&argv, "--task-timeout", PlainDecimal(task_timeout_seconds));
   argv.push_back("--");
   argv.insert(argv.end(), command.begin(), command.end());
   return argv;
@@ -126,7 +138,7 @@ std::vector<std::string> StepFinalizeArgs::ToArgv() const {
   std::vector<std::string> argv = StepArgv(common, ToString(Role::kFinalize));
   AddFlag(&argv, "--max-failures", std::to_string(max_failures));
   if (max_failure_percent > 0)
-    AddFlag(&argv, "--max-failure-percent", fmt::format("{}", max_failure_percent));
+    AddFlag(&argv, "--max-failure-percent", PlainDecimal(max_failure_percent));
   return argv;
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands/commands.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -14,6 +15,7 @@ namespace pr = protocol;
 namespace {
 
 constexpr int64_t kDefaultTtlSeconds = 7 * 24 * 3600;
+constexpr int64_t kMaxTtlSeconds = 365 * 24 * 3600;
 
 struct ExpireFlags {
   std::string key;
@@ -47,7 +49,7 @@ Subcommand AddExpireCommand(CLI::App* app, StoreFlags* stores) {
   expire->add_option("key", flags->key, "State key")->required();
   expire->add_option("--ttl", flags->ttl, "Seconds")
       ->envname("TM_TTL")
-      ->check(CLI::PositiveNumber)
+      ->check(checks::WholeNumber(1, kMaxTtlSeconds))
       ->capture_default_str();
   return {expire, [stores, flags] { return RunExpire(*stores, *flags); }};
 }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands/commands.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 
 namespace taskmaster::sidecar {
@@ -66,7 +67,9 @@ Subcommand AddGcCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   auto older_than = std::make_shared<std::string>();
   CLI::App* gc = app->add_subcommand("gc", "Delete finished workflows older than DURATION");
   AddStoreFlags(gc, stores);
-  gc->add_option("--older-than", *older_than, "e.g. 30d")->required();
+  gc->add_option("--older-than", *older_than, "e.g. 30d")
+      ->check(checks::NonEmpty("a duration (30d)"))
+      ->required();
   return {gc, [env, stores, older_than] { return RunGc(env, *stores, *older_than); }};
 }
 

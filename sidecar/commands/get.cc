@@ -14,6 +14,7 @@
 
 #include "commands/commands.h"
 #include "commands/output.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/signal_fd.h"
 #include "workflow_progress.h"
@@ -118,10 +119,10 @@ Subcommand AddGetCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   AddOutputFlag(get, &flags->output);
   get->add_option("--max-failures", flags->max_failures,
                   "Use this max-failures instead of the one the workflow recorded")
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::WholeNumber(0, pr::kMaxFailuresAllowed));
   get->add_flag("-w,--watch", flags->watch, "Print again on each change until the workflow ends");
   get->add_option("--interval", flags->interval_seconds, "Seconds between reads with --watch")
-      ->check(CLI::Range(0.01, 3600.0))
+      ->transform(checks::Duration(0.01, 3600))
       ->capture_default_str();
   return {get, [env, stores, flags] { return RunGet(env, *stores, *flags); }};
 }

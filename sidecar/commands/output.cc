@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/time.h"
 
 namespace taskmaster::sidecar {
@@ -38,7 +39,7 @@ std::string Cell(std::string text, size_t max_width) {
 void AddOutputFlag(CLI::App* cmd, std::string* format) {
   cmd->add_option("-o,--output", *format,
                   "table, wide, json or jsonl (default: a table on a terminal, else json)")
-      ->check(CLI::IsMember({"table", "wide", "json", "jsonl"}));
+      ->check(checks::OneOf({"table", "wide", "json", "jsonl"}));
 }
 
 OutputFormat ResolveOutputFormat(const std::string& flag) {

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <climits>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "commands/commands.h"
 #include "http_server.h"
 #include "pod_server.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -22,6 +24,9 @@ namespace taskmaster::sidecar {
 namespace pr = protocol;
 
 namespace {
+
+// --store-wait at most: a day.
+constexpr double kMaxStoreWaitSeconds = 86400;
 
 // What a pod's sidecar and local mode's sidecar for every pod share: the
 // signals, the HTTP listener, the store and the cache; `serve` runs on them.
@@ -116,38 +121,45 @@ void AddSidecarFlags(CLI::App* app, SidecarFlags* f) {
   SidecarOptions& o = f->options;
   app->add_option("--work-dir", o.work_dir, "Work dir shared with tm-step")
       ->envname(pr::kEnvWorkDir)
+      ->check(checks::NonEmpty("a directory"))
       ->capture_default_str();
   app->add_option("--listen", f->listen, "Address for /healthz, /readyz, /metrics")
       ->envname("TM_LISTEN")
+      ->check(checks::NonEmpty("an address (127.0.0.1:9464)"))
       ->capture_default_str();
-  app->add_option("--port-file", f->port_file, "Write the bound HTTP port here");
-  app->add_option("--state-key", o.state_key, "Workflow state key")->envname(pr::kEnvStateKey);
+  app->add_option("--port-file", f->port_file, "Write the bound HTTP port here")
+      ->check(checks::NonEmpty("a file"));
+  app->add_option("--state-key", o.state_key, "Workflow state key")
+      ->envname(pr::kEnvStateKey)
+      ->check(checks::StateKey());
   app->add_option("--role", f->role, "init, shard or finalize")
       ->envname(pr::kEnvRole)
-      ->check(CLI::IsMember({"init", "shard", "finalize"}))
+      ->check(checks::OneOf({"init", "shard", "finalize"}))
       ->capture_default_str();
   app->add_option("--shard", o.shard, "0-based shard index")
       ->envname(pr::kEnvShard)
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::WholeNumber(0, pr::kMaxShards - 1));
   app->add_option("--pod-name", o.pod_name,
                   "The pod's name, recorded with each task attempt (default: the hostname)")
-      ->envname("TM_POD_NAME");
+      ->envname("TM_POD_NAME")
+      ->check(checks::NonEmpty("a name"));
   app->add_option("--grace-seconds", o.grace_seconds, "Pod termination grace period")
       ->envname(pr::kEnvGraceSeconds)
-      ->check(CLI::Range(1, 86400))
+      ->check(checks::WholeNumber(1, pr::kMaxGraceSeconds))
       ->capture_default_str();
   app->add_option("--progress-file", o.progress_file, "Argo progress file (N/M)")
-      ->envname(pr::kEnvArgoProgressFile);
+      ->envname(pr::kEnvArgoProgressFile)
+      ->check(checks::NonEmpty("a file"));
   app->add_option("--store-wait", o.store_wait_seconds, "Seconds to wait for the store at start")
       ->envname("TM_STORE_WAIT")
-      ->check(CLI::NonNegativeNumber)
+      ->transform(checks::Duration(0, kMaxStoreWaitSeconds))
       ->capture_default_str();
   app->add_flag("--local", f->local,
                 "Local mode: fsync acks and restore files, ignore SIGINT, die with the parent");
   app->add_option("--serve-pods", f->serve_pods,
                   "Local mode: serve the sidecar of every pod of a tm-step local run, started "
                   "and stopped by JSON lines on this socket descriptor")
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::WholeNumber(0, INT_MAX));
 }
 
 int RunSidecarCommand(Env* env, const StoreFlags& stores, SidecarFlags flags) {

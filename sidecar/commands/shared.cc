@@ -6,6 +6,7 @@
 
 #include "commands/commands.h"
 #include "retry.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -13,11 +14,14 @@ namespace taskmaster::sidecar {
 
 void AddStoreFlags(CLI::App* cmd, StoreFlags* f) {
   cmd->add_option("--store", f->store, "sqlite:PATH (the embedded default store)")
-      ->envname("TM_STORE");
+      ->envname("TM_STORE")
+      ->check(checks::NonEmpty("sqlite:PATH"));
   cmd->add_option("--postgres", f->postgres, "PostgreSQL DSN (the source of truth)")
-      ->envname("TM_POSTGRES_DSN");
+      ->envname("TM_POSTGRES_DSN")
+      ->check(checks::NonEmpty("a PostgreSQL DSN"));
   cmd->add_option("--redis", f->redis, "Redis URL redis://host:port/db (the live view)")
-      ->envname("TM_REDIS_URL");
+      ->envname("TM_REDIS_URL")
+      ->check(checks::NonEmpty("a Redis URL"));
 }
 
 int Usage(const Status& s) {

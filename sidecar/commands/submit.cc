@@ -17,6 +17,7 @@
 #include "cache/backoff.h"
 #include "commands/commands.h"
 #include "submission.h"
+#include "taskmaster/flag_checks.h"
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 
@@ -135,25 +136,27 @@ Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   AddStoreFlags(submit, stores);
   submit->add_option("--task-list", flags->task_list, "JSON array of task IDs, or @FILE")
       ->envname("TM_TASK_LIST")
+      ->check(checks::NonEmpty("a JSON array of task IDs, or @FILE"))
       ->required();
   submit->add_option("--batch-size", flags->batch_size, "Tasks per shard")
       ->envname("TM_BATCH_SIZE")
-      ->check(CLI::PositiveNumber)
+      ->check(checks::WholeNumber(1, pr::kMaxBatchSize))
       ->capture_default_str();
   submit
       ->add_option("--max-shards", flags->max_shards,
                    "At most this many shards: the batch size is raised to fit (docs/argo.md)")
       ->envname("TM_MAX_SHARDS")
-      ->check(CLI::Range(int64_t{1}, pr::kMaxShards))
+      ->check(checks::WholeNumber(1, pr::kMaxShards))
       ->capture_default_str();
   submit
       ->add_option("--state-key", flags->state_key,
                    "Workflow state key (default: list- and the list hash)")
-      ->envname(pr::kEnvStateKey);
+      ->envname(pr::kEnvStateKey)
+      ->check(checks::StateKey());
   submit
       ->add_option("-o,--output", flags->output,
                    "text or json (default: text on a terminal, else json)")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(checks::OneOf({"text", "json"}));
   return {submit, [env, stores, flags] { return RunSubmit(env, *stores, *flags); }};
 }
 

@@ -8,10 +8,9 @@
 // workflow started with its state key alone (the answer's `argo submit`) runs
 // it: init records nothing new and hands out every shard; the shards' progress
 // shows up in the API.
-#include <signal.h>
-
 #include <boost/test/unit_test.hpp>
 
+#include "api_client.h"
 #include "harness.h"
 #include "taskmaster/json.h"
 #include "taskmaster/protocol.h"
@@ -23,87 +22,6 @@ namespace pr = protocol;
 
 const std::vector<std::string> kSeedTasks = {"task-1", "task-2", "task-3"};
 const char* kSeedBody = R"({"task_list": ["task-1", "task-2", "task-3"]})";
-
-// A running `tm-sidecar api` on a free loopback port.
-class ApiServer {
- public:
-  ApiServer(const std::string& dir, const StoreSpec& store) : dir_(dir) {
-    std::vector<std::string> args = {"api", "--listen", "127.0.0.1:0", "--port-file",
-                                     dir + "/port"};
-    args.insert(args.end(), store.flags.begin(), store.flags.end());
-    process_ = std::make_unique<Process>(kSidecarBinary, args, EnvVars{}, dir + "/api");
-    const bool up = WaitUntil([&] { return FileExists(dir + "/port") || !process_->Running(); },
-                              milliseconds(15000));
-    BOOST_REQUIRE_MESSAGE(up && FileExists(dir + "/port"),
-                          "tm-sidecar api never wrote its port file\n"
-                              << process_->err());
-    port_ = static_cast<uint16_t>(std::stoi(ReadFile(dir + "/port")));
-  }
-  uint16_t port() const { return port_; }
-  std::string Url(const std::string& path) const {
-    return "http://localhost:" + std::to_string(port_) + path;
-  }
-  int Stop() {
-    process_->Signal(SIGTERM);
-    auto code = process_->Wait(milliseconds(10000));
-    BOOST_REQUIRE_MESSAGE(code.has_value(), "tm-sidecar api still runs after SIGTERM");
-    return *code;
-  }
-  std::string Logs() const { return process_->err(); }
-
- private:
-  std::string dir_;
-  std::unique_ptr<Process> process_;
-  uint16_t port_ = 0;
-};
-
-struct CurlResult {
-  int status = 0;
-  std::string body;
-};
-
-// curl (the seed's tool) with `args`, plus -s and the status code written after
-// the body.
-CurlResult Curl(const std::string& args) {
-  ShellResult r = Shell(
-      "command -v curl >/dev/null || { echo 'curl not found: run scripts/bootstrap.sh'; exit 127; "
-      "}; "
-      "curl -s -w '\\n%{http_code}' " +
-          args,
-      true);
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0,
-                        "curl " << args << " failed (" << r.exit_code << "): " << r.out);
-  const size_t newline = r.out.rfind('\n');
-  BOOST_REQUIRE(newline != std::string::npos);
-  return CurlResult{std::atoi(r.out.c_str() + newline + 1), r.out.substr(0, newline)};
-}
-
-rapidjson::Document Parse(const std::string& text) {
-  rapidjson::Document doc;
-  Status s = ParseJson(text, "response", &doc);
-  BOOST_REQUIRE_MESSAGE(s.ok() && doc.IsObject(), "not a JSON object: " << text);
-  return doc;
-}
-
-std::string Str(const rapidjson::Document& doc, const char* name) {
-  BOOST_REQUIRE_MESSAGE(doc.HasMember(name) && doc[name].IsString(), "no string " << name);
-  return doc[name].GetString();
-}
-
-int64_t Int(const rapidjson::Document& doc, const char* name) {
-  BOOST_REQUIRE_MESSAGE(doc.HasMember(name) && doc[name].IsInt64(), "no integer " << name);
-  return doc[name].GetInt64();
-}
-
-// An error answer: the status, and JSON {"error": ..., "status": ...} naming it.
-void CheckError(const CurlResult& r, int status, const std::string& message_part) {
-  BOOST_CHECK_MESSAGE(r.status == status,
-                      "expected " << status << ", got " << r.status << ": " << r.body);
-  rapidjson::Document doc = Parse(r.body);
-  BOOST_CHECK_EQUAL(Int(doc, "status"), status);
-  BOOST_CHECK_MESSAGE(Str(doc, "error").find(message_part) != std::string::npos,
-                      "'" << message_part << "' not in " << r.body);
-}
 
 // The seed's POST, Argo's init on the same key and list (a resume), the
 // shards, and the seed's progress command.

@@ -124,6 +124,13 @@ inline constexpr int64_t kMaxTaskRetries = 1000;
 // local --pod-retries): enough for preemptions, which spend no task's budget.
 inline constexpr int64_t kDefaultPodRetries = 100;
 inline constexpr int64_t kMaxPodRetries = 10000;
+// --batch-size (tm-step init and local, tm-sidecar submit): 1..kMaxBatchSize. A
+// batch larger than the list is one shard; --max-shards raises a small one.
+inline constexpr int64_t kMaxBatchSize = 1000000;
+// --max-failures: 0..kMaxFailuresAllowed (more than any list holds: "no limit").
+inline constexpr int64_t kMaxFailuresAllowed = 1000000000;
+// --grace-seconds of both programs: 1..kMaxGraceSeconds (a day).
+inline constexpr int kMaxGraceSeconds = 86400;
 
 // Final failures a workflow of `total` tasks tolerates: --max-failures, or
 // --max-failure-percent of the whole list (rounded down) when that is more.
