@@ -286,6 +286,13 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
     "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
+// Requeue (state_store.h): one task by ID, or every task that failed for good.
+constexpr const char* kRequeueTask =
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
+    "WHERE workflow_id = $1 AND task_id = $2 AND status = 'failed' AND final RETURNING ordinal";
+constexpr const char* kRequeueFailed =
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
+    "WHERE workflow_id = $1 AND status = 'failed' AND final RETURNING ordinal";
 // $2 is the budget record itself; its null task_retries or quarantine_after
 // (finalize's) keeps the stored one.
 constexpr const char* kRecordBudget =
@@ -397,7 +404,7 @@ constexpr const char* kEndAttempts =
 #define TM_TASK_COLUMNS                                           \
   "ordinal, task_id, status, final, attempts, exit_code, error, " \
   "(extract(epoch FROM started_at) * 1000)::bigint, "             \
-  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation "
+  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation, failures "
 constexpr const char* kListTasks =
     "SELECT " TM_TASK_COLUMNS
     "FROM task_states WHERE workflow_id = $1 AND ordinal > $2::bigint "
@@ -673,6 +680,7 @@ Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
   t.finished_at_ms = rows.OptionalInt(i, 8);
   t.duration_ms = rows.OptionalInt(i, 9);
   t.generation = rows.Int(i, 10);
+  t.failures = rows.Int(i, 11);
   return t;
 }
 
@@ -935,6 +943,47 @@ class PostgresStore final : public StateStore {
       return Status::OK();
     }));
     return history;
+  }
+
+  Result<RequeueResult> Requeue(const std::string& workflow_id,
+                                const RequeueRequest& request) override {
+    RequeueResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
+      result = RequeueResult();
+      // Locked first, as a batch does, so no batch of the workflow interleaves.
+      Result<Rows> locked = Exec(kLockWorkflow, Params().Text(workflow_id));
+      if (!locked.ok()) return locked.status();
+      Result<std::optional<WorkflowState>> before = ReadWorkflowState(workflow_id);
+      if (!before.ok()) return before.status();
+      if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      result.before = std::move(**before);
+      TM_RETURN_IF_ERROR(RequeueRefusal(result.before, request.force));
+      std::vector<int64_t> ordinals;
+      if (request.task_ids) {
+        for (const std::string& task_id : *request.task_ids) {
+          Result<Rows> row = Exec(kRequeueTask, Params().Text(workflow_id).Text(task_id));
+          if (!row.ok()) return row.status();
+          if (row->size() == 0) return NotRequeueable(workflow_id, task_id);
+          ordinals.push_back(row->Int(0, 0));
+        }
+      } else {
+        Result<Rows> rows = Exec(kRequeueFailed, Params().Text(workflow_id));
+        if (!rows.ok()) return rows.status();
+        for (int i = 0; i < rows->size(); ++i) ordinals.push_back(rows->Int(i, 0));
+      }
+      result.requeued = static_cast<int64_t>(ordinals.size());
+      if (ordinals.empty()) {
+        result.after = result.before;
+        return Status::OK();
+      }
+      Queue(kReopenWorkflow, Params().Text(workflow_id));
+      TM_RETURN_IF_ERROR(UpdateWorkflowRow(workflow_id, ordinals));
+      Result<std::optional<WorkflowState>> after = ReadWorkflowState(workflow_id);
+      if (!after.ok()) return after.status();
+      result.after = std::move(**after);
+      return Status::OK();
+    }));
+    return result;
   }
 
   Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
@@ -1451,6 +1500,8 @@ std::vector<StoreStatement> PostgresStatements() {
       {"EndTasks", kEndTasks},
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
+      {"RequeueTask", kRequeueTask},
+      {"RequeueFailed", kRequeueFailed},
       {"FinishWorkflow", kFinishWorkflow},
       {"RecordBudget", kRecordBudget},
       {"LockWorkflow", kLockWorkflow},

@@ -65,6 +65,7 @@ struct TaskRow {
   TaskStatus status = TaskStatus::kPending;
   bool final = false;
   int64_t attempts = 0;  // 1 + the highest TM_ATTEMPT a step ran it with
+  int64_t failures = 0;  // failed attempts counted against its task-retries budget
   std::optional<int> exit_code;
   std::string error;
   std::optional<int64_t> started_at_ms;

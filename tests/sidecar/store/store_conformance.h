@@ -971,6 +971,7 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
 
 }  // namespace taskmaster::sidecar::conformance
 
+#include "requeue_conformance.h"
 #include "task_reads_conformance.h"
 
 // Registers every case in a suite whose fixture is `Harness` (a StoreHarness
@@ -1013,6 +1014,11 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_4, MigrateUpgradesVersion4)                 \
   TM_STORE_CONFORMANCE_CASE(failed_attempts_keep_their_normalized_error,                         \
                             FailedAttemptsKeepTheirNormalizedError)                              \
+  TM_STORE_CONFORMANCE_CASE(requeue_makes_failed_tasks_pending, RequeueMakesFailedTasksPending)  \
+  TM_STORE_CONFORMANCE_CASE(requeue_of_listed_tasks_is_all_or_nothing,                           \
+                            RequeueOfListedTasksIsAllOrNothing)                                  \
+  TM_STORE_CONFORMANCE_CASE(requeue_refuses_a_running_workflow_unless_forced,                    \
+                            RequeueRefusesARunningWorkflowUnlessForced)                          \
   BOOST_AUTO_TEST_SUITE_END()
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
