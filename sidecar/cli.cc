@@ -30,6 +30,8 @@ int Main(Env* env, int argc, char** argv) {
   const Subcommand get = AddGetCommand(&app, env, &stores);
   const Subcommand tasks = AddTasksCommand(&app, &stores);
   const Subcommand history = AddHistoryCommand(&app, &stores);
+  const Subcommand export_failed = AddExportFailedCommand(&app, &stores);
+  const Subcommand requeue = AddRequeueCommand(&app, env, &stores);
 
   try {
     app.parse(argc, argv);
@@ -45,8 +47,8 @@ int Main(Env* env, int argc, char** argv) {
   SetUpLogging("tm-sidecar");
 
   // Subcommands can be chained on one command line: the first of these given runs.
-  for (const Subcommand* command :
-       {&api, &migrate, &submit, &status, &get, &tasks, &history, &rebuild, &expire, &gc}) {
+  for (const Subcommand* command : {&api, &migrate, &submit, &status, &get, &tasks, &history,
+                                    &export_failed, &requeue, &rebuild, &expire, &gc}) {
     if (command->app->parsed()) return command->run();
   }
   return RunSidecarCommand(env, stores, std::move(sidecar));

@@ -66,6 +66,10 @@ Subcommand AddSubmitCommand(CLI::App* app, Env* env, StoreFlags* stores);
 Subcommand AddGetCommand(CLI::App* app, Env* env, StoreFlags* stores);
 Subcommand AddTasksCommand(CLI::App* app, StoreFlags* stores);
 Subcommand AddHistoryCommand(CLI::App* app, StoreFlags* stores);
+// Failed tasks out and back in (export_failed.cc, requeue.cc): exit 0, 2 for
+// bad usage or an unknown workflow or task (nothing written), 1 when a store fails.
+Subcommand AddExportFailedCommand(CLI::App* app, StoreFlags* stores);
+Subcommand AddRequeueCommand(CLI::App* app, Env* env, StoreFlags* stores);
 
 // "90s", "30m", "24h", "7d" (or plain seconds) to seconds; InvalidArgument otherwise.
 Result<int64_t> ParseDurationSeconds(const std::string& text);
@@ -95,6 +99,12 @@ struct StoredWorkflow {
   std::unique_ptr<StateStore> store;
   WorkflowState state;
 };
+// Writes the workflow's Redis keys again from the store (rebuild-cache, and
+// requeue after its write): its task checkpoints, shard fences and `state`.
+// The number of task checkpoints written.
+Result<size_t> RefillCache(Env* env, StateStore* store, LiveCache* cache,
+                           const WorkflowState& state);
+
 // Checks KEY, opens the store and loads the workflow's state; on failure
 // prints why and returns the exit code instead.
 std::optional<StoredWorkflow> LoadStoredWorkflow(const StoreFlags& stores, const std::string& key,

@@ -19,26 +19,12 @@ int RunRebuildCache(Env* env, const StoreFlags& stores, const std::string& key) 
   auto cache = OpenConfiguredCache(stores);
   if (!cache.ok()) return Usage(cache.status());
   if (!*cache) return Usage(Status::InvalidArgument("rebuild-cache needs --redis URL"));
-  auto checkpoints = workflow->store->LoadCheckpoints(key);
-  if (!checkpoints.ok()) {
-    std::cerr << "tm-sidecar: " << checkpoints.status().ToString() << "\n";
+  auto refilled = RefillCache(env, workflow->store.get(), cache->get(), workflow->state);
+  if (!refilled.ok()) {
+    std::cerr << "tm-sidecar: rebuild-cache: " << refilled.status().ToString() << "\n";
     return pr::kExitFailed;
   }
-  // After the documents: fences only grow (live_cache.h, Publish).
-  auto fences = workflow->store->LoadShardFences(key);
-  if (!fences.ok()) {
-    std::cerr << "tm-sidecar: " << fences.status().ToString() << "\n";
-    return pr::kExitFailed;
-  }
-  auto doc = WorkflowCheckpointDocument(workflow->state, 0, 0, env->NowUnixMillis());
-  Status s =
-      doc.ok() ? (*cache)->Publish(workflow->state, *checkpoints, *fences, *doc) : doc.status();
-  if (!s.ok()) {
-    std::cerr << "tm-sidecar: rebuild-cache: " << s.ToString() << "\n";
-    return pr::kExitFailed;
-  }
-  std::cout << "rebuilt the Redis keys of " << key << " (" << checkpoints->size()
-            << " task checkpoints)\n";
+  std::cout << "rebuilt the Redis keys of " << key << " (" << *refilled << " task checkpoints)\n";
   return pr::kExitOk;
 }
 

@@ -66,6 +66,22 @@ Status MissingTask(const std::string& workflow_id, const char* record, int64_t s
                                  " (was its list recorded by init?)");
 }
 
+Status RequeueRefusal(const WorkflowState& state, bool force) {
+  const TaskCounts& c = state.counts;
+  if (force || (c.running == 0 && c.pending == 0)) return Status::OK();
+  return Status::InvalidArgument(
+      "workflow '" + state.workflow_id + "' is " + ToString(state.status) + " with " +
+      std::to_string(c.running) + " running and " + std::to_string(c.pending) +
+      " pending tasks: requeue changes a workflow only when nothing is left to run; wait for "
+      "it to end, or give --force if it was stopped and will not go on");
+}
+
+Status NotRequeueable(const std::string& workflow_id, const std::string& task_id) {
+  return Status::InvalidArgument("task '" + task_id + "' of workflow '" + workflow_id +
+                                 "' did not fail for good (it is unknown, or not failed, or "
+                                 "will be retried): nothing was requeued");
+}
+
 std::optional<int> ExitCodeFromColumn(const std::optional<int64_t>& value) {
   if (!value) return std::nullopt;
   return static_cast<int>(*value);

@@ -21,6 +21,13 @@ void AddTaskGroup(TaskStatus status, bool final, int64_t n, TaskCounts* counts);
 WorkflowStatus WorkflowStatusAfterWrite(const TaskCounts& counts, bool any_started,
                                         const std::optional<WorkflowStatus>& finalized);
 
+// Requeue (state_store.h) refuses a workflow that still has tasks to run
+// unless forced: the InvalidArgument saying so, else OK.
+Status RequeueRefusal(const WorkflowState& state, bool force);
+// The InvalidArgument for a task that requeue cannot take (unknown, or not
+// failed for good).
+Status NotRequeueable(const std::string& workflow_id, const std::string& task_id);
+
 // A task's checkpoint row.
 struct StoredCheckpoint {
   int64_t generation = 0;

@@ -286,6 +286,13 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
     "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
+// Requeue (state_store.h): one task by ID, or every task that failed for good.
+constexpr const char* kRequeueTask =
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
+    "WHERE workflow_id = $1 AND task_id = $2 AND status = 'failed' AND final RETURNING ordinal";
+constexpr const char* kRequeueFailed =
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
+    "WHERE workflow_id = $1 AND status = 'failed' AND final RETURNING ordinal";
 // $2 is the budget record itself; its null task_retries or quarantine_after
 // (finalize's) keeps the stored one.
 constexpr const char* kRecordBudget =
@@ -386,16 +393,18 @@ constexpr const char* kEndAttempts =
     "UPDATE task_attempts a SET "
     "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
     "duration_ms = r.duration_ms, outcome = r.outcome, final = r.final, "
-    "exit_code = r.exit_code, error = r.error, generation = t.generation "
+    "exit_code = r.exit_code, error = r.error, normalized_error = r.normalized_error, "
+    "generation = t.generation "
     "FROM json_to_recordset($2::json) AS r(ordinal bigint, outcome text, final boolean, "
-    "exit_code integer, error text, finished_at_ms bigint, duration_ms bigint), task_states t "
+    "exit_code integer, error text, normalized_error text, finished_at_ms bigint, "
+    "duration_ms bigint), task_states t "
     "WHERE a.workflow_id = $1 AND a.ordinal = r.ordinal AND a.fence = $3::bigint "
     "AND t.workflow_id = $1 AND t.ordinal = r.ordinal";
 // Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
 #define TM_TASK_COLUMNS                                           \
   "ordinal, task_id, status, final, attempts, exit_code, error, " \
   "(extract(epoch FROM started_at) * 1000)::bigint, "             \
-  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation "
+  "(extract(epoch FROM finished_at) * 1000)::bigint, duration_ms, generation, failures "
 constexpr const char* kListTasks =
     "SELECT " TM_TASK_COLUMNS
     "FROM task_states WHERE workflow_id = $1 AND ordinal > $2::bigint "
@@ -637,6 +646,9 @@ std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& e
     w.Key("ordinal").Int64(r->ordinal).Key("outcome").String(ToString(OutcomeOf(*r)));
     w.Key("final").Bool(r->final).Key("exit_code").OptionalInt(r->exit_code);
     w.Key("error").String(StorableText(r->error));
+    const std::optional<std::string> normalized = NormalizedErrorOf(*r);
+    w.Key("normalized_error");
+    normalized ? w.String(*normalized) : w.OptionalInt(std::nullopt);
     w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
     w.EndObject();
   }
@@ -668,6 +680,7 @@ Result<TaskRow> TaskRowOf(const Rows& rows, int i) {
   t.finished_at_ms = rows.OptionalInt(i, 8);
   t.duration_ms = rows.OptionalInt(i, 9);
   t.generation = rows.Int(i, 10);
+  t.failures = rows.Int(i, 11);
   return t;
 }
 
@@ -930,6 +943,47 @@ class PostgresStore final : public StateStore {
       return Status::OK();
     }));
     return history;
+  }
+
+  Result<RequeueResult> Requeue(const std::string& workflow_id,
+                                const RequeueRequest& request) override {
+    RequeueResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
+      result = RequeueResult();
+      // Locked first, as a batch does, so no batch of the workflow interleaves.
+      Result<Rows> locked = Exec(kLockWorkflow, Params().Text(workflow_id));
+      if (!locked.ok()) return locked.status();
+      Result<std::optional<WorkflowState>> before = ReadWorkflowState(workflow_id);
+      if (!before.ok()) return before.status();
+      if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      result.before = std::move(**before);
+      TM_RETURN_IF_ERROR(RequeueRefusal(result.before, request.force));
+      std::vector<int64_t> ordinals;
+      if (request.task_ids) {
+        for (const std::string& task_id : *request.task_ids) {
+          Result<Rows> row = Exec(kRequeueTask, Params().Text(workflow_id).Text(task_id));
+          if (!row.ok()) return row.status();
+          if (row->size() == 0) return NotRequeueable(workflow_id, task_id);
+          ordinals.push_back(row->Int(0, 0));
+        }
+      } else {
+        Result<Rows> rows = Exec(kRequeueFailed, Params().Text(workflow_id));
+        if (!rows.ok()) return rows.status();
+        for (int i = 0; i < rows->size(); ++i) ordinals.push_back(rows->Int(i, 0));
+      }
+      result.requeued = static_cast<int64_t>(ordinals.size());
+      if (ordinals.empty()) {
+        result.after = result.before;
+        return Status::OK();
+      }
+      Queue(kReopenWorkflow, Params().Text(workflow_id));
+      TM_RETURN_IF_ERROR(UpdateWorkflowRow(workflow_id, ordinals));
+      Result<std::optional<WorkflowState>> after = ReadWorkflowState(workflow_id);
+      if (!after.ok()) return after.status();
+      result.after = std::move(**after);
+      return Status::OK();
+    }));
+    return result;
   }
 
   Result<std::map<int64_t, int64_t>> LoadShardFences(const std::string& workflow_id) override {
@@ -1446,6 +1500,8 @@ std::vector<StoreStatement> PostgresStatements() {
       {"EndTasks", kEndTasks},
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
+      {"RequeueTask", kRequeueTask},
+      {"RequeueFailed", kRequeueFailed},
       {"FinishWorkflow", kFinishWorkflow},
       {"RecordBudget", kRecordBudget},
       {"LockWorkflow", kLockWorkflow},

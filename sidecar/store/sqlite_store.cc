@@ -363,6 +363,13 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final = 1 THEN 0 ELSE failures END "
     "WHERE workflow_id = ? "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
+// Requeue (state_store.h): one task by ID, or every task that failed for good.
+constexpr const char* kRequeueTask =
+    "UPDATE task_states SET status = 'pending', final = 0, failures = 0 "
+    "WHERE workflow_id = ? AND task_id = ? AND status = 'failed' AND final = 1 RETURNING ordinal";
+constexpr const char* kRequeueFailed =
+    "UPDATE task_states SET status = 'pending', final = 0, failures = 0 "
+    "WHERE workflow_id = ? AND status = 'failed' AND final = 1 RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
 // A budget record without task_retries or quarantine_after (finalize's) keeps
@@ -436,21 +443,22 @@ constexpr const char* kPruneAttempts =
 // After the batch's checkpoints: the generation is the one the attempt left.
 constexpr const char* kEndAttempt =
     "UPDATE task_attempts SET finished_at = ?4, duration_ms = ?5, outcome = ?6, final = ?7, "
-    "exit_code = ?8, error = ?9, generation = (SELECT generation FROM task_states "
+    "exit_code = ?8, error = ?9, normalized_error = ?10, generation = (SELECT generation FROM "
+    "task_states "
     "WHERE workflow_id = ?1 AND ordinal = ?2) "
     "WHERE workflow_id = ?1 AND ordinal = ?2 AND fence = ?3";
 // Keyset pages: the primary key, or (workflow_id, status, ordinal) for one status.
 constexpr const char* kListTasks =
     "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
-    "finished_at, duration_ms, generation FROM task_states "
+    "finished_at, duration_ms, generation, failures FROM task_states "
     "WHERE workflow_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3";
 constexpr const char* kListTasksByStatus =
     "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
-    "finished_at, duration_ms, generation FROM task_states "
+    "finished_at, duration_ms, generation, failures FROM task_states "
     "WHERE workflow_id = ?1 AND status = ?4 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3";
 constexpr const char* kReadTask =
     "SELECT ordinal, task_id, status, final, attempts, exit_code, error, started_at, "
-    "finished_at, duration_ms, generation FROM task_states "
+    "finished_at, duration_ms, generation, failures FROM task_states "
     "WHERE workflow_id = ? AND task_id = ?";
 // Fences grow with a task's attempts (task_reads.h): the key's order is theirs.
 constexpr const char* kReadAttempts =
@@ -945,6 +953,54 @@ class SqliteStore final : public StateStore {
     return result;
   }
 
+  Result<RequeueResult> Requeue(const std::string& workflow_id,
+                                const RequeueRequest& request) override {
+    RequeueResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+      result = RequeueResult();
+      Result<std::optional<WorkflowState>> before = ReadWorkflowState(workflow_id);
+      if (!before.ok()) return before.status();
+      if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+      result.before = std::move(**before);
+      TM_RETURN_IF_ERROR(RequeueRefusal(result.before, request.force));
+      std::vector<int64_t> ordinals;
+      if (request.task_ids) {
+        for (const std::string& task_id : *request.task_ids) {
+          Query q(db_.get(), &statements_, kRequeueTask);
+          q.Text(workflow_id).Text(task_id);
+          Result<bool> row = q.Step();
+          if (!row.ok()) return row.status();
+          if (!*row) return NotRequeueable(workflow_id, task_id);
+          ordinals.push_back(q.ColumnInt(0));
+          TM_RETURN_IF_ERROR(q.Run());
+        }
+      } else {
+        Query q(db_.get(), &statements_, kRequeueFailed);
+        q.Text(workflow_id);
+        for (;;) {
+          Result<bool> row = q.Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          ordinals.push_back(q.ColumnInt(0));
+        }
+      }
+      result.requeued = static_cast<int64_t>(ordinals.size());
+      if (ordinals.empty()) {
+        result.after = result.before;
+        return Status::OK();
+      }
+      Query reopen(db_.get(), &statements_, kReopenWorkflow);
+      reopen.Text(workflow_id);
+      TM_RETURN_IF_ERROR(reopen.Run());
+      TM_RETURN_IF_ERROR(UpdateWorkflowRow(workflow_id, ordinals, env_->NowUnixMillis()));
+      Result<std::optional<WorkflowState>> after = ReadWorkflowState(workflow_id);
+      if (!after.ok()) return after.status();
+      result.after = std::move(**after);
+      return Status::OK();
+    }));
+    return result;
+  }
+
   Result<std::vector<std::string>> DeleteFinishedBefore(int64_t cutoff_unix_ms) override {
     std::vector<std::string> deleted;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
@@ -1217,6 +1273,11 @@ class SqliteStore final : public StateStore {
       q.Text(id).Int(r->ordinal).Int(fence).Time(r->finished_at_ms).Int(r->duration_ms);
       q.Text(ToString(OutcomeOf(*r))).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
       q.Text(StorableText(r->error));
+      if (const std::optional<std::string> normalized = NormalizedErrorOf(*r)) {
+        q.Text(*normalized);
+      } else {
+        q.Null();
+      }
       TM_RETURN_IF_ERROR(q.Run());
     }
     return Status::OK();
@@ -1242,6 +1303,7 @@ class SqliteStore final : public StateStore {
     t.finished_at_ms = *finished;
     t.duration_ms = q.ColumnOptionalInt(9);
     t.generation = q.ColumnInt(10);
+    t.failures = q.ColumnInt(11);
     return t;
   }
 
@@ -1426,6 +1488,8 @@ std::vector<StoreStatement> SqliteStatements() {
       {"EndTask", kEndTask},
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
+      {"RequeueTask", kRequeueTask},
+      {"RequeueFailed", kRequeueFailed},
       {"FinishWorkflow", kFinishWorkflow},
       {"RecordBudget", kRecordBudget},
       {"WorkflowFinish", kWorkflowFinish},

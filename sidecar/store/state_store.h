@@ -79,6 +79,23 @@ struct ShardData {
   std::map<int64_t, std::string> documents;  // ordinal -> current checkpoint document
 };
 
+// Which tasks `tm-sidecar requeue` makes pending again: tasks that failed for
+// good (status failed, final).
+struct RequeueRequest {
+  // These tasks by ID, each of which must have failed for good; nullopt:
+  // every task of the workflow that failed for good.
+  std::optional<std::vector<std::string>> task_ids;
+  // Also while tasks are pending or running (a run that was stopped and will
+  // not go on); else such a workflow is refused.
+  bool force = false;
+};
+
+struct RequeueResult {
+  int64_t requeued = 0;
+  WorkflowState before;  // the workflow as it was
+  WorkflowState after;   // and as the transaction left it
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -123,6 +140,17 @@ class StateStore {
   // completes the row of its fence, and attempts beyond the last
   // kAttemptsKeptPerTask of a task are deleted, all in the same transaction.
   virtual Result<ApplyResult> Apply(const Batch& batch) = 0;
+
+  // Makes the requested tasks pending again for the next run, in one
+  // transaction: status pending, final false, failures 0 (a full task-retries
+  // budget); attempts, checkpoints and attempt history stay. The workflow is no
+  // longer finished and its counts and status are derived again, as after an
+  // init commit. NotFound for an unknown workflow; InvalidArgument (nothing
+  // written) for a listed task that did not fail for good, or, without
+  // request.force, a workflow that has tasks pending or running
+  // (RequeueRefusal, derived_state.h).
+  virtual Result<RequeueResult> Requeue(const std::string& workflow_id,
+                                        const RequeueRequest& request) = 0;
 
   // Deletes workflows that finished (succeeded/failed) before the cutoff, with
   // their tasks, checkpoints and fences. Returns their IDs.

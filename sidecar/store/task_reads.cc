@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "store/apply_plan.h"
+#include "taskmaster/fingerprint.h"
+
 namespace taskmaster::sidecar {
 namespace {
 
@@ -41,6 +44,11 @@ AttemptOutcome OutcomeOf(const protocol::TaskEndRecord& end) {
       break;
   }
   return AttemptOutcome::kFailed;  // no task_end carries these (protocol.cc refuses them)
+}
+
+std::optional<std::string> NormalizedErrorOf(const protocol::TaskEndRecord& end) {
+  if (end.status != TaskStatus::kFailed) return std::nullopt;
+  return NormalizeErrorLine(StorableText(end.error));
 }
 
 }  // namespace taskmaster::sidecar

@@ -41,6 +41,10 @@ Result<AttemptOutcome> ParseAttemptOutcome(std::string_view text);
 // The outcome a task_end record gives its attempt: a failure whose error is
 // the per-task timeout's is kTimedOut.
 AttemptOutcome OutcomeOf(const protocol::TaskEndRecord& end);
+// task_attempts.normalized_error of an ended attempt: NormalizeErrorLine
+// (fingerprint.h) of its error for a failed one (timed out too), nullopt for
+// any other outcome. With the exit code it is the attempt's fingerprint.
+std::optional<std::string> NormalizedErrorOf(const protocol::TaskEndRecord& end);
 
 // Page sizes a read accepts.
 inline constexpr int64_t kMaxTaskPageSize = 10000;
@@ -61,6 +65,7 @@ struct TaskRow {
   TaskStatus status = TaskStatus::kPending;
   bool final = false;
   int64_t attempts = 0;  // 1 + the highest TM_ATTEMPT a step ran it with
+  int64_t failures = 0;  // failed attempts counted against its task-retries budget
   std::optional<int> exit_code;
   std::string error;
   std::optional<int64_t> started_at_ms;

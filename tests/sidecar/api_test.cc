@@ -39,6 +39,9 @@ class FailingStore final : public StateStore {
     return status_;
   }
   Result<ApplyResult> Apply(const Batch&) override { return status_; }
+  Result<RequeueResult> Requeue(const std::string&, const RequeueRequest&) override {
+    return status_;
+  }
   Result<std::vector<std::string>> DeleteFinishedBefore(int64_t) override { return status_; }
 
  private:

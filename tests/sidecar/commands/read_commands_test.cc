@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "../store/store_conformance.h"
-#include "cli.h"
+#include "run_main.h"
 #include "store/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -21,11 +21,7 @@ using conformance::InitWorkflow;
 using conformance::TaskIds;
 using conformance::TestWriter;
 
-struct Run {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
+using Run = MainRun;
 
 class CommandsFixture {
  public:
@@ -43,21 +39,9 @@ class CommandsFixture {
 
   // tm-sidecar ARGS... --store sqlite:PATH
   Run Sidecar(std::vector<std::string> args) {
-    args.insert(args.begin(), "tm-sidecar");
     args.push_back("--store");
     args.push_back("sqlite:" + path_);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    std::streambuf* old_out = std::cout.rdbuf(out.rdbuf());
-    std::streambuf* old_err = std::cerr.rdbuf(err.rdbuf());
-    Run run;
-    run.code = Main(Env::Default(), static_cast<int>(argv.size()), argv.data());
-    std::cout.rdbuf(old_out);
-    std::cerr.rdbuf(old_err);
-    run.out = out.str();
-    run.err = err.str();
-    return run;
+    return RunMain(std::move(args));
   }
 
   test_support::TempDir tmp_;

@@ -147,6 +147,8 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
              R"("exit_code":0,"error":"","finished_at_ms":2,"duration_ms":1}])"}},
       {"ReopenWorkflow", {"W"}},
       {"ReopenTasks", {"W"}},
+      {"RequeueTask", {"W", "t500"}},
+      {"RequeueFailed", {"W"}},
       {"FinishWorkflow", {"W", "succeeded"}},
       {"RecordBudget", {"W", R"({"max_failures":1,"max_failure_percent":2.5,"task_retries":3})"}},
       {"LockWorkflow", {"W"}},

@@ -680,6 +680,30 @@ inline void FailureBudgetIsRecorded(StoreHarness& h) {
       (Must(s.LoadWorkflowState(wf), "state").budget == std::optional<FailureBudget>(after)));
 }
 
+// Each failed attempt keeps its normalised last error line (fingerprint.h),
+// the same in both stores; other outcomes keep none.
+inline void FailedAttemptsKeepTheirNormalizedError(StoreHarness& h) {
+  const auto& [s, wf, ids] = RecordWorkflow(h, "wf-normalized", TaskIds(3), 3);
+  TestWriter w(s, wf, pr::Role::kShard, 0);
+  Batch b = w.NewBatch();
+  w.Start(&b, 0, ids[0]);
+  w.End(&b, 0, ids[0], TaskStatus::kFailed, false, 1,
+        "Traceback:\nValueError: row 17 of /data/part-0003.csv at 2026-12-06T10:00:00Z\n");
+  w.Start(&b, 1, ids[1]);
+  w.End(&b, 1, ids[1], TaskStatus::kFailed, false, 1, "timed out after 5 s");
+  w.Succeed(&b, 2, ids[2]);
+  MustApply(s, b);
+  const auto normalized = [&](int ordinal) {
+    return h
+        .QueryOne("SELECT coalesce(normalized_error, 'NULL') FROM task_attempts WHERE ordinal = " +
+                  std::to_string(ordinal))
+        .value_or("");
+  };
+  BOOST_TEST(normalized(0) == "ValueError: row <n> of <path> at <time>");
+  BOOST_TEST(normalized(1) == "timed out after <n> s");
+  BOOST_TEST(normalized(2) == "NULL");
+}
+
 // A database at schema version 4 (workflows without a budget) is upgraded by
 // Migrate: its workflows read as before, with no budget, until a step records one.
 inline void MigrateUpgradesVersion4(StoreHarness& h) {
@@ -947,6 +971,7 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
 
 }  // namespace taskmaster::sidecar::conformance
 
+#include "requeue_conformance.h"
 #include "task_reads_conformance.h"
 
 // Registers every case in a suite whose fixture is `Harness` (a StoreHarness
@@ -987,6 +1012,13 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
   TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_2, MigrateUpgradesVersion2)                 \
   TM_STORE_CONFORMANCE_CASE(failure_budget_is_recorded, FailureBudgetIsRecorded)                 \
   TM_STORE_CONFORMANCE_CASE(migrate_upgrades_version_4, MigrateUpgradesVersion4)                 \
+  TM_STORE_CONFORMANCE_CASE(failed_attempts_keep_their_normalized_error,                         \
+                            FailedAttemptsKeepTheirNormalizedError)                              \
+  TM_STORE_CONFORMANCE_CASE(requeue_makes_failed_tasks_pending, RequeueMakesFailedTasksPending)  \
+  TM_STORE_CONFORMANCE_CASE(requeue_of_listed_tasks_is_all_or_nothing,                           \
+                            RequeueOfListedTasksIsAllOrNothing)                                  \
+  TM_STORE_CONFORMANCE_CASE(requeue_refuses_a_running_workflow_unless_forced,                    \
+                            RequeueRefusesARunningWorkflowUnlessForced)                          \
   BOOST_AUTO_TEST_SUITE_END()
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_
