@@ -75,6 +75,8 @@ void DecodePayload(uint16_t type, std::string_view payload) {
       return CheckRoundTrip(payload, pr::DecodeTaskEnd);
     case pr::RecordType::kCommit:
       return CheckRoundTrip(payload, pr::DecodeCommit);
+    case pr::RecordType::kBudget:
+      return CheckRoundTrip(payload, pr::DecodeBudget);
   }
 }
 
