@@ -594,6 +594,24 @@ std::optional<int> Sidecar::Turn() {
   const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
   if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
     if (batch_.size() > 0 || batch_.commit) Flush();
+    if (commit_durable_ && cache_dirty_ && cache_ != nullptr) {
+      // The step's work is committed, but Redis missed some of it (it was down
+      // or restarting): the workflow may have no sidecar left to refill it, so
+      // this one keeps trying for what is left of its stop budget.
+      const int64_t give_up_ns = stop_at_ns_ + stop_budget;
+      if (now < give_up_ns) {
+        if (now >= cache_retry_.due_ns()) RefillCache();
+        if (cache_dirty_) {
+          wake_ns_ = std::min(std::max(cache_retry_.due_ns(), now), give_up_ns);
+          return std::nullopt;
+        }
+      } else {
+        spdlog::warn(
+            "redis is still behind the store for workflow {}; the next sidecar that finds it "
+            "missing refills it, or run: tm-sidecar rebuild-cache {}",
+            options_.state_key, options_.state_key);
+      }
+    }
     if (!commit_durable_ && !fenced_out_) {
       spdlog::warn("stopping before the step's commit record; {} records acknowledged", ack_.seq);
     }
