@@ -1,10 +1,8 @@
 #include "taskmaster/json.h"
 
-#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 
+#include <cctype>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -50,75 +48,50 @@ std::string IntegerProblem(const rapidjson::Value& got, const char* kind) {
   return Expected(kind, got);
 }
 
-// Fills a Document from the reader's events, all handed on as they are but
-// one: RapidJSON 1.1.0's exact reading (kParseFullPrecisionFlag) gets a number
-// whose digits are all zeros wrong once its exponent is past the fast path's
-// reach ("0e77" reads as 1.26e263, "-0e-244" as 5.7e132), and such a number
-// is read here as the zero it is, its sign kept. `text` is what `stream` reads.
-// The stream is Document::Parse's (which skips a UTF-8 byte order mark).
-using TextStream = rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>;
-class ExactNumbers {
- public:
-  using Ch = char;
-  ExactNumbers(rapidjson::Document* doc, const TextStream* stream, std::string_view text)
-      : doc_(doc), stream_(stream), text_(text) {}
-
-  bool Double(double d) { return doc_->Double(ZeroRead().value_or(d)); }
-  bool Null() { return doc_->Null(); }
-  bool Bool(bool b) { return doc_->Bool(b); }
-  bool Int(int i) { return doc_->Int(i); }
-  bool Uint(unsigned u) { return doc_->Uint(u); }
-  bool Int64(int64_t i) { return doc_->Int64(i); }
-  bool Uint64(uint64_t u) { return doc_->Uint64(u); }
-  bool RawNumber(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_->RawNumber(str, length, copy);
+// Whether `text` holds a number (outside strings) whose digits are all zeros
+// and that has an exponent: "0e77", "-0.00E-244". RapidJSON 1.1.0's exact
+// reading (kParseFullPrecisionFlag) gets those wrong ("0e77" reads as
+// 1.26e263) and has undefined behaviour on the way (a shift past 63 bits,
+// __builtin_clz(0)); its fast reading gets them right, as the zeros they are.
+bool HasZeroWithExponent(std::string_view text) {
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    // A number starts where a digit follows no digit, '.', letter or sign.
+    if (c != '0' || (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
+                               text[i - 1] == '.' || text[i - 1] == '+'))) {
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < text.size() && (text[j] == '0' || text[j] == '.')) ++j;
+    if (j < text.size() && (text[j] == 'e' || text[j] == 'E')) return true;
+    i = j - 1;
   }
-  bool String(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_->String(str, length, copy);
-  }
-  bool StartObject() { return doc_->StartObject(); }
-  bool Key(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_->Key(str, length, copy);
-  }
-  bool EndObject(rapidjson::SizeType members) { return doc_->EndObject(members); }
-  bool StartArray() { return doc_->StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) { return doc_->EndArray(elements); }
-
- private:
-  // The number just read (it ends where the stream is) as 0.0 or -0.0 when its
-  // digits before the exponent are all zeros; else nullopt.
-  std::optional<double> ZeroRead() const {
-    const std::string_view before = text_.substr(0, stream_->Tell());
-    const std::string_view number = before.substr(before.find_last_not_of("0123456789+-.eE") + 1);
-    const std::string_view digits = number.substr(0, number.find_first_of("eE"));
-    if (digits.find_first_not_of("-.0") != std::string_view::npos) return std::nullopt;
-    return digits.substr(0, 1) == "-" ? -0.0 : 0.0;
-  }
-
-  rapidjson::Document* doc_;
-  const TextStream* stream_;
-  std::string_view text_;
-};
+  return false;
+}
 
 }  // namespace
 
 Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
                  JsonNumbers numbers) {
-  rapidjson::ParseResult result;
-  if (numbers == JsonNumbers::kExact) {
-    rapidjson::MemoryStream bytes(text.data(), text.size());
-    TextStream stream(bytes);
-    auto parse = [&](rapidjson::Document& d) {
-      ExactNumbers handler(&d, &stream, text);
-      result = rapidjson::Reader().Parse<kUntrustedParseFlags | rapidjson::kParseFullPrecisionFlag>(
-          stream, handler);
-      return !result.IsError();
-    };
-    doc->Populate(parse);
+  if (numbers == JsonNumbers::kExact && !HasZeroWithExponent(text)) {
+    doc->Parse<kUntrustedParseFlags | rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
   } else {
     doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
-    result = rapidjson::ParseResult(doc->GetParseError(), doc->GetErrorOffset());
   }
+  const rapidjson::ParseResult result(doc->GetParseError(), doc->GetErrorOffset());
   if (!result.IsError()) return Status::OK();
   // The period RapidJSON ends its reasons with stays: these messages reach
   // HTTP answers and logs as they were.
@@ -361,7 +334,8 @@ double FieldReader::Double(const char* name) {
 }
 
 bool FieldReader::Has(const char* name) const {
-  return object_.FindMember(name) != object_.MemberEnd();
+  // Not an object (the constructor recorded that): it has no members.
+  return object_.IsObject() && object_.FindMember(name) != object_.MemberEnd();
 }
 
 std::optional<int> FieldReader::OptionalInt(const char* name) {
