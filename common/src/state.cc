@@ -186,6 +186,17 @@ FailureBudget ReadFailureBudget(FieldReader* in) {
   return b;
 }
 
+// The "budget" member of a workflow state, or nullopt when it has none.
+std::optional<FailureBudget> ReadBudgetMember(FieldReader* in) {
+  if (!in->Has("budget")) return std::nullopt;
+  const rapidjson::Value* budget = in->Object("budget");
+  if (budget == nullptr) return std::nullopt;
+  FieldReader b(*budget, "workflow state", "budget.");
+  std::optional<FailureBudget> read = ReadFailureBudget(&b);
+  in->Merge(b.status());
+  return read;
+}
+
 }  // namespace
 
 Result<WorkflowState> WorkflowStateFromJson(std::string_view json) {
@@ -197,13 +208,7 @@ Result<WorkflowState> WorkflowStateFromJson(std::string_view json) {
     s.created_at_ms = in.Time("created_at");
     s.updated_at_ms = in.Time("updated_at");
     s.version = in.Int64("version");
-    if (in.Has("budget")) {
-      if (const rapidjson::Value* budget = in.Object("budget")) {
-        FieldReader b(*budget, "workflow state", "budget.");
-        s.budget = ReadFailureBudget(&b);
-        in.Merge(b.status());
-      }
-    }
+    s.budget = ReadBudgetMember(&in);
     return s;
   });
 }
