@@ -588,17 +588,23 @@ bool Sidecar::ReadRecords() {
   return false;
 }
 
+// How long finalize's sidecar keeps refilling a Redis that missed writes.
+constexpr int64_t kFinalRefillSeconds = 10;
+
 std::optional<int> Sidecar::Turn() {
   watcher_->Drain();
   const int64_t now = env_->MonotonicNanos();
   const int64_t stop_budget = std::max<int64_t>(options_.grace_seconds - 2, 1) * kSecond;
   if (stop_requested_ && (commit_durable_ || now - stop_at_ns_ >= stop_budget || fenced_out_)) {
     if (batch_.size() > 0 || batch_.commit) Flush();
-    if (commit_durable_ && cache_dirty_ && cache_ != nullptr) {
-      // The step's work is committed, but Redis missed some of it (it was down
-      // or restarting): the workflow may have no sidecar left to refill it, so
-      // this one keeps trying for what is left of its stop budget.
-      const int64_t give_up_ns = stop_at_ns_ + stop_budget;
+    if (commit_durable_ && cache_dirty_ && cache_ != nullptr &&
+        options_.role == pr::Role::kFinalize) {
+      // The workflow is done, but Redis missed some of it (it was down or
+      // restarting): no sidecar comes after finalize's to refill it, so this
+      // one keeps trying, for what is left of its stop budget but at most
+      // kFinalRefillSeconds (a Redis that stays away must not hold the
+      // workflow's end for long).
+      const int64_t give_up_ns = stop_at_ns_ + std::min(stop_budget, kFinalRefillSeconds * kSecond);
       if (now < give_up_ns) {
         if (now >= cache_retry_.due_ns()) RefillCache();
         if (cache_dirty_) {
