@@ -31,40 +31,24 @@ struct ApiFlags {
   int64_t max_url_bytes = static_cast<int64_t>(HttpLimits().max_url_bytes);
   int64_t max_header_bytes = static_cast<int64_t>(HttpLimits().max_header_bytes);
   int64_t max_headers = static_cast<int64_t>(HttpLimits().max_headers);
-  std::string request_timeout = "30s";
+  double request_timeout_seconds = 30;  // checks::Duration gives plain seconds
 };
 
-Status InRange(const char* flag, int64_t value, int64_t lo, int64_t hi) {
-  if (value >= lo && value <= hi) return Status::OK();
-  return Status::InvalidArgument(std::string(flag) + " " + std::to_string(value) +
-                                 ": must be from " + std::to_string(lo) + " to " +
-                                 std::to_string(hi));
-}
-
-// The limits the flags give, each checked against its documented range.
-Result<HttpLimits> LimitsOf(const ApiFlags& f) {
-  TM_RETURN_IF_ERROR(InRange("--max-connections", f.max_connections, 1, 10000));
-  TM_RETURN_IF_ERROR(InRange("--max-body-bytes", f.max_body_bytes, 1, int64_t{1} << 30));
-  TM_RETURN_IF_ERROR(InRange("--max-url-bytes", f.max_url_bytes, 64, kPocoMaxUrlBytes));
-  TM_RETURN_IF_ERROR(InRange("--max-header-bytes", f.max_header_bytes, 1024, 1 << 20));
-  TM_RETURN_IF_ERROR(InRange("--max-headers", f.max_headers, 1, 1000));
-  auto timeout = ParseDurationSeconds(f.request_timeout);
-  if (!timeout.ok()) return timeout.status().WithContext("--request-timeout");
-  TM_RETURN_IF_ERROR(InRange("--request-timeout (seconds)", *timeout, 1, 3600));
+// The limits the flags give; their ranges were checked with the flags.
+HttpLimits LimitsOf(const ApiFlags& f) {
   HttpLimits limits;
   limits.max_connections = static_cast<int>(f.max_connections);
   limits.max_body_bytes = static_cast<uint64_t>(f.max_body_bytes);
   limits.max_url_bytes = static_cast<size_t>(f.max_url_bytes);
   limits.max_header_bytes = static_cast<size_t>(f.max_header_bytes);
   limits.max_headers = static_cast<size_t>(f.max_headers);
-  limits.request_timeout_ms = *timeout * 1000;
+  limits.request_timeout_ms = static_cast<int64_t>(f.request_timeout_seconds * 1000);
   return limits;
 }
 
 int RunApi(Env* env, const StoreFlags& stores, SidecarOptions options, ApiFlags flags,
            const std::string& port_file) {
-  auto limits = LimitsOf(flags);
-  if (!limits.ok()) return Usage(limits.status());
+  const HttpLimits limits = LimitsOf(flags);
   flags.auth.loopback = IsLoopbackListen(flags.listen);
   auto auth = ApiAuth::Load(env, flags.auth);
   if (!auth.ok()) return Usage(auth.status());
@@ -96,7 +80,7 @@ int RunApi(Env* env, const StoreFlags& stores, SidecarOptions options, ApiFlags 
   health.store_up = true;
   health.restored = true;
   Api api(env, store->get(), cache->get(), &metrics, options.store_name);
-  auto http = HttpServer::Start(flags.listen, &metrics, &health, &api, &*auth, *limits);
+  auto http = HttpServer::Start(flags.listen, &metrics, &health, &api, &*auth, limits);
   if (!http.ok()) {
     spdlog::error("{}", http.status().message());
     return http.status().IsInvalidArgument() ? pr::kExitUsage : pr::kExitFailed;
@@ -155,10 +139,10 @@ Subcommand AddApiCommand(CLI::App* app, Env* env, StoreFlags* stores, SidecarFla
       ->envname("TM_API_MAX_HEADERS")
       ->check(checks::WholeNumber(1, 1000))
       ->capture_default_str();
-  api->add_option("--request-timeout", f->request_timeout,
+  api->add_option("--request-timeout", f->request_timeout_seconds,
                   "Time for a request's head and body to arrive (408 after), e.g. 30s")
       ->envname("TM_API_REQUEST_TIMEOUT")
-      ->check(checks::Duration(1, 3600))
+      ->transform(checks::Duration(1, 3600))
       ->capture_default_str();
   return {api, [env, stores, sidecar, f] {
             return RunApi(env, *stores, sidecar->options, *f, sidecar->port_file);

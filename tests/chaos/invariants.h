@@ -23,10 +23,10 @@ struct Stores {
 std::vector<std::string> CheckSucceededOnce(const Stores& stores);
 
 // Each task's checkpoint in PostgreSQL is its last one: the example saves one
-// when its last record is done, so payload.next is `records`; and none the
-// task saw acknowledged was lost (payload.next is not below the highest
-// "acked N" of its audit log). A task killed while it waited for an ack may
-// find that checkpoint committed all the same: its next attempt resumes there.
+// when its last record is done, so payload.next is `records`, at or past every
+// checkpoint the task saw acknowledged (the highest "acked N" of its audit log
+// is named in the problem). A task killed while it waited for an ack may find
+// that checkpoint committed all the same: its next attempt resumes there.
 std::vector<std::string> CheckLastCheckpoints(const Stores& stores, const std::string& data_dir,
                                               int records);
 
