@@ -8,15 +8,6 @@
 
 namespace taskmaster::chaos_test {
 
-std::string RequireEnv(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    BOOST_FAIL(name << " is not set: run this suite under scripts/test-services.sh "
-                       "(make test does), which starts PostgreSQL and Redis");
-  }
-  return value;
-}
-
 int64_t Progress::Now() {
   const auto now = std::chrono::steady_clock::now();
   if (now - counted_at_ >= std::chrono::milliseconds(100)) {
@@ -31,8 +22,8 @@ ChaosWorkflow::ChaosWorkflow(const std::string& name, int tasks) : state_dir_(di
   example_.records = 8;
   example_.checkpoint_every = 3;
   example_.delay_seconds = 0.002;
-  stores_.postgres_dsn = RequireEnv("TM_TEST_POSTGRES_DSN");
-  stores_.redis_url = RequireEnv("TM_TEST_REDIS_URL");
+  stores_.postgres_dsn = local_test::RequireServiceEnv("TM_TEST_POSTGRES_DSN");
+  stores_.redis_url = local_test::RequireServiceEnv("TM_TEST_REDIS_URL");
   // The services outlive one test run: a key of our own, so nothing is resumed by accident.
   stores_.key = "chaos-" + name + "-" + std::to_string(::getpid()) + "-" +
                 std::to_string(std::chrono::system_clock::now().time_since_epoch().count());

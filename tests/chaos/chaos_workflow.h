@@ -17,10 +17,6 @@
 
 namespace taskmaster::chaos_test {
 
-// The value of an environment variable the test needs; fails the test when it
-// is not set.
-std::string RequireEnv(const char* name);
-
 // Records processed so far, counted again at most every 100 ms (the audit
 // logs of hundreds of tasks are too many files to read every 5 ms).
 class Progress {
