@@ -48,14 +48,15 @@ std::string IntegerProblem(const rapidjson::Value& got, const char* kind) {
   return Expected(kind, got);
 }
 
-// Whether `text` holds a number (outside strings) with an exponent. RapidJSON
-// 1.1.0's exact reading (kParseFullPrecisionFlag) of such numbers is broken:
-// a zero with a large exponent reads wrong ("0e77" as 1.26e263) through
-// undefined behaviour (__builtin_clz(0), a shift past 63 bits), and a long
-// mantissa with a large negative exponent reads past its table of powers
-// (a crash; fuzz/regressions/api_request). Its fast reading handles both.
-bool HasExponent(std::string_view text) {
+// Whether `text` holds a number (outside strings) that RapidJSON 1.1.0's exact
+// reading (kParseFullPrecisionFlag) gets wrong: a zero with an exponent ("0e77"
+// reads as 1.26e263, through undefined behaviour: __builtin_clz(0), a shift
+// past 63 bits), or an exponent of 300 or more either way (a long mantissa
+// with e-357 reads past its table of powers: a crash;
+// fuzz/regressions/api_request). Its fast reading handles both.
+bool HasRiskyNumber(std::string_view text) {
   bool in_string = false;
+  size_t mantissa_start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -64,11 +65,25 @@ bool HasExponent(std::string_view text) {
       } else if (c == '"') {
         in_string = false;
       }
-    } else if (c == '"') {
+      continue;
+    }
+    if (c == '"') {
       in_string = true;
-    } else if ((c == 'e' || c == 'E') && i > 0 &&
-               (std::isdigit(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.')) {
-      return true;
+    } else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') {
+      if ((c == 'e' || c == 'E') && i > mantissa_start) {
+        const std::string_view mantissa = text.substr(mantissa_start, i - mantissa_start);
+        if (mantissa.find_first_not_of("0.") == std::string_view::npos) return true;
+        size_t j = i + 1;
+        if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+        while (j < text.size() && text[j] == '0') ++j;
+        int64_t exponent = 0;
+        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) &&
+               exponent < 300) {
+          exponent = exponent * 10 + (text[j++] - '0');
+        }
+        if (exponent >= 300) return true;
+      }
+      mantissa_start = i + 1;
     }
   }
   return false;
@@ -78,7 +93,7 @@ bool HasExponent(std::string_view text) {
 
 Status ParseJson(std::string_view text, std::string_view what, rapidjson::Document* doc,
                  JsonNumbers numbers) {
-  if (numbers == JsonNumbers::kExact && !HasExponent(text)) {
+  if (numbers == JsonNumbers::kExact && !HasRiskyNumber(text)) {
     doc->Parse<kUntrustedParseFlags | rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
   } else {
     doc->Parse<kUntrustedParseFlags>(text.data(), text.size());
