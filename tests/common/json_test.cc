@@ -152,4 +152,46 @@ BOOST_AUTO_TEST_CASE(a_zero_with_a_large_exponent_reads_as_zero) {
              "x: invalid JSON at byte 0: Number too big to be stored in double.");
 }
 
+BOOST_AUTO_TEST_CASE(exact_numbers_are_read_as_strtod_reads_them) {
+  // Inputs RapidJSON 1.1.0's exact reading got wrong or crashed on (fuzz/):
+  // a long mantissa with a large negative exponent read past its table.
+  const std::string long_mantissa = "0." + std::string(400, '7') + "e-357";
+  for (const std::string& text :
+       {long_mantissa, std::string("4.9406564584124654e-324"), std::string("2.2250738585072011e-308"),
+        std::string("1.7976931348623157e308"), std::string("123456789012345678901234567890"),
+        std::string("-9223372036854775809"), std::string("1e-400"), std::string("-1e-99999999999")}) {
+    rapidjson::Document doc;
+    BOOST_REQUIRE_MESSAGE(ParseJson(text, "x", &doc).ok(), text);
+    BOOST_TEST(doc.IsDouble(), text);
+    BOOST_TEST(doc.GetDouble() == std::strtod(text.c_str(), nullptr), text);
+  }
+  rapidjson::Document doc;
+  BOOST_TEST(ParseJson("[1, 1.7976931348623159e308]", "x", &doc).message() ==
+             "x: invalid JSON at byte 4: Number too big to be stored in double.");
+}
+
+BOOST_AUTO_TEST_CASE(integers_keep_the_types_rapidjson_gives_them) {
+  rapidjson::Document doc;
+  BOOST_REQUIRE(ParseJson("[0, -0, 7, -7, 4294967295, 4294967296, -2147483648, -2147483649, "
+                          "18446744073709551615, -9223372036854775808, 18446744073709551616]",
+                          "x", &doc)
+                    .ok());
+  rapidjson::Document plain;
+  plain.Parse("[0, -0, 7, -7, 4294967295, 4294967296, -2147483648, -2147483649, "
+              "18446744073709551615, -9223372036854775808, 18446744073709551616]");
+  BOOST_REQUIRE(doc.Size() == plain.Size());
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    BOOST_TEST(doc[i].IsInt() == plain[i].IsInt(), i);
+    BOOST_TEST(doc[i].IsUint() == plain[i].IsUint(), i);
+    BOOST_TEST(doc[i].IsInt64() == plain[i].IsInt64(), i);
+    BOOST_TEST(doc[i].IsUint64() == plain[i].IsUint64(), i);
+    BOOST_TEST(doc[i].IsDouble() == plain[i].IsDouble(), i);
+    BOOST_TEST((doc[i] == plain[i]), i);
+  }
+  // Strings that look like numbers stay strings; a number's text is not kept.
+  BOOST_REQUIRE(ParseJson(R"({"a":"12","b":1.5})", "x", &doc).ok());
+  BOOST_TEST(doc["a"].IsString());
+  BOOST_TEST(doc["b"].GetDouble() == 1.5);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
