@@ -94,6 +94,15 @@ void AddTaskRetries(CLI::App* cmd, int64_t* retries, const char* flags, const ch
       ->capture_default_str();
 }
 
+void AddQuarantineAfter(CLI::App* cmd, int64_t* after) {
+  cmd->add_option("--quarantine-after", *after,
+                  "Quarantine a task after this many failures in a row with the same error "
+                  "fingerprint (0: never)")
+      ->envname("TM_QUARANTINE_AFTER")
+      ->check(fl::WholeNumber(0, pr::kMaxQuarantineAfter))
+      ->capture_default_str();
+}
+
 void AddTaskTimeout(CLI::App* cmd, double* seconds) {
   cmd->add_option("--task-timeout", *seconds, "Seconds per task, or 90s, 5m, 2h (0: none)")
       ->envname("TM_TASK_TIMEOUT")
@@ -185,6 +194,7 @@ void AddRun(CLI::App* app, RunArguments* run) {
   AddMaxFailures(cmd, &o.max_failures);
   AddMaxFailurePercent(cmd, &o.max_failure_percent);
   AddTaskRetries(cmd, &o.task_retries, "--task-retries", "TM_TASK_RETRIES");
+  AddQuarantineAfter(cmd, &o.quarantine_after);
   AddTaskTimeout(cmd, &o.task_timeout_seconds);
   cmd->add_option("--command-json", run->command_json, "The task command as a JSON array, or @FILE")
       ->envname("TM_COMMAND_JSON")
@@ -219,6 +229,7 @@ CLI::App* AddLocal(CLI::App* app, LocalOptions* local) {
       ->envname("TM_PARALLELISM")
       ->check(fl::WholeNumber(1, pr::kMaxParallelism));
   AddTaskRetries(cmd, &local->retries, "--retries,--task-retries", "TM_RETRIES");
+  AddQuarantineAfter(cmd, &local->quarantine_after);
   cmd->add_option("--pod-retries", local->pod_retries,
                   "Attempts of a shard after its first, whatever ended them (interruptions too)")
       ->envname("TM_POD_RETRIES")

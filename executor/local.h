@@ -47,6 +47,7 @@ struct LocalOptions {
   // --retries (also --task-retries): failed attempts a task may have before one
   // is final. An interrupted attempt does not count.
   int64_t retries = protocol::kDefaultTaskRetries;
+  int64_t quarantine_after = protocol::kDefaultQuarantineAfter;
   int64_t pod_retries = protocol::kDefaultPodRetries;  // a shard runs at most this + 1 times
   double backoff_seconds = 1;                          // before retry n: backoff * 2^(n-1)
   bool continue_on_error = false;

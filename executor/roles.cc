@@ -249,10 +249,7 @@ std::optional<int> ShardAttempt::Run() {
                summary_.total, options_.shard, options_.common.state_key, options_.common.attempt);
   for (const pr::RestoredTask& task : restore_.tasks) {
     ++position_;
-    const bool done = task.status == TaskStatus::kSucceeded ||
-                      task.status == TaskStatus::kCancelled ||
-                      (task.status == TaskStatus::kFailed && task.final);
-    if (done) {
+    if (TaskIsDone(task.status, task.final)) {
       ++summary_.skipped;
       spdlog::info("Skipping task {} ({}/{}): already {}", task.task_id, position_, summary_.total,
                    ToString(task.status));
@@ -263,6 +260,8 @@ std::optional<int> ShardAttempt::Run() {
     end.ordinal = task.ordinal;
     end.task_id = task.task_id;
     end.attempt = options_.common.attempt;
+    end.fingerprint = task.fingerprint;
+    end.fingerprint_streak = task.fingerprint_streak;
     if (!options_.continue_on_error && summary_.final_failures > tolerated_) {
       Cancel(task, &end);
     } else if (auto code = Execute(task, &end)) {
@@ -335,6 +334,9 @@ std::optional<int> ShardAttempt::Execute(const pr::RestoredTask& task, pr::TaskE
   run.failures = task.failures;
   run.task_retries = options_.task_retries;
   run.generation = task.generation;
+  run.fingerprint = task.fingerprint;
+  run.fingerprint_streak = task.fingerprint_streak;
+  run.quarantine_after = options_.quarantine_after;
   // The sidecar writes the payload only for a checkpoint that verified; a
   // corrupt one leaves the generation (so new checkpoints still count up
   // past it) and no payload (so the task starts over).
@@ -354,6 +356,8 @@ std::optional<int> ShardAttempt::Execute(const pr::RestoredTask& task, pr::TaskE
   end->exit_code = outcome->exit_code;
   end->error = outcome->error;
   end->duration_ms = outcome->duration_ms;
+  end->fingerprint = outcome->fingerprint;
+  end->fingerprint_streak = outcome->fingerprint_streak;
   Tally(*end);
   return std::nullopt;
 }
@@ -368,6 +372,15 @@ void ShardAttempt::Tally(const pr::TaskEndRecord& end) {
     case TaskStatus::kInterrupted:
       ++summary_.interrupted;
       spdlog::warn("Task {} interrupted after {:.3f} s: {}", end.task_id, seconds, end.error);
+      break;
+    case TaskStatus::kQuarantined:
+      ++summary_.failed;
+      ++summary_.final_failures;
+      spdlog::error(
+          "Task {} quarantined after {:.3f} s: {} failures in a row with fingerprint \"{}\" "
+          "(--quarantine-after {}); `tm-sidecar requeue --status quarantined` runs it again: {}",
+          end.task_id, seconds, end.fingerprint_streak, end.fingerprint, options_.quarantine_after,
+          end.error);
       break;
     default:
       ++summary_.failed;
@@ -548,6 +561,7 @@ int RunShard(Env* env, const RunOptions& options) {
   budget.max_failures = options.max_failures;
   budget.max_failure_percent = options.max_failure_percent;
   budget.task_retries = static_cast<int>(options.task_retries);
+  budget.quarantine_after = static_cast<int>(options.quarantine_after);
   if (auto code = step.RecordBudget(budget)) return *code;
   auto restore = step.wd().ReadShardRestore();
   if (!restore.ok()) return RestoreError("shard", restore.status());

@@ -35,6 +35,7 @@ struct RunOptions {
   // Failed attempts a task may have before one is final; interrupted attempts
   // (SIGTERM from outside) do not count.
   int64_t task_retries = protocol::kDefaultTaskRetries;
+  int64_t quarantine_after = protocol::kDefaultQuarantineAfter;  // 0: never
   double task_timeout_seconds = 0;
   std::vector<std::string> command;  // argv of the user's command
   std::string log_dir;               // local mode: task output to <log_dir>/<ordinal>.log

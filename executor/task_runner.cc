@@ -10,6 +10,7 @@
 #include <string>
 
 #include "task_control.h"
+#include "taskmaster/fingerprint.h"
 #include "taskmaster/protocol.h"
 
 namespace taskmaster::step {
@@ -256,7 +257,30 @@ Result<TaskOutcome> TaskRunner::Run(const TaskSpec& command, const TaskRun& run)
   outcome.duration_ms = (env->MonotonicNanos() - start_ns) / kMilli;
   outcome.final = outcome.status == TaskStatus::kFailed &&
                   (run.failures + 1 > run.task_retries || run.attempt >= run.last_attempt);
+  ApplyFailureStreak(run, &outcome);
   return outcome;
+}
+
+void ApplyFailureStreak(const TaskRun& run, TaskOutcome* outcome) {
+  switch (outcome->status) {
+    case TaskStatus::kSucceeded:
+      outcome->fingerprint.clear();
+      outcome->fingerprint_streak = 0;
+      return;
+    case TaskStatus::kFailed:
+      break;
+    default:
+      outcome->fingerprint = run.fingerprint;
+      outcome->fingerprint_streak = run.fingerprint_streak;
+      return;
+  }
+  std::string fingerprint = ErrorFingerprint(outcome->exit_code, outcome->error);
+  outcome->fingerprint_streak = fingerprint == run.fingerprint ? run.fingerprint_streak + 1 : 1;
+  outcome->fingerprint = std::move(fingerprint);
+  if (run.quarantine_after > 0 && outcome->fingerprint_streak >= run.quarantine_after) {
+    outcome->status = TaskStatus::kQuarantined;
+    outcome->final = true;
+  }
 }
 
 }  // namespace taskmaster::step

@@ -45,6 +45,10 @@ struct TaskRun {
   int64_t task_retries = 0;     // failures allowed before one is final
   int64_t generation = 0;       // checkpoints already committed for the task
   std::string checkpoint_path;  // restored payload for TM_CHECKPOINT; empty: none
+  // The restored failure streak (protocol::RestoredTask) and --quarantine-after.
+  std::string fingerprint;
+  int64_t fingerprint_streak = 0;
+  int64_t quarantine_after = 0;  // 0: never
 };
 
 struct TaskOutcome {
@@ -55,7 +59,18 @@ struct TaskOutcome {
   std::optional<int> exit_code;
   std::string error;
   int64_t duration_ms = 0;
+  // The failure streak after this attempt (protocol::TaskEndRecord).
+  std::string fingerprint;
+  int64_t fingerprint_streak = 0;
 };
+
+// Carries the failure streak over to `outcome` (docs/protocol.md,
+// "Quarantine"): a failure's fingerprint (ErrorFingerprint of its exit code and
+// error) equal to the restored one makes the streak one longer, another starts
+// it at 1, and a streak that reaches run.quarantine_after (when set) turns the
+// failure into kQuarantined, final. A success clears the streak; an
+// interruption keeps it as it was (it says nothing about the task).
+void ApplyFailureStreak(const TaskRun& run, TaskOutcome* outcome);
 
 class TaskRunner {
  public:

@@ -19,11 +19,6 @@ namespace {
 constexpr int64_t kMilli = 1000000;
 constexpr int64_t kSecond = 1000000000;
 
-bool IsDurablyTerminal(TaskStatus status, bool final) {
-  return status == TaskStatus::kSucceeded || status == TaskStatus::kCancelled ||
-         (status == TaskStatus::kFailed && final);
-}
-
 // The finalize step's verdict, from its summary output.
 std::optional<WorkflowStatus> FinalStatus(const pr::CommitRecord& commit) {
   auto it = commit.outputs.find(pr::kOutSummary);
@@ -188,7 +183,7 @@ Status Sidecar::Restore() {
       TM_RETURN_IF_ERROR(WriteRestoreFile(pr::kRestoreShardFile, pr::Encode(data->restore)));
       for (const pr::RestoredTask& task : data->restore.tasks) {
         ordinals_[task.task_id] = task.ordinal;
-        terminal_[task.ordinal] = IsDurablyTerminal(task.status, task.final);
+        terminal_[task.ordinal] = TaskIsDone(task.status, task.final);
       }
       shard_tasks_ = static_cast<int64_t>(data->restore.tasks.size());
       RepublishShard(*data);
@@ -249,7 +244,7 @@ Status Sidecar::Adopt() {
     auto stored = store_->LoadShard(options_.state_key, options_.shard);
     if (!stored.ok()) return stored.status();
     for (const pr::RestoredTask& task : stored->restore.tasks) {
-      terminal_[task.ordinal] = IsDurablyTerminal(task.status, task.final);
+      terminal_[task.ordinal] = TaskIsDone(task.status, task.final);
     }
   }
   spdlog::info("adopted the work dir of {} {} (fence {}), resuming after record {}",
@@ -386,7 +381,7 @@ bool Sidecar::Flush() {
     metrics_->tasks_total(options_.state_key, ToString(end.status)).Inc();
     metrics_->task_duration_seconds(options_.state_key, ToString(end.status))
         .Observe(static_cast<double>(end.duration_ms) / 1000);
-    terminal_[end.ordinal] = IsDurablyTerminal(end.status, end.final);
+    terminal_[end.ordinal] = TaskIsDone(end.status, end.final);
   }
   // Before init is durable the workflow has no row: its state is all zeros.
   if (result->state.created_at_ms > 0) {

@@ -126,6 +126,7 @@ std::vector<std::string> StepRunArgs::ToArgv() const {
   if (max_failure_percent > 0)
     AddFlag(&argv, "--max-failure-percent", PlainDecimal(max_failure_percent));
   AddFlag(&argv, "--task-retries", std::to_string(task_retries));
+  if (quarantine_after > 0) AddFlag(&argv, "--quarantine-after", std::to_string(quarantine_after));
   // fmt's shortest form, as the option parser reads it back: 2, 0.5, 1e-05.
   if (task_timeout_seconds > 0)
     AddFlag(&argv, "--task-timeout", PlainDecimal(task_timeout_seconds));

@@ -34,6 +34,8 @@ const char* ToString(TaskStatus status) {
       return "interrupted";
     case TaskStatus::kCancelled:
       return "cancelled";
+    case TaskStatus::kQuarantined:
+      return "quarantined";
   }
   return "unknown";
 }
@@ -49,12 +51,22 @@ Result<WorkflowStatus> ParseWorkflowStatus(std::string_view text) {
 
 Result<TaskStatus> ParseTaskStatus(std::string_view text) {
   for (TaskStatus s : {TaskStatus::kPending, TaskStatus::kRunning, TaskStatus::kSucceeded,
-                       TaskStatus::kFailed, TaskStatus::kInterrupted, TaskStatus::kCancelled}) {
+                       TaskStatus::kFailed, TaskStatus::kInterrupted, TaskStatus::kCancelled,
+                       TaskStatus::kQuarantined}) {
     if (text == ToString(s)) return s;
   }
   return Status::InvalidArgument(
       "unknown task status '" + std::string(text) +
-      "' (expected pending, running, succeeded, failed, interrupted or cancelled)");
+      "' (expected pending, running, succeeded, failed, interrupted, cancelled or quarantined)");
+}
+
+bool TaskFailedForGood(TaskStatus status, bool final) {
+  return status == TaskStatus::kQuarantined || (status == TaskStatus::kFailed && final);
+}
+
+bool TaskIsDone(TaskStatus status, bool final) {
+  return status == TaskStatus::kSucceeded || status == TaskStatus::kCancelled ||
+         TaskFailedForGood(status, final);
 }
 
 bool operator==(const TaskState& a, const TaskState& b) {
@@ -94,6 +106,9 @@ void TaskCounts::Add(TaskStatus status, bool final) {
       break;
     // A failure that is not final runs again on the next attempt, and so does an
     // interrupted task: both are still to do.
+    case TaskStatus::kQuarantined:
+      ++failed;
+      break;
     case TaskStatus::kFailed:
       if (final) {
         ++failed;

@@ -159,6 +159,7 @@ std::vector<std::string> Pods::StepArgv(const Pod& pod) const {
       args.max_failures = launch_.max_failures;
       args.max_failure_percent = launch_.max_failure_percent;
       args.task_retries = launch_.task_retries;
+      args.quarantine_after = launch_.quarantine_after;
       args.task_timeout_seconds = launch_.task_timeout_seconds;
       args.command = launch_.command;
       return args.ToArgv();

@@ -44,6 +44,7 @@ struct PodLaunch {
   int64_t batch_size = 1;      // init
   int64_t last_attempt = 0;    // shards: --pod-retries
   int64_t task_retries = 0;    // shards: --retries
+  int64_t quarantine_after = 0;  // shards: --quarantine-after
   bool continue_on_error = false;
   int64_t max_failures = 0;         // shards and finalize
   double max_failure_percent = 0;   // shards and finalize

@@ -275,6 +275,7 @@ PodLaunch LocalRun::Launch() const {
   launch.batch_size = options_.batch_size;
   launch.last_attempt = options_.pod_retries;
   launch.task_retries = options_.retries;
+  launch.quarantine_after = options_.quarantine_after;
   launch.continue_on_error = options_.continue_on_error;
   launch.max_failures = options_.max_failures;
   launch.max_failure_percent = options_.max_failure_percent;

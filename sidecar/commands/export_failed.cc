@@ -1,5 +1,6 @@
 // `tm-sidecar export-failed KEY`: one JSON line per task of KEY that failed for
-// good, in list order, read a page at a time (never the whole table at once):
+// good, in list order, then one per quarantined task, in list order, read a
+// page at a time (never the whole table at once):
 //
 //   {"task":"t-7","ordinal":7,"status":"failed","attempts":3,"failures":3,
 //    "fingerprint":"1:connection refused to <path>","exit_code":1,
@@ -62,20 +63,22 @@ int RunExportFailed(const StoreFlags& stores, const std::string& key) {
   int exit_code = pr::kExitOk;
   auto workflow = LoadStoredWorkflow(stores, key, &exit_code);
   if (!workflow) return exit_code;
-  TaskQuery query;
-  query.status = TaskStatus::kFailed;
-  query.limit = kExportPageSize;
-  for (;;) {
-    auto page = workflow->store->ListTasks(key, query);
-    if (!page.ok()) return StoreFailure(page.status());
-    for (const TaskRow& t : page->tasks) {
-      if (!t.final) continue;  // it runs again: not failed yet
-      auto history = workflow->store->LoadTaskHistory(key, t.task_id);
-      if (!history.ok()) return StoreFailure(history.status());
-      std::cout << FailedTaskLine(*history) << "\n";
+  for (TaskStatus status : {TaskStatus::kFailed, TaskStatus::kQuarantined}) {
+    TaskQuery query;
+    query.status = status;
+    query.limit = kExportPageSize;
+    for (;;) {
+      auto page = workflow->store->ListTasks(key, query);
+      if (!page.ok()) return StoreFailure(page.status());
+      for (const TaskRow& t : page->tasks) {
+        if (!t.final) continue;  // it runs again: not failed yet
+        auto history = workflow->store->LoadTaskHistory(key, t.task_id);
+        if (!history.ok()) return StoreFailure(history.status());
+        std::cout << FailedTaskLine(*history) << "\n";
+      }
+      if (!page->next_after) break;
+      query.after = page->next_after;
     }
-    if (!page->next_after) break;
-    query.after = page->next_after;
   }
   std::cout.flush();
   return std::cout ? pr::kExitOk : pr::kExitFailed;
@@ -86,7 +89,9 @@ int RunExportFailed(const StoreFlags& stores, const std::string& key) {
 Subcommand AddExportFailedCommand(CLI::App* app, StoreFlags* stores) {
   auto key = std::make_shared<std::string>();
   CLI::App* cmd = app->add_subcommand(
-      "export-failed", "Print KEY's tasks that failed for good, one JSON line each (for requeue)");
+      "export-failed",
+      "Print KEY's tasks that failed for good or were quarantined, one JSON line each (for "
+      "requeue)");
   AddStoreFlags(cmd, stores);
   cmd->add_option("key", *key, "State key")->required();
   return {cmd, [stores, key] { return RunExportFailed(*stores, *key); }};

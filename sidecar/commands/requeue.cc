@@ -1,12 +1,16 @@
-// `tm-sidecar requeue KEY [--status failed] [--from FILE] [--dry-run] [--force]`:
-// makes tasks that failed for good pending again, with a full task-retries
-// budget, so the next run under KEY (a resubmission, `tm-step local` again)
-// runs them. One store transaction (StateStore::Requeue); then, with --redis,
-// the workflow's Redis keys are refilled as rebuild-cache does.
+// `tm-sidecar requeue KEY [--status failed|quarantined] [--from FILE] [--dry-run]
+// [--force]`: makes tasks that failed for good (or, with --status quarantined,
+// quarantined ones) pending again, with a full task-retries budget and no
+// failure streak, so the next run under KEY (a resubmission, `tm-step local`
+// again) runs them. A resubmission alone reopens tasks that failed for good but
+// never quarantined ones: requeue is how those run again. With --from and no
+// --status the file's tasks may be either (export-failed prints both). One
+// store transaction (StateStore::Requeue); then, with --redis, the workflow's
+// Redis keys are refilled as rebuild-cache does.
 //
 // Everything is checked before anything is written: the status name, the
 // file (each non-blank line a JSON object with a "task" string, as
-// export-failed prints), that each task exists and failed for good, and that
+// export-failed prints), that each task exists and is in --status, and that
 // the workflow has nothing left to run (--force: requeue a stopped one anyway).
 // --dry-run checks the same and prints what would change, changing nothing.
 #include <fstream>
@@ -32,7 +36,7 @@ namespace {
 
 struct RequeueFlags {
   std::string key;
-  std::string status = "failed";
+  std::string status;  // empty: failed, or with --from either (export-failed prints both)
   std::string from;
   bool dry_run = false;
   bool force = false;
@@ -66,9 +70,15 @@ Result<std::vector<std::string>> ReadTaskFile(const std::string& path) {
   return tasks;
 }
 
-// What requeue would take: the listed tasks, each checked, or every task that
-// failed for good; `named` gets the first kTasksNamed of them.
-Status Select(StateStore* store, const std::string& key,
+// "failed for good", "quarantined", or with no status "failed for good or quarantined".
+const char* Describe(const std::optional<TaskStatus>& status) {
+  if (!status) return "failed for good or quarantined";
+  return *status == TaskStatus::kQuarantined ? "quarantined" : "failed for good";
+}
+
+// What requeue would take: the listed tasks, each checked, or every task in
+// `status`; `named` gets the first kTasksNamed of them.
+Status Select(StateStore* store, const std::string& key, const std::optional<TaskStatus>& status,
               const std::optional<std::vector<std::string>>& listed, int64_t* count,
               std::vector<std::string>* named) {
   auto name = [&](const std::string& id) {
@@ -80,17 +90,24 @@ Status Select(StateStore* store, const std::string& key,
       auto history = store->LoadTaskHistory(key, id);
       if (!history.ok()) return history.status();
       const TaskRow& t = history->task;
-      if (t.status != TaskStatus::kFailed || !t.final) {
-        return Status::InvalidArgument("task '" + id + "' is " + ToString(t.status) +
-                                       (t.status == TaskStatus::kFailed ? " (to be retried)" : "") +
-                                       ", not failed for good: nothing was requeued");
+      const bool wanted =
+          status ? t.status == *status && t.final : TaskFailedForGood(t.status, t.final);
+      if (!wanted) {
+        std::string hint;
+        if (t.status == TaskStatus::kFailed && !t.final) hint = " (to be retried)";
+        if (TaskFailedForGood(t.status, t.final)) {
+          hint = t.status == TaskStatus::kQuarantined ? " (--status quarantined requeues it)"
+                                                      : " (--status failed requeues it)";
+        }
+        return Status::InvalidArgument("task '" + id + "' is " + ToString(t.status) + hint +
+                                       ", not " + Describe(status) + ": nothing was requeued");
       }
       name(id);
     }
     return Status::OK();
   }
   TaskQuery query;
-  query.status = TaskStatus::kFailed;
+  query.status = status.value_or(TaskStatus::kFailed);
   query.limit = kMaxTaskPageSize;
   for (;;) {
     auto page = store->ListTasks(key, query);
@@ -112,7 +129,8 @@ std::string Named(const std::vector<std::string>& named, int64_t count) {
   return text;
 }
 
-// The status the workflow would have once `n` of its failed tasks are pending.
+// The status the workflow would have once `n` of its failed or quarantined
+// tasks (both counted as failed) are pending.
 WorkflowStatus StatusAfter(const WorkflowState& state, int64_t n) {
   TaskCounts counts = state.counts;
   counts.failed -= n;
@@ -139,14 +157,21 @@ int RunRequeue(Env* env, const StoreFlags& stores, const RequeueFlags& flags) {
   if (!workflow) return exit_code;
   const WorkflowState& before = workflow->state;
   if (Status s = RequeueRefusal(before, flags.force); !s.ok()) return Usage(s);
+  std::optional<TaskStatus> status;
+  if (flags.status == "quarantined") {
+    status = TaskStatus::kQuarantined;
+  } else if (flags.status == "failed" || !listed) {
+    status = TaskStatus::kFailed;
+  }
   int64_t count = 0;
   std::vector<std::string> named;
-  if (Status s = Select(workflow->store.get(), flags.key, listed, &count, &named); !s.ok()) {
+  if (Status s = Select(workflow->store.get(), flags.key, status, listed, &count, &named);
+      !s.ok()) {
     return s.IsNotFound() || s.IsInvalidArgument() ? Usage(s) : Failed(s);
   }
   const std::string was = "workflow " + flags.key + " is " + ToString(before.status);
   if (count == 0) {
-    std::cout << was << ": no task failed for good; nothing to requeue\n";
+    std::cout << was << ": no task is " << Describe(status) << "; nothing to requeue\n";
     return pr::kExitOk;
   }
   if (flags.dry_run) {
@@ -156,6 +181,7 @@ int RunRequeue(Env* env, const StoreFlags& stores, const RequeueFlags& flags) {
     return pr::kExitOk;
   }
   RequeueRequest request;
+  request.status = status;
   request.task_ids = listed;
   request.force = flags.force;
   auto done = workflow->store->Requeue(flags.key, request);
@@ -183,13 +209,14 @@ int RunRequeue(Env* env, const StoreFlags& stores, const RequeueFlags& flags) {
 Subcommand AddRequeueCommand(CLI::App* app, Env* env, StoreFlags* stores) {
   auto flags = std::make_shared<RequeueFlags>();
   CLI::App* cmd = app->add_subcommand(
-      "requeue", "Make KEY's tasks that failed for good pending again for its next run");
+      "requeue",
+      "Make KEY's tasks that failed for good (or were quarantined) pending again for its next run");
   AddStoreFlags(cmd, stores);
   cmd->add_option("key", flags->key, "State key")->required();
   cmd->add_option("--status", flags->status,
-                  "Which tasks: failed (those that failed for good; the only one so far)")
-      ->check(checks::OneOf({"failed"}))
-      ->capture_default_str();
+                  "Which tasks: failed (those that failed for good; the default) or quarantined. "
+                  "With --from and no --status, the file's tasks may be either")
+      ->check(checks::OneOf({"failed", "quarantined"}));
   cmd->add_option("--from", flags->from,
                   "Only the tasks of this file: JSON lines with a \"task\" member, as "
                   "export-failed prints them")

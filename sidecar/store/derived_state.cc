@@ -76,10 +76,14 @@ Status RequeueRefusal(const WorkflowState& state, bool force) {
       "it to end, or give --force if it was stopped and will not go on");
 }
 
-Status NotRequeueable(const std::string& workflow_id, const std::string& task_id) {
+Status NotRequeueable(const std::string& workflow_id, const std::string& task_id,
+                      const std::optional<TaskStatus>& status) {
+  const char* wanted = !status                               ? "failed for good or quarantined"
+                       : *status == TaskStatus::kQuarantined ? "quarantined"
+                                                             : "failed for good";
   return Status::InvalidArgument("task '" + task_id + "' of workflow '" + workflow_id +
-                                 "' did not fail for good (it is unknown, or not failed, or "
-                                 "will be retried): nothing was requeued");
+                                 "' is not " + wanted +
+                                 " (it is unknown, or in another state): nothing was requeued");
 }
 
 std::optional<int> ExitCodeFromColumn(const std::optional<int64_t>& value) {

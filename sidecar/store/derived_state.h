@@ -24,9 +24,10 @@ WorkflowStatus WorkflowStatusAfterWrite(const TaskCounts& counts, bool any_start
 // Requeue (state_store.h) refuses a workflow that still has tasks to run
 // unless forced: the InvalidArgument saying so, else OK.
 Status RequeueRefusal(const WorkflowState& state, bool force);
-// The InvalidArgument for a task that requeue cannot take (unknown, or not
-// failed for good).
-Status NotRequeueable(const std::string& workflow_id, const std::string& task_id);
+// The InvalidArgument for a task that requeue cannot take (unknown, or not in
+// the requested status: failed for good, or quarantined).
+Status NotRequeueable(const std::string& workflow_id, const std::string& task_id,
+                      const std::optional<TaskStatus>& status);
 
 // A task's checkpoint row.
 struct StoredCheckpoint {

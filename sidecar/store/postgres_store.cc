@@ -172,6 +172,18 @@ ALTER TABLE workflow_states ADD COLUMN max_failures bigint,
   ADD COLUMN task_retries bigint,
   ADD COLUMN quarantine_after bigint;
 )sql"},
+    // Quarantine (docs/protocol.md): the status 'quarantined' and each task's
+    // failure streak. The final failures index holds quarantined tasks too.
+    // Checking the new CHECK reads task_states once, holding off its writers.
+    {6, "quarantine", R"sql(
+ALTER TABLE task_states DROP CONSTRAINT task_states_status_check,
+  ADD CONSTRAINT task_states_status_check CHECK (status IN ('pending', 'running', 'succeeded',
+    'failed', 'interrupted', 'cancelled', 'quarantined')),
+  ADD COLUMN fingerprint text,
+  ADD COLUMN fingerprint_streak bigint NOT NULL DEFAULT 0;
+DROP INDEX task_states_final_failures;
+CREATE INDEX task_states_final_failures ON task_states (workflow_id, ordinal) WHERE final;
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -268,10 +280,13 @@ constexpr const char* kEndTasks =
     "UPDATE task_states t SET status = r.status, final = r.final, exit_code = r.exit_code, "
     "error = r.error, "
     "finished_at = timestamptz 'epoch' + r.finished_at_ms * interval '1 millisecond', "
-    "duration_ms = r.duration_ms, failures = t.failures + (r.status = 'failed')::int, "
-    "interruptions = t.interruptions + (r.status = 'interrupted')::int "
+    "duration_ms = r.duration_ms, "
+    "failures = t.failures + (r.status IN ('failed', 'quarantined'))::int, "
+    "interruptions = t.interruptions + (r.status = 'interrupted')::int, "
+    "fingerprint = r.fingerprint, fingerprint_streak = r.fingerprint_streak "
     "FROM json_to_recordset($2::json) AS r(ordinal bigint, task_id text, status text, "
-    "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint) "
+    "final boolean, exit_code integer, error text, finished_at_ms bigint, duration_ms bigint, "
+    "fingerprint text, fingerprint_streak bigint) "
     "WHERE t.workflow_id = $1 AND t.ordinal = r.ordinal AND t.task_id = r.task_id "
     "RETURNING t.ordinal";
 // An init commit starts a run of the workflow (a resubmission resumes under its
@@ -286,13 +301,18 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final THEN 0 ELSE failures END "
     "WHERE workflow_id = $1 "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
-// Requeue (state_store.h): one task by ID, or every task that failed for good.
+// Requeue (state_store.h): one task by ID, or every task, that failed for good
+// ($3 'failed') or was quarantined ($3 'quarantined', final too); $3 '' takes
+// either.
 constexpr const char* kRequeueTask =
-    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
-    "WHERE workflow_id = $1 AND task_id = $2 AND status = 'failed' AND final RETURNING ordinal";
-constexpr const char* kRequeueFailed =
-    "UPDATE task_states SET status = 'pending', final = false, failures = 0 "
-    "WHERE workflow_id = $1 AND status = 'failed' AND final RETURNING ordinal";
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0, fingerprint = NULL, "
+    "fingerprint_streak = 0 "
+    "WHERE workflow_id = $1 AND task_id = $2 AND ($3 = '' OR status = $3) AND final "
+    "RETURNING ordinal";
+constexpr const char* kRequeueStatus =
+    "UPDATE task_states SET status = 'pending', final = false, failures = 0, fingerprint = NULL, "
+    "fingerprint_streak = 0 "
+    "WHERE workflow_id = $1 AND status = $2 AND final RETURNING ordinal";
 // $2 is the budget record itself; its null task_retries or quarantine_after
 // (finalize's) keeps the stored one.
 constexpr const char* kRecordBudget =
@@ -345,12 +365,13 @@ constexpr const char* kReadWorkflowInit =
     "WHERE workflow_id = $1";
 constexpr const char* kReadStatuses =
     "SELECT status FROM task_states WHERE workflow_id = $1 ORDER BY ordinal";
+// final: failed for good, or quarantined (TaskFailedForGood).
 constexpr const char* kCountFinalFailures =
-    "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND status = 'failed' AND final";
+    "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND final";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
     "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
-    "t.interruptions "
+    "t.interruptions, t.fingerprint, t.fingerprint_streak "
     // LATERAL ... LIMIT 1 (the primary key allows one row; LIMIT keeps the planner
     // from flattening it back into a join): one index lookup per task of the shard.
     // A plain join hashed the whole workflow's checkpoints for one shard
@@ -360,7 +381,7 @@ constexpr const char* kReadShardTasks =
     "WHERE t.workflow_id = $1 AND t.ordinal >= $2 AND t.ordinal < $3 ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
     "SELECT task_id, exit_code, error FROM task_states "
-    "WHERE workflow_id = $1 AND status = 'failed' AND final ORDER BY ordinal LIMIT $2";
+    "WHERE workflow_id = $1 AND final ORDER BY ordinal LIMIT $2";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = $1";
 constexpr const char* kReadShardFences =
@@ -632,6 +653,9 @@ std::string EndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
     w.Key("status").String(ToString(r->status)).Key("final").Bool(r->final);
     w.Key("exit_code").OptionalInt(r->exit_code).Key("error").String(StorableText(r->error));
     w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
+    w.Key("fingerprint");
+    r->fingerprint.empty() ? w.OptionalInt(std::nullopt) : w.String(StorableText(r->fingerprint));
+    w.Key("fingerprint_streak").Int64(r->fingerprint_streak);
     w.EndObject();
   }
   w.EndArray();
@@ -961,13 +985,18 @@ class PostgresStore final : public StateStore {
       std::vector<int64_t> ordinals;
       if (request.task_ids) {
         for (const std::string& task_id : *request.task_ids) {
-          Result<Rows> row = Exec(kRequeueTask, Params().Text(workflow_id).Text(task_id));
+          Result<Rows> row = Exec(
+              kRequeueTask,
+              Params().Text(workflow_id).Text(task_id).Text(
+                  request.status ? ToString(*request.status) : ""));
           if (!row.ok()) return row.status();
-          if (row->size() == 0) return NotRequeueable(workflow_id, task_id);
+          if (row->size() == 0) return NotRequeueable(workflow_id, task_id, request.status);
           ordinals.push_back(row->Int(0, 0));
         }
       } else {
-        Result<Rows> rows = Exec(kRequeueFailed, Params().Text(workflow_id));
+        Result<Rows> rows =
+            Exec(kRequeueStatus, Params().Text(workflow_id).Text(
+                                     ToString(request.status.value_or(TaskStatus::kFailed))));
         if (!rows.ok()) return rows.status();
         for (int i = 0; i < rows->size(); ++i) ordinals.push_back(rows->Int(i, 0));
       }
@@ -1033,6 +1062,8 @@ class PostgresStore final : public StateStore {
       TM_RETURN_IF_ERROR(ReadTaskColumns(tasks, i, &t));
       t.failures = tasks.Int(i, 11);
       t.interruptions = tasks.Int(i, 12);
+      if (!tasks.IsNull(i, 13)) t.fingerprint = tasks.Text(i, 13);
+      t.fingerprint_streak = tasks.Int(i, 14);
       if (!tasks.IsNull(i, 7)) {
         StoredCheckpoint stored;
         stored.generation = tasks.Int(i, 7);
@@ -1501,7 +1532,7 @@ std::vector<StoreStatement> PostgresStatements() {
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
       {"RequeueTask", kRequeueTask},
-      {"RequeueFailed", kRequeueFailed},
+      {"RequeueStatus", kRequeueStatus},
       {"FinishWorkflow", kFinishWorkflow},
       {"RecordBudget", kRecordBudget},
       {"LockWorkflow", kLockWorkflow},

@@ -277,6 +277,46 @@ ALTER TABLE workflow_states ADD COLUMN max_failure_percent REAL;
 ALTER TABLE workflow_states ADD COLUMN task_retries INTEGER;
 ALTER TABLE workflow_states ADD COLUMN quarantine_after INTEGER;
 )sql"},
+    // Quarantine (docs/protocol.md): the status 'quarantined' and each task's
+    // failure streak (the fingerprint of its last failure and how many failures
+    // in a row had it). SQLite cannot change a CHECK: task_states is made again
+    // and its rows copied, as in version 4 (foreign keys off meanwhile). Its
+    // final failures index now holds quarantined tasks too (final = 1).
+    {6, "quarantine", R"sql(
+CREATE TABLE task_states_v6 (
+  workflow_id TEXT NOT NULL REFERENCES workflow_states ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed',
+                                         'interrupted', 'cancelled', 'quarantined')),
+  final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),
+  exit_code INTEGER,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
+  finished_at TEXT,
+  duration_ms INTEGER,
+  generation INTEGER NOT NULL DEFAULT 0,
+  progress_done INTEGER,
+  progress_total INTEGER,
+  note TEXT,
+  failures INTEGER NOT NULL DEFAULT 0,
+  interruptions INTEGER NOT NULL DEFAULT 0,
+  fingerprint TEXT,
+  fingerprint_streak INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workflow_id, ordinal),
+  UNIQUE (workflow_id, task_id)
+);
+INSERT INTO task_states_v6
+SELECT workflow_id, ordinal, task_id, status, final, exit_code, error, attempts, started_at,
+       finished_at, duration_ms, generation, progress_done, progress_total, note, failures,
+       interruptions, NULL, 0
+FROM task_states;
+DROP TABLE task_states;
+ALTER TABLE task_states_v6 RENAME TO task_states;
+CREATE INDEX task_states_final_failures ON task_states (workflow_id, ordinal) WHERE final = 1;
+CREATE INDEX task_states_status ON task_states (workflow_id, status, ordinal);
+)sql"},
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 
@@ -349,11 +389,13 @@ constexpr const char* kTaskProgress =
 constexpr const char* kTaskNote =
     "UPDATE task_states SET note = ? WHERE workflow_id = ? AND ordinal = ?";
 // The fence check applies each end once, so the counts grow once per attempt.
+// A quarantined end is a failure too; the failure streak is the step's.
 constexpr const char* kEndTask =
-    "UPDATE task_states SET status = ?, final = ?, exit_code = ?, error = ?, finished_at = ?, "
-    "duration_ms = ?, failures = failures + (?1 = 'failed'), "
-    "interruptions = interruptions + (?1 = 'interrupted') "
-    "WHERE workflow_id = ? AND ordinal = ? AND task_id = ?";
+    "UPDATE task_states SET status = ?1, final = ?2, exit_code = ?3, error = ?4, "
+    "finished_at = ?5, duration_ms = ?6, failures = failures + (?1 IN ('failed', 'quarantined')), "
+    "interruptions = interruptions + (?1 = 'interrupted'), fingerprint = ?10, "
+    "fingerprint_streak = ?11 "
+    "WHERE workflow_id = ?7 AND ordinal = ?8 AND task_id = ?9";
 // An init commit starts a run of the workflow (see postgres_store.cc): the
 // workflow is no longer finished and what did not succeed is pending again.
 constexpr const char* kReopenWorkflow =
@@ -363,13 +405,18 @@ constexpr const char* kReopenTasks =
     "failures = CASE WHEN status = 'failed' AND final = 1 THEN 0 ELSE failures END "
     "WHERE workflow_id = ? "
     "AND status IN ('failed', 'cancelled', 'interrupted', 'running') RETURNING ordinal";
-// Requeue (state_store.h): one task by ID, or every task that failed for good.
+// Requeue (state_store.h): one task by ID, or every task, that failed for good
+// (?3 'failed') or was quarantined (?3 'quarantined', final too); ?3 '' takes
+// either.
 constexpr const char* kRequeueTask =
-    "UPDATE task_states SET status = 'pending', final = 0, failures = 0 "
-    "WHERE workflow_id = ? AND task_id = ? AND status = 'failed' AND final = 1 RETURNING ordinal";
-constexpr const char* kRequeueFailed =
-    "UPDATE task_states SET status = 'pending', final = 0, failures = 0 "
-    "WHERE workflow_id = ? AND status = 'failed' AND final = 1 RETURNING ordinal";
+    "UPDATE task_states SET status = 'pending', final = 0, failures = 0, fingerprint = NULL, "
+    "fingerprint_streak = 0 "
+    "WHERE workflow_id = ?1 AND task_id = ?2 AND (?3 = '' OR status = ?3) AND final = 1 "
+    "RETURNING ordinal";
+constexpr const char* kRequeueStatus =
+    "UPDATE task_states SET status = 'pending', final = 0, failures = 0, fingerprint = NULL, "
+    "fingerprint_streak = 0 "
+    "WHERE workflow_id = ?1 AND status = ?2 AND final = 1 RETURNING ordinal";
 constexpr const char* kFinishWorkflow =
     "UPDATE workflow_states SET status = ?, finished_at = ? WHERE workflow_id = ?";
 // A budget record without task_retries or quarantine_after (finalize's) keeps
@@ -410,17 +457,19 @@ constexpr const char* kReadWorkflowInit =
     "WHERE workflow_id = ?";
 constexpr const char* kReadStatuses =
     "SELECT status FROM task_states WHERE workflow_id = ? ORDER BY ordinal";
+// final = 1: failed for good, or quarantined (TaskFailedForGood).
 constexpr const char* kCountFinalFailures =
-    "SELECT count(*) FROM task_states WHERE workflow_id = ? AND status = 'failed' AND final = 1";
+    "SELECT count(*) FROM task_states WHERE workflow_id = ? AND final = 1";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
     "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
-    "t.interruptions FROM task_states t LEFT JOIN checkpoints c "
+    "t.interruptions, t.fingerprint, t.fingerprint_streak FROM task_states t "
+    "LEFT JOIN checkpoints c "
     "ON c.workflow_id = t.workflow_id AND c.task_id = t.task_id "
     "WHERE t.workflow_id = ? AND t.ordinal >= ? AND t.ordinal < ? ORDER BY t.ordinal";
 constexpr const char* kReadFailedTasks =
     "SELECT task_id, exit_code, error FROM task_states "
-    "WHERE workflow_id = ? AND status = 'failed' AND final = 1 ORDER BY ordinal LIMIT ?";
+    "WHERE workflow_id = ? AND final = 1 ORDER BY ordinal LIMIT ?";
 constexpr const char* kReadCheckpoints =
     "SELECT task_id, document FROM checkpoints WHERE workflow_id = ?";
 constexpr const char* kReadShardFences =
@@ -801,6 +850,8 @@ class SqliteStore final : public StateStore {
         t.error = tasks.ColumnText(6);
         t.failures = tasks.ColumnInt(11);
         t.interruptions = tasks.ColumnInt(12);
+        t.fingerprint = tasks.ColumnText(13);
+        t.fingerprint_streak = tasks.ColumnInt(14);
         if (!tasks.IsNull(7)) {
           StoredCheckpoint stored;
           stored.generation = tasks.ColumnInt(7);
@@ -967,16 +1018,16 @@ class SqliteStore final : public StateStore {
       if (request.task_ids) {
         for (const std::string& task_id : *request.task_ids) {
           Query q(db_.get(), &statements_, kRequeueTask);
-          q.Text(workflow_id).Text(task_id);
+          q.Text(workflow_id).Text(task_id).Text(request.status ? ToString(*request.status) : "");
           Result<bool> row = q.Step();
           if (!row.ok()) return row.status();
-          if (!*row) return NotRequeueable(workflow_id, task_id);
+          if (!*row) return NotRequeueable(workflow_id, task_id, request.status);
           ordinals.push_back(q.ColumnInt(0));
           TM_RETURN_IF_ERROR(q.Run());
         }
       } else {
-        Query q(db_.get(), &statements_, kRequeueFailed);
-        q.Text(workflow_id);
+        Query q(db_.get(), &statements_, kRequeueStatus);
+        q.Text(workflow_id).Text(ToString(request.status.value_or(TaskStatus::kFailed)));
         for (;;) {
           Result<bool> row = q.Step();
           if (!row.ok()) return row.status();
@@ -1189,6 +1240,12 @@ class SqliteStore final : public StateStore {
       q.Text(ToString(r->status)).Int(r->final ? 1 : 0).OptionalInt(FromExitCode(r->exit_code));
       q.Text(StorableText(r->error)).Time(r->finished_at_ms).Int(r->duration_ms);
       q.Text(id).Int(r->ordinal).Text(r->task_id);
+      if (r->fingerprint.empty()) {
+        q.Null();
+      } else {
+        q.Text(StorableText(r->fingerprint));
+      }
+      q.Int(r->fingerprint_streak);
       TM_RETURN_IF_ERROR(q.Run());
       if (q.Changes() != 1) return MissingTask(id, "task_end", r->seq, r->ordinal, r->task_id);
     }
@@ -1489,7 +1546,7 @@ std::vector<StoreStatement> SqliteStatements() {
       {"ReopenWorkflow", kReopenWorkflow},
       {"ReopenTasks", kReopenTasks},
       {"RequeueTask", kRequeueTask},
-      {"RequeueFailed", kRequeueFailed},
+      {"RequeueStatus", kRequeueStatus},
       {"FinishWorkflow", kFinishWorkflow},
       {"RecordBudget", kRecordBudget},
       {"WorkflowFinish", kWorkflowFinish},

@@ -82,8 +82,11 @@ struct ShardData {
 // Which tasks `tm-sidecar requeue` makes pending again: tasks that failed for
 // good (status failed, final).
 struct RequeueRequest {
-  // These tasks by ID, each of which must have failed for good; nullopt:
-  // every task of the workflow that failed for good.
+  // kFailed: tasks that failed for good; kQuarantined: quarantined ones;
+  // nullopt (with task_ids only): either.
+  std::optional<TaskStatus> status = TaskStatus::kFailed;
+  // These tasks by ID, each of which must be in `status`; nullopt: every task
+  // of the workflow in `status`.
   std::optional<std::vector<std::string>> task_ids;
   // Also while tasks are pending or running (a run that was stopped and will
   // not go on); else such a workflow is refused.

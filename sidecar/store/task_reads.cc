@@ -36,7 +36,9 @@ AttemptOutcome OutcomeOf(const protocol::TaskEndRecord& end) {
       return AttemptOutcome::kInterrupted;
     case TaskStatus::kCancelled:
       return AttemptOutcome::kCancelled;
+    // A quarantined end is a failure that quarantined its task (final).
     case TaskStatus::kFailed:
+    case TaskStatus::kQuarantined:
       return end.error.rfind(kTimedOutPrefix, 0) == 0 ? AttemptOutcome::kTimedOut
                                                       : AttemptOutcome::kFailed;
     case TaskStatus::kPending:
@@ -47,7 +49,9 @@ AttemptOutcome OutcomeOf(const protocol::TaskEndRecord& end) {
 }
 
 std::optional<std::string> NormalizedErrorOf(const protocol::TaskEndRecord& end) {
-  if (end.status != TaskStatus::kFailed) return std::nullopt;
+  if (end.status != TaskStatus::kFailed && end.status != TaskStatus::kQuarantined) {
+    return std::nullopt;
+  }
   return NormalizeErrorLine(StorableText(end.error));
 }
 

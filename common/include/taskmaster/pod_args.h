@@ -106,6 +106,7 @@ struct StepRunArgs {
   int64_t max_failures = 0;
   double max_failure_percent = 0;
   int64_t task_retries = kDefaultTaskRetries;
+  int64_t quarantine_after = kDefaultQuarantineAfter;
   double task_timeout_seconds = 0;  // 0: none
   std::vector<std::string> command;
 

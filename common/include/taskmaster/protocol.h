@@ -120,6 +120,12 @@ inline constexpr size_t kFailedTasksInSummary = 100;
 // --task-retries: failed attempts a task may have before one is final.
 inline constexpr int64_t kDefaultTaskRetries = 3;
 inline constexpr int64_t kMaxTaskRetries = 1000;
+// --quarantine-after: failures in a row with one error fingerprint that
+// quarantine a task (docs/protocol.md, "Quarantine"); 0 turns it off. Off by
+// default: a quarantined task is left out of resubmissions, which changes what
+// a resubmission retries, so a workflow opts in.
+inline constexpr int64_t kDefaultQuarantineAfter = 0;
+inline constexpr int64_t kMaxQuarantineAfter = 1000;
 // Attempts of a shard's pod after its first (the template's pod-retries, tm-step
 // local --pod-retries): enough for preemptions, which spend no task's budget.
 inline constexpr int64_t kDefaultPodRetries = 100;
@@ -184,7 +190,7 @@ class ListHasher {
 // that run looks it up and differs for every other run of the task.
 std::string IdempotencyKey(const std::string& workflow_id, const std::string& task_id,
                            int64_t fence);
-// Shards holding a task that has not succeeded, ascending.
+// Shards holding a task that has neither succeeded nor been quarantined, ascending.
 std::vector<int64_t> PendingShards(const std::vector<TaskStatus>& statuses, int64_t batch);
 // The pending shards dealt round-robin over min(parallelism, pending) lanes: lane
 // l runs pending[l], pending[l + L], ... one after another, so at most L shards
@@ -252,6 +258,12 @@ struct TaskEndRecord {
   int64_t attempt = 0;
   int64_t duration_ms = 0;
   int64_t finished_at_ms = 0;
+  // The task's failure streak after this attempt (docs/protocol.md,
+  // "Quarantine"): the fingerprint of its last failure and how many failures
+  // in a row had it. An interruption or a cancel leaves what was restored; a
+  // success clears them. Absent in records of versions before quarantine.
+  std::string fingerprint;
+  int64_t fingerprint_streak = 0;
 };
 // The failure budget the step was given (FailureBudget, state.h), written by a
 // shard and by finalize right after ready so that the store holds what the
@@ -352,6 +364,8 @@ struct RestoredTask {
   int64_t generation = 0;  // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
   std::optional<int> exit_code;
   std::string error;
+  std::string fingerprint;         // of the task's last failure (TaskEndRecord)
+  int64_t fingerprint_streak = 0;  // failures in a row with it
 };
 // restore/shard.json.
 struct ShardRestore {

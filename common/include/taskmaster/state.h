@@ -19,12 +19,30 @@ class FieldReader;  // json.h
 class JsonWriter;   // json.h
 
 enum class WorkflowStatus { kPending, kRunning, kSucceeded, kFailed };
-enum class TaskStatus { kPending, kRunning, kSucceeded, kFailed, kInterrupted, kCancelled };
+// kQuarantined: failed the same way (error fingerprint) on --quarantine-after
+// attempts in a row; final like a failure for good, but a resubmission leaves
+// it alone until `tm-sidecar requeue --status quarantined` (docs/protocol.md,
+// "Quarantine").
+enum class TaskStatus {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kInterrupted,
+  kCancelled,
+  kQuarantined
+};
 
 const char* ToString(WorkflowStatus status);
 const char* ToString(TaskStatus status);
 Result<WorkflowStatus> ParseWorkflowStatus(std::string_view text);
 Result<TaskStatus> ParseTaskStatus(std::string_view text);
+
+// Whether a task in this state is done for the workflow's run: succeeded,
+// cancelled, failed for good or quarantined. Nothing runs it again.
+bool TaskIsDone(TaskStatus status, bool final);
+// Whether it counts against the tolerated failures: failed for good or quarantined.
+bool TaskFailedForGood(TaskStatus status, bool final);
 
 // A write applies only if its pair is greater than the stored one (DESIGN.md §4).
 struct FenceSeq {

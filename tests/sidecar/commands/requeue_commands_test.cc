@@ -112,7 +112,6 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_with_exit_2_and_writes_nothing) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{"requeue", "wf", "--status", "quarantined"}, "--status"},
       {{"requeue", "wf", "--status", "bogus"}, "--status"},
       {{"requeue", "wf", "--from", tmp_ / "missing.jsonl"}, "missing.jsonl: cannot be read"},
       {{"requeue", "wf", "--from", File("bad.jsonl", "not json\n")}, "bad.jsonl line 1: "},

@@ -123,6 +123,83 @@ inline void RequeueRefusesARunningWorkflowUnlessForced(StoreHarness& h) {
   BOOST_TEST(Must(s.Requeue(wf, forced), "forced").requeued == 1);
 }
 
+// A quarantined task (docs/protocol.md, "Quarantine") counts as failed for
+// good, keeps its failure streak for the next restore, stays quarantined
+// through a re-init (a resubmission) and becomes pending, streak cleared, only
+// by a requeue of quarantined tasks.
+inline void QuarantineIsKeptUntilRequeued(StoreHarness& h) {
+  const auto& [s, wf, ids] = RecordWorkflow(h, "quarantine", TaskIds(3), 3);
+  {
+    TestWriter shard(s, wf, pr::Role::kShard, 0);
+    Batch b = shard.NewBatch();
+    shard.Succeed(&b, 0, ids[0]);
+    shard.Start(&b, 1, ids[1]);
+    shard.End(&b, 1, ids[1], TaskStatus::kQuarantined, true, 1, "exited with code 1: boom");
+    b.ends.back().fingerprint = "1:exited with code <n>: boom";
+    b.ends.back().fingerprint_streak = 3;
+    shard.Start(&b, 2, ids[2]);
+    shard.End(&b, 2, ids[2], TaskStatus::kFailed, false, 2, "exited with code 2: other");
+    b.ends.back().fingerprint = "2:exited with code <n>: other";
+    b.ends.back().fingerprint_streak = 1;
+    CheckCounts(MustApply(s, b).state.counts, Counts(1, 1, 0, 1, 0));
+  }
+  auto restored = [&](int ordinal) {
+    return Must(s.LoadShard(wf, 0), "shard").restore.tasks.at(static_cast<size_t>(ordinal));
+  };
+  BOOST_TEST(Must(s.LoadShard(wf, 0), "shard").restore.final_failures == 1);
+  BOOST_TEST(ToString(restored(1).status) == std::string("quarantined"));
+  BOOST_TEST(restored(1).final);
+  BOOST_TEST(restored(1).failures == 1);
+  BOOST_TEST(restored(1).fingerprint == "1:exited with code <n>: boom");
+  BOOST_TEST(restored(1).fingerprint_streak == 3);
+  BOOST_TEST(restored(2).fingerprint == "2:exited with code <n>: other");
+  BOOST_TEST(restored(2).fingerprint_streak == 1);
+  BOOST_TEST(restored(0).fingerprint.empty());
+  TaskQuery quarantined;
+  quarantined.status = TaskStatus::kQuarantined;
+  const TaskPage page = Must(s.ListTasks(wf, quarantined), "ListTasks quarantined");
+  BOOST_REQUIRE_EQUAL(page.tasks.size(), 1u);
+  BOOST_TEST(page.tasks[0].task_id == ids[1]);
+  const protocol::WorkflowSummary summary = Must(s.LoadSummary(wf), "summary");
+  BOOST_REQUIRE_EQUAL(summary.failed.size(), 1u);
+  BOOST_TEST(summary.failed[0].task_id == ids[1]);
+
+  // A resubmission reopens the failure but not the quarantined task.
+  InitWorkflow(s, wf, ids, 3);
+  BOOST_TEST(ToString(restored(1).status) == std::string("quarantined"));
+  BOOST_TEST(ToString(restored(2).status) == std::string("pending"));
+  BOOST_TEST(restored(2).fingerprint_streak == 1);  // the streak goes on across runs
+  BOOST_TEST(Must(s.LoadShard(wf, 0), "shard").restore.final_failures == 1);
+
+  // Requeue takes only what it is asked for.
+  RequeueRequest failed;
+  failed.force = true;  // task 2 is still to run
+  BOOST_TEST(Must(s.Requeue(wf, failed), "requeue failed").requeued == 0);
+  RequeueRequest wrong;
+  wrong.force = true;
+  wrong.task_ids = std::vector<std::string>{ids[1]};  // quarantined, not failed for good
+  const Status refused = s.Requeue(wf, wrong).status();
+  BOOST_TEST(refused.IsInvalidArgument(), refused.ToString());
+  BOOST_TEST(Contains(refused.message(), "is not failed for good"), refused.message());
+  RequeueRequest either = wrong;
+  either.status = std::nullopt;
+  either.task_ids = std::vector<std::string>{ids[0]};  // succeeded
+  BOOST_TEST(Contains(s.Requeue(wf, either).status().message(),
+                      "is not failed for good or quarantined"));
+  RequeueRequest requeue;
+  requeue.force = true;
+  requeue.status = TaskStatus::kQuarantined;
+  const RequeueResult r = Must(s.Requeue(wf, requeue), "requeue quarantined");
+  BOOST_TEST(r.requeued == 1);
+  CheckCounts(r.after.counts, Counts(1, 0, 0, 2, 0));
+  BOOST_TEST(ToString(restored(1).status) == std::string("pending"));
+  BOOST_TEST(!restored(1).final);
+  BOOST_TEST(restored(1).failures == 0);
+  BOOST_TEST(restored(1).fingerprint.empty());
+  BOOST_TEST(restored(1).fingerprint_streak == 0);
+  BOOST_TEST(Must(s.LoadShard(wf, 0), "shard").restore.final_failures == 0);
+}
+
 }  // namespace taskmaster::sidecar::conformance
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_REQUEUE_CONFORMANCE_H_

@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(eight_processes_create_and_migrate_one_file_at_once) {
     });
     BOOST_TEST(ok == 8, "round " << round << ": a process failed; see its stderr");
     BOOST_TEST(
-        RawConnection(path).QueryOne("SELECT count(*) FROM schema_migrations").value_or("") == "5");
+        RawConnection(path).QueryOne("SELECT count(*) FROM schema_migrations").value_or("") == "6");
   }
 }
 

@@ -282,7 +282,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status unmigrated = fresh->CheckSchema();
   BOOST_TEST(unmigrated.IsInvalidArgument(), unmigrated.ToString());
   BOOST_TEST(Contains(unmigrated.message(), "version 0"), unmigrated.message());
-  BOOST_TEST(Contains(unmigrated.message(), "version 5"), unmigrated.message());
+  BOOST_TEST(Contains(unmigrated.message(), "version 6"), unmigrated.message());
   BOOST_TEST(Contains(unmigrated.message(), "tm-sidecar migrate"), unmigrated.message());
   BOOST_REQUIRE_MESSAGE(fresh->Migrate().ok(), "first Migrate");
   const Status again = fresh->Migrate();
@@ -296,7 +296,7 @@ inline void MigrateIsIdempotentAndSchemaIsChecked(StoreHarness& h) {
   const Status newer = h.store().CheckSchema();
   BOOST_TEST(newer.IsInvalidArgument(), newer.ToString());
   BOOST_TEST(Contains(newer.message(), "version 99"), newer.message());
-  BOOST_TEST(Contains(newer.message(), "version 5 "), newer.message());
+  BOOST_TEST(Contains(newer.message(), "version 6 "), newer.message());
   const Status migrate_newer = h.store().Migrate();
   BOOST_TEST(migrate_newer.IsInvalidArgument(), migrate_newer.ToString());
   BOOST_TEST(Contains(migrate_newer.message(), "version 99"), migrate_newer.message());
@@ -641,12 +641,15 @@ inline void ShardCountsMatchTheTaskRows(StoreHarness& h) {
   CheckCounts(Must(s.LoadSummary(wf), "LoadSummary").counts, r.state.counts);
 }
 
-// Takes the schema's workflow_states back to before version 5.
+// Takes the schema's workflow_states back to before version 5, and its
+// task_states' columns to before version 6.
 inline void DropBudgetColumns(StoreHarness& h) {
   for (const char* column :
        {"max_failures", "max_failure_percent", "task_retries", "quarantine_after"}) {
     h.Exec(std::string("ALTER TABLE workflow_states DROP COLUMN ") + column);
   }
+  h.Exec("ALTER TABLE task_states DROP COLUMN fingerprint");
+  h.Exec("ALTER TABLE task_states DROP COLUMN fingerprint_streak");
 }
 
 // A shard records the whole failure budget, finalize only what it tolerates
@@ -750,7 +753,7 @@ inline void MigrateUpgradesVersion1(StoreHarness& h) {
   const Status old = s.CheckSchema();
   BOOST_TEST(old.IsInvalidArgument(), old.ToString());
   BOOST_TEST(Contains(old.message(), "version 1"), old.message());
-  BOOST_TEST(Contains(old.message(), "version 5"), old.message());
+  BOOST_TEST(Contains(old.message(), "version 6"), old.message());
   BOOST_TEST(Contains(old.message(), "tm-sidecar migrate"), old.message());
   BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 1");
   BOOST_TEST(s.CheckSchema().ok());
@@ -1019,6 +1022,7 @@ inline void FreeTextIsStoredSafely(StoreHarness& h) {
                             RequeueOfListedTasksIsAllOrNothing)                                  \
   TM_STORE_CONFORMANCE_CASE(requeue_refuses_a_running_workflow_unless_forced,                    \
                             RequeueRefusesARunningWorkflowUnlessForced)                          \
+  TM_STORE_CONFORMANCE_CASE(quarantine_is_kept_until_requeued, QuarantineIsKeptUntilRequeued)    \
   BOOST_AUTO_TEST_SUITE_END()
 
 #endif  // TASKMASTER_TESTS_SIDECAR_STORE_STORE_CONFORMANCE_H_

@@ -215,7 +215,7 @@ inline void MigrateUpgradesVersion2(StoreHarness& h) {
         "2026-01-01T00:00:00.123Z");
     BOOST_TEST(h.QueryOne("SELECT count(*) FROM schema_migrations WHERE typeof(applied_at) = "
                           "'text'")
-                   .value_or("") == "5");
+                   .value_or("") == "6");
   }
 
   // The pending task runs on the upgraded schema; its attempt is recorded.
