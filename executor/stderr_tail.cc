@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -24,7 +25,7 @@ void LastStderrLine::Feed(std::string_view bytes) {
     // Leading blanks are never kept, so a line that is not empty is not blank,
     // and the bytes kept are the line's text rather than its indentation.
     if (line_.empty()) piece.remove_prefix(std::min(piece.find_first_not_of(kBlank), piece.size()));
-    line_.append(piece.substr(0, kKeptBytes - std::min(kKeptBytes, line_.size())));
+    line_.append(piece.substr(0, kKeptBytes - line_.size()));  // never over kKeptBytes
     if (end == std::string_view::npos) return;
     if (!line_.empty()) last_.swap(line_);
     line_.clear();
