@@ -587,6 +587,32 @@ BOOST_AUTO_TEST_CASE(a_failed_task_reports_its_last_stderr_line) {
   BOOST_CHECK_MESSAGE(!Contains(err, "retrying"), err);
 }
 
+// Forwarding is a courtesy: when tm-step's own stderr takes no bytes (here
+// /dev/full, where every write fails with ENOSPC), what the task writes there is
+// lost, but neither the task nor the shard fails for it, and the task's last
+// line still ends its error.
+BOOST_AUTO_TEST_CASE(a_stderr_that_takes_no_bytes_fails_nothing) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  f.Serve(&sidecar, ShardFixture::Shard({"loud", "fine"}));
+  const std::string task =
+      R"([ "$TM_TASK_ID" = fine ] && exit 0; echo "no space left on /scratch" >&2; exit 3)";
+  test_support::ChildProcess step(
+      "/bin/sh",
+      {"-c", R"(exec "$0" "$@" 2>/dev/full)", kStepBinary, "run", "--", "sh", "-c", task}, f.env,
+      f.tmp / "tm-step");
+  const std::optional<int> code = step.Wait(kStepTimeout);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "tm-step still runs");
+  sidecar.Stop();
+  for (const std::string& problem : sidecar.problems()) BOOST_ERROR("journal: " << problem);
+  BOOST_CHECK_EQUAL(*code, pr::kExitFailed);
+  auto ends = sidecar.TaskEnds();
+  BOOST_REQUIRE_EQUAL(ends.size(), 2u);
+  BOOST_CHECK(ends[0].status == TaskStatus::kFailed);
+  BOOST_CHECK_EQUAL(ends[0].error, "exited with code 3: no space left on /scratch");
+  BOOST_CHECK(ends[1].status == TaskStatus::kSucceeded);
+}
+
 BOOST_AUTO_TEST_CASE(a_ready_for_another_step_is_refused) {
   struct Case {
     const char* name;
