@@ -53,13 +53,16 @@ namespace {
 struct SpawnFds {
   int log = -1;
   int null = -1;
-  int control[2] = {-1, -1};  // ours, the child's
+  int control[2] = {-1, -1};      // ours, the child's
+  int stderr_pipe[2] = {-1, -1};  // ours (read), the child's (write)
 
   SpawnFds() = default;
   SpawnFds(const SpawnFds&) = delete;
   SpawnFds& operator=(const SpawnFds&) = delete;
   ~SpawnFds() {
-    for (int* fd : {&log, &null, &control[0], &control[1]}) Close(fd);
+    for (int* fd : {&log, &null, &control[0], &control[1], &stderr_pipe[0], &stderr_pipe[1]}) {
+      Close(fd);
+    }
   }
   static void Close(int* fd) {
     if (*fd >= 0) ::close(*fd);
@@ -79,6 +82,9 @@ Status OpenSpawnFds(const TaskSpec& spec, SpawnFds* fds) {
   if (spec.control_channel &&
       ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds->control) != 0) {
     return Status::FromErrno("socketpair", errno);
+  }
+  if (spec.capture_stderr_tail && ::pipe2(fds->stderr_pipe, O_CLOEXEC) != 0) {
+    return Status::FromErrno("pipe", errno);
   }
   return Status::OK();
 }
@@ -118,7 +124,14 @@ int ExecChild(void* arg) {
     ::dup2(fds.log, STDOUT_FILENO);
     ::dup2(fds.log, STDERR_FILENO);
   }
-  // dup2 clears FD_CLOEXEC on the new descriptor.
+  // dup2 clears FD_CLOEXEC on the new descriptor; one already in place keeps
+  // it unless cleared. The pipe comes after the log, so that with a captured
+  // stderr only stdout goes to the log.
+  if (fds.stderr_pipe[1] == STDERR_FILENO) {
+    ::fcntl(fds.stderr_pipe[1], F_SETFD, 0);
+  } else if (fds.stderr_pipe[1] >= 0) {
+    ::dup2(fds.stderr_pipe[1], STDERR_FILENO);
+  }
   if (fds.control[1] == protocol::kControlFd) {
     ::fcntl(fds.control[1], F_SETFD, 0);
   } else if (fds.control[1] >= 0) {
@@ -167,6 +180,9 @@ Result<std::unique_ptr<TaskProcess>> TaskProcess::Spawn(const TaskSpec& spec) {
   // Also set the group from here, so signalling it cannot race the child's setpgid.
   if (spec.own_process_group) ::setpgid(pid, pid);
   SpawnFds::Close(&fds.control[1]);
+  // Only the child (and whatever it starts) may hold the write end: the read
+  // end sees end of stream once they all closed it.
+  SpawnFds::Close(&fds.stderr_pipe[1]);
   if (args.exec_errno != 0) {
     int status;
     ::waitpid(pid, &status, 0);
@@ -177,11 +193,23 @@ Result<std::unique_ptr<TaskProcess>> TaskProcess::Spawn(const TaskSpec& spec) {
   if (control >= 0) ::fcntl(control, F_SETFL, ::fcntl(control, F_GETFL) | O_NONBLOCK);
   std::unique_ptr<TaskProcess> process(new TaskProcess(pid, control));
   process->own_group_ = spec.own_process_group;
+  if (fds.stderr_pipe[0] >= 0) {
+    process->stderr_fd_ = fds.stderr_pipe[0];
+    fds.stderr_pipe[0] = -1;
+    ::fcntl(process->stderr_fd_, F_SETFL, ::fcntl(process->stderr_fd_, F_GETFL) | O_NONBLOCK);
+    // The log is open with O_APPEND, so what is forwarded goes to its end, among
+    // the child's stdout there: when it is read, a little later than written.
+    process->owns_stderr_destination_ = fds.log >= 0;
+    process->stderr_destination_fd_ = fds.log >= 0 ? fds.log : STDERR_FILENO;
+    fds.log = -1;
+  }
   return process;
 }
 
 TaskProcess::~TaskProcess() {
   CloseControl();
+  CloseStderr();
+  if (owns_stderr_destination_) ::close(stderr_destination_fd_);
   if (!reaped_) {
     if (own_group_) {
       SignalGroup(SIGKILL);
@@ -196,6 +224,11 @@ TaskProcess::~TaskProcess() {
 void TaskProcess::CloseControl() {
   if (control_fd_ >= 0) ::close(control_fd_);
   control_fd_ = -1;
+}
+
+void TaskProcess::CloseStderr() {
+  if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  stderr_fd_ = -1;
 }
 
 void TaskProcess::SignalGroup(int sig) const {

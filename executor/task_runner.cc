@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 
+#include "stderr_tail.h"
 #include "task_control.h"
 #include "taskmaster/fingerprint.h"
 #include "taskmaster/protocol.h"
@@ -41,6 +42,8 @@ TaskSpec TaskSpecFor(const TaskSpec& command, const TaskRun& run, int grace_seco
   } else {
     spec.set_env[pr::kEnvCheckpoint] = run.checkpoint_path;
   }
+  // A task's stderr passes through us: its last line says why it failed.
+  spec.capture_stderr_tail = true;
   return spec;
 }
 
@@ -61,19 +64,20 @@ struct Ending {
   int wait_status = 0;
   bool interrupted = false;  // SIGTERMed on a stop request or a journal failure
   bool timed_out = false;    // SIGTERMed at the per-task timeout
+  std::string stderr_line;   // its last stderr line that is not blank (StderrTail); may be empty
 };
 
 // The escalation that ends a task: SIGTERM on a stop request (or a journal
 // that can no longer be written) or at the per-task timeout, SIGKILL once the
-// task's budget is spent; after the task exited, fd 3 is still read for
-// protocol::kDrainControlMillis.
+// task's budget is spent; after the task exited, fd 3 and its stderr are still
+// read for protocol::kDrainControlMillis (a background child may hold them open).
 class StopSchedule {
  public:
   StopSchedule(int64_t timeout_at_ns, int grace_seconds)
       : timeout_at_ns_(timeout_at_ns), grace_seconds_(grace_seconds) {}
 
   // Acts on the clock. `stop`: the step is stopping or the journal failed. True
-  // once the task is reaped and fd 3 is closed or drained.
+  // once the task is reaped and fd 3 and its stderr are closed or drained.
   bool Advance(int64_t now, bool stop, TaskProcess* process) {
     // A task that already exited keeps its own outcome: a stop during the fd-3
     // drain only ends the drain. So reap first: the stop and the task's exit may
@@ -95,7 +99,8 @@ class StopSchedule {
       process->SignalGroup(SIGKILL);
       kill_sent_ = true;
     }
-    return process->reaped() && (process->control_fd() < 0 || now >= drain_until_ns_);
+    return process->reaped() &&
+           ((process->control_fd() < 0 && process->stderr_fd() < 0) || now >= drain_until_ns_);
   }
 
   // Only deadlines still ahead: one already acted on must not wake the loop again.
@@ -122,9 +127,9 @@ class StopSchedule {
   Ending ending_;
 };
 
-// One task's poll loop, from spawn until it is reaped and fd 3 is drained: the
-// step's signals and deadline, the task's stop schedule, its fd-3 control and
-// the ack file.
+// One task's poll loop, from spawn until it is reaped and fd 3 and its stderr
+// are drained: the step's signals and deadline, the task's stop schedule, its
+// fd-3 control, its stderr and the ack file.
 class Supervision {
  public:
   Supervision(StepWorkDir* work_dir, Signals* signals, const StepLimits& limits,
@@ -134,6 +139,7 @@ class Supervision {
         limits_(limits),
         process_(process),
         control_(work_dir, process, run, limits.ack_wait_seconds),
+        stderr_(process),
         schedule_(limits.task_timeout_seconds > 0
                       ? start_ns + static_cast<int64_t>(limits.task_timeout_seconds * kSecond)
                       : kNever,
@@ -152,17 +158,24 @@ class Supervision {
       TM_RETURN_IF_ERROR(Wait(now));
     }
     control_.Finish();
+    // What the task wrote just before it exited may not have been polled yet (a
+    // stop ends the drain at once): it is in the pipe now, and one bounded read
+    // takes it without waiting for a background child that keeps the pipe open.
+    stderr_.Read();
     process_->SignalGroup(SIGKILL);
     process_->CloseControl();
+    process_->CloseStderr();
     if (!control_.fatal().ok()) return control_.fatal();
-    return schedule_.ending();
+    Ending ending = schedule_.ending();
+    ending.stderr_line = stderr_.LastLine();
+    return ending;
   }
 
  private:
-  // One poll: signals, fd 3 unless back-pressured, the ack file while
-  // something waits on it, and the next deadline.
+  // One poll: signals, fd 3 unless back-pressured, the task's stderr, the ack
+  // file while something waits on it, and the next deadline.
   Status Wait(int64_t now) {
-    struct pollfd fds[3];
+    struct pollfd fds[4];
     int nfds = 0;
     fds[nfds++] = {signals_->fd(), POLLIN, 0};
     // Once the task exited, what it left on fd 3 is read even over the bound.
@@ -170,6 +183,8 @@ class Supervision {
         (process_->control_fd() >= 0 && (!control_.backpressured() || process_->reaped())) ? nfds
                                                                                            : -1;
     if (control_index >= 0) fds[nfds++] = {process_->control_fd(), POLLIN, 0};
+    const int stderr_index = process_->stderr_fd() >= 0 ? nfds : -1;
+    if (stderr_index >= 0) fds[nfds++] = {process_->stderr_fd(), POLLIN, 0};
     const bool watch_acks = control_.waiting_for_acks();
     if (watch_acks && work_dir_->watcher().fd() >= 0) {
       fds[nfds++] = {work_dir_->watcher().fd(), POLLIN, 0};
@@ -180,6 +195,7 @@ class Supervision {
     if (fds[0].revents & POLLIN) signals_->Drain();
     if (watch_acks) work_dir_->watcher().Drain();
     if (control_index >= 0 && fds[control_index].revents) control_.Read();
+    if (stderr_index >= 0 && fds[stderr_index].revents) stderr_.Read();
     return Status::OK();
   }
 
@@ -197,9 +213,20 @@ class Supervision {
   const StepLimits& limits_;
   TaskProcess* process_;
   TaskControl control_;
+  StderrTail stderr_;
   StopSchedule schedule_;
 };
 
+// "<how it ended>: <last stderr line>", or how it ended alone when the task
+// wrote no line to stderr. The account comes first: the store recognises a
+// timeout by its "timed out after " prefix.
+std::string FailureError(std::string how, const std::string& stderr_line) {
+  if (stderr_line.empty()) return how;
+  return how + ": " + stderr_line;
+}
+
+// An interrupted attempt keeps the stop's name alone: its stderr most likely
+// says it was stopped, not why it would have failed.
 TaskOutcome OutcomeOf(const Ending& ending, int stop_signal, double task_timeout_seconds) {
   TaskOutcome outcome;
   if (ending.interrupted) {
@@ -210,14 +237,15 @@ TaskOutcome OutcomeOf(const Ending& ending, int stop_signal, double task_timeout
   } else if (ending.timed_out) {
     outcome.status = TaskStatus::kFailed;
     DescribeExit(ending.wait_status, &outcome.exit_code);
-    outcome.error = fmt::format("timed out after {:g} s", task_timeout_seconds);
+    outcome.error = FailureError(fmt::format("timed out after {:g} s", task_timeout_seconds),
+                                 ending.stderr_line);
   } else {
     std::string how = DescribeExit(ending.wait_status, &outcome.exit_code);
     if (WIFEXITED(ending.wait_status) && WEXITSTATUS(ending.wait_status) == 0) {
       outcome.status = TaskStatus::kSucceeded;
     } else {
       outcome.status = TaskStatus::kFailed;
-      outcome.error = how;
+      outcome.error = FailureError(std::move(how), ending.stderr_line);
     }
   }
   return outcome;

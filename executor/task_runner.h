@@ -1,8 +1,9 @@
 // Runs one task of a shard: spawns the user's command, serves its fd-3 control
 // socket (task_control.h: checkpoints, sync acks, progress, notes), enforces
-// the per-task timeout and the stop path of SIGTERM/SIGINT and ARGO_DEADLINE, and
-// kills the task's process group once it is done (a background child holding
-// fd 3 gets at most protocol::kDrainControlMillis).
+// the per-task timeout and the stop path of SIGTERM/SIGINT and ARGO_DEADLINE,
+// forwards the task's stderr and keeps its last line (stderr_tail.h), and kills
+// the task's process group once it is done (a background child holding fd 3 or
+// its stderr gets at most protocol::kDrainControlMillis).
 #ifndef TASKMASTER_EXECUTOR_TASK_RUNNER_H_
 #define TASKMASTER_EXECUTOR_TASK_RUNNER_H_
 
@@ -57,6 +58,11 @@ struct TaskOutcome {
   // the pod's last attempt (nothing would run it again); an interruption never is.
   bool final = false;
   std::optional<int> exit_code;
+  // Empty on success; "interrupted by SIG<name>" for an interruption; for a
+  // failure how the command ended ("exited with code 1", "killed by signal 9
+  // (SIGKILL)", "timed out after 30 s"), then ": " and the last line the task
+  // wrote to stderr that is not blank, when there is one (at most
+  // kMaxStderrLineBytes); a command that cannot run: why (exit code 127).
   std::string error;
   int64_t duration_ms = 0;
   // The failure streak after this attempt (protocol::TaskEndRecord).

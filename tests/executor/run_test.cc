@@ -546,6 +546,73 @@ BOOST_AUTO_TEST_CASE(log_dir_takes_the_task_output) {
   BOOST_CHECK(!Contains(step->out(), "out of"));
 }
 
+// A failed attempt's error ends with the last line the task wrote to stderr
+// that is not blank, so that its fingerprint tells failures apart; the bytes
+// still reach the task's log, in order. A task silent on stderr keeps the
+// account of how it ended alone, and a long last line is cut.
+BOOST_AUTO_TEST_CASE(a_failed_task_reports_its_last_stderr_line) {
+  ShardFixture f;
+  const std::string logs = f.tmp / "logs";
+  BOOST_REQUIRE(::mkdir(logs.c_str(), 0755) == 0);
+  FakeSidecar sidecar(f.work);
+  f.Serve(&sidecar, ShardFixture::Shard({"refused", "quiet", "crashed", "long"}));
+  auto step = f.Start({"--task-retries", "3", "--log-dir", logs, "--", "sh", "-c", R"(
+    case "$TM_TASK_ID" in
+      refused)
+        echo "connecting to db:5432" >&2
+        echo "retrying" >&2
+        printf 'connection refused to db:5432 \r\n\n  \n' >&2
+        exit 3;;
+      quiet) echo "only on stdout"; exit 5;;
+      crashed) echo "about to crash" >&2; kill -KILL $$;;
+      long) printf 'E%0600d\n' 0 >&2; exit 1;;
+    esac)"});
+  BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
+  auto ends = sidecar.TaskEnds();
+  BOOST_REQUIRE_EQUAL(ends.size(), 4u);
+  for (const auto& end : ends) BOOST_CHECK(end.status == TaskStatus::kFailed);
+  BOOST_CHECK_EQUAL(ends[0].error, "exited with code 3: connection refused to db:5432");
+  BOOST_CHECK(ends[0].exit_code == std::optional<int>(3));
+  BOOST_CHECK_EQUAL(ends[1].error, "exited with code 5");
+  BOOST_CHECK_EQUAL(ends[2].error, "killed by signal 9 (SIGKILL): about to crash");
+  BOOST_CHECK_EQUAL(ends[3].error, "exited with code 1: E" + std::string(511, '0'));
+  // Forwarded unchanged: blank lines, the CR and the trailing space included.
+  BOOST_CHECK_EQUAL(ReadFile(logs + "/0.log"),
+                    "connecting to db:5432\nretrying\nconnection refused to db:5432 \r\n\n  \n");
+  BOOST_CHECK_EQUAL(ReadFile(logs + "/1.log"), "only on stdout\n");
+  BOOST_CHECK_EQUAL(ReadFile(logs + "/3.log"), "E" + std::string(600, '0') + "\n");
+  // tm-step's own log names the failure; the task's stderr went to its log only.
+  const std::string err = step->err();
+  BOOST_CHECK_MESSAGE(Contains(err, ": exited with code 3: connection refused to db:5432"), err);
+  BOOST_CHECK_MESSAGE(!Contains(err, "retrying"), err);
+}
+
+// Forwarding is a courtesy: when tm-step's own stderr takes no bytes (here
+// /dev/full, where every write fails with ENOSPC), what the task writes there is
+// lost, but neither the task nor the shard fails for it, and the task's last
+// line still ends its error.
+BOOST_AUTO_TEST_CASE(a_stderr_that_takes_no_bytes_fails_nothing) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  f.Serve(&sidecar, ShardFixture::Shard({"loud", "fine"}));
+  const std::string task =
+      R"([ "$TM_TASK_ID" = fine ] && exit 0; echo "no space left on /scratch" >&2; exit 3)";
+  test_support::ChildProcess step(
+      "/bin/sh",
+      {"-c", R"(exec "$0" "$@" 2>/dev/full)", kStepBinary, "run", "--", "sh", "-c", task}, f.env,
+      f.tmp / "tm-step");
+  const std::optional<int> code = step.Wait(kStepTimeout);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "tm-step still runs");
+  sidecar.Stop();
+  for (const std::string& problem : sidecar.problems()) BOOST_ERROR("journal: " << problem);
+  BOOST_CHECK_EQUAL(*code, pr::kExitFailed);
+  auto ends = sidecar.TaskEnds();
+  BOOST_REQUIRE_EQUAL(ends.size(), 2u);
+  BOOST_CHECK(ends[0].status == TaskStatus::kFailed);
+  BOOST_CHECK_EQUAL(ends[0].error, "exited with code 3: no space left on /scratch");
+  BOOST_CHECK(ends[1].status == TaskStatus::kSucceeded);
+}
+
 BOOST_AUTO_TEST_CASE(a_ready_for_another_step_is_refused) {
   struct Case {
     const char* name;

@@ -108,6 +108,7 @@ BOOST_AUTO_TEST_CASE(a_task_that_ignores_sigterm_is_killed_within_the_child_budg
     trap '' TERM
     sleep 30 &
     echo $! > "$OUT/sleep.pid"
+    echo "waiting for sleep" >&2
     echo started > "$OUT/started"
     wait
   )");
@@ -127,6 +128,8 @@ BOOST_AUTO_TEST_CASE(a_task_that_ignores_sigterm_is_killed_within_the_child_budg
   BOOST_REQUIRE_EQUAL(ends.size(), 1u);
   BOOST_CHECK(ends[0].status == TaskStatus::kInterrupted);
   BOOST_CHECK(ends[0].exit_code == std::optional<int>(128 + SIGKILL));
+  // An interruption names the stop, not what the task last said.
+  BOOST_CHECK_EQUAL(ends[0].error, "interrupted by SIGTERM");
   BOOST_CHECK(WaitUntil([&] { return ProcessIsDead(sleeper); }, milliseconds(1000)));
   rapidjson::Document summary = ParseObject(f.Output(pr::kOutSummary));
   BOOST_CHECK(summary["durable"].GetBool());
@@ -184,19 +187,52 @@ BOOST_AUTO_TEST_CASE(a_background_child_holding_fd3_cannot_hang_the_shard) {
                       "background child " << background << " still runs");
 }
 
+// The same bound for the task's stderr: a background child that keeps it open
+// (but not fd 3) does not hold up the shard, and the line the task wrote last
+// before exiting is still in its error.
+BOOST_AUTO_TEST_CASE(a_background_child_holding_stderr_cannot_hang_the_shard) {
+  ShardFixture f;
+  FakeSidecar sidecar(f.work);
+  f.Serve(&sidecar, ShardFixture::Shard({"leaky", "after"}));
+  const auto started = Clock::now();
+  auto step = f.StartSh(R"(
+    [ "$TM_TASK_INDEX" = 0 ] || exit 0
+    sleep 30 3>&- &
+    echo $! > "$OUT/background.pid"
+    echo "gave up waiting for the queue" >&2
+    exit 2
+  )");
+  BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
+  BOOST_CHECK_LT(Since(started).count(), 2000);
+  auto ends = sidecar.TaskEnds();
+  BOOST_REQUIRE_EQUAL(ends.size(), 2u);
+  BOOST_CHECK(ends[0].status == TaskStatus::kFailed);
+  BOOST_CHECK_EQUAL(ends[0].error, "exited with code 2: gave up waiting for the queue");
+  // The task ends when its process exits plus at most 100 ms of draining.
+  BOOST_CHECK_LT(ends[0].duration_ms, 500);
+  BOOST_CHECK(ends[1].status == TaskStatus::kSucceeded);
+  BOOST_CHECK(Contains(step->err(), "gave up waiting for the queue\n"));
+  const pid_t background = ReadPid(f.Out("background.pid"));
+  BOOST_CHECK_MESSAGE(WaitUntil([&] { return ProcessIsDead(background); }, milliseconds(1000)),
+                      "background child " << background << " still runs");
+}
+
 BOOST_AUTO_TEST_CASE(a_task_over_its_timeout_fails_and_the_shard_goes_on) {
   ShardFixture f;
   FakeSidecar sidecar(f.work);
   f.Serve(&sidecar, ShardFixture::Shard({"slow", "quick"}));
   const auto started = Clock::now();
-  auto step = f.Start(
-      {"--task-timeout", "0.5", "--", "sh", "-c", R"([ "$TM_TASK_INDEX" = 1 ] || exec sleep 30)"});
+  auto step =
+      f.Start({"--task-timeout", "0.5", "--", "sh", "-c",
+               R"([ "$TM_TASK_INDEX" = 1 ] || { echo "waiting for a lock" >&2; exec sleep 30; })"});
   BOOST_CHECK_EQUAL(Finish(*step, sidecar), pr::kExitFailed);
   BOOST_CHECK_LT(Since(started).count(), 3000);
   auto ends = sidecar.TaskEnds();
   BOOST_REQUIRE_EQUAL(ends.size(), 2u);
   BOOST_CHECK(ends[0].status == TaskStatus::kFailed);
-  BOOST_CHECK_MESSAGE(Contains(ends[0].error, "timed out"), ends[0].error);
+  // The store recognises a timeout by this prefix; the task's last line follows.
+  BOOST_CHECK_MESSAGE(ends[0].error.rfind("timed out after ", 0) == 0, ends[0].error);
+  BOOST_CHECK_EQUAL(ends[0].error, "timed out after 0.5 s: waiting for a lock");
   BOOST_CHECK_GE(ends[0].duration_ms, 500);
   BOOST_CHECK_LT(ends[0].duration_ms, 1500);
   BOOST_CHECK(ends[1].status == TaskStatus::kSucceeded);

@@ -50,11 +50,12 @@ BOOST_AUTO_TEST_CASE(a_requeued_task_runs_again_on_resubmission_and_succeeds) {
 
   Outcome exported = Sidecar(state, "export-failed requeued");
   BOOST_REQUIRE_EQUAL(exported.code, 0);
-  BOOST_CHECK_MESSAGE(Contains(exported.out, R"({"task":"needs-marker","ordinal":0,)"
-                                             R"("status":"failed","attempts":2,"failures":2,)"
-                                             R"("fingerprint":"3:exited with code <n>",)"
-                                             R"("exit_code":3,"last_error":)"),
-                      exported.out);
+  BOOST_CHECK_MESSAGE(
+      Contains(exported.out, R"({"task":"needs-marker","ordinal":0,)"
+                             R"("status":"failed","attempts":2,"failures":2,)"
+                             R"("fingerprint":"3:exited with code <n>: no marker at <path>",)"
+                             R"("exit_code":3,"last_error":)"),
+      exported.out);
   BOOST_CHECK_EQUAL(Lines(exported.out).size(), 1u);
   WriteFile(dir / "failed.jsonl", exported.out);
 
