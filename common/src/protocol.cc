@@ -322,10 +322,8 @@ std::string Encode(const TaskEndRecord& r) {
   w.Key("attempt").Int64(r.attempt);
   w.Key("duration_ms").Int64(r.duration_ms);
   w.Key("finished_at").Time(r.finished_at_ms);
-  if (!r.fingerprint.empty()) {
-    w.Key("fingerprint").String(r.fingerprint);
-    w.Key("fingerprint_streak").Int64(r.fingerprint_streak);
-  }
+  w.Key("fingerprint").String(r.fingerprint);
+  w.Key("fingerprint_streak").Int64(r.fingerprint_streak);
   return w.EndObject().Take();
 }
 
@@ -424,12 +422,10 @@ Result<TaskEndRecord> DecodeTaskEnd(std::string_view json) {
     r.attempt = in.Int64("attempt");
     r.duration_ms = in.Int64("duration_ms");
     r.finished_at_ms = in.Time("finished_at");
-    if (in.Has("fingerprint")) {
-      r.fingerprint = in.String("fingerprint");
-      r.fingerprint_streak = in.Int64("fingerprint_streak");
-      if (in.ok() && r.fingerprint_streak < 0) {
-        in.Fail("fingerprint_streak", "must not be negative");
-      }
+    r.fingerprint = in.String("fingerprint");
+    r.fingerprint_streak = in.Int64("fingerprint_streak");
+    if (in.ok() && r.fingerprint_streak < 0) {
+      in.Fail("fingerprint_streak", "must not be negative");
     }
     return r;
   });
@@ -576,10 +572,8 @@ std::string Encode(const ShardRestore& r) {
     w.Key("generation").Int64(t.generation);
     w.Key("exit_code").OptionalInt(t.exit_code);
     w.Key("error").String(t.error);
-    if (!t.fingerprint.empty()) {
-      w.Key("fingerprint").String(t.fingerprint);
-      w.Key("fingerprint_streak").Int64(t.fingerprint_streak);
-    }
+    w.Key("fingerprint").String(t.fingerprint);
+    w.Key("fingerprint_streak").Int64(t.fingerprint_streak);
     w.EndObject();
   }
   w.EndArray();
@@ -649,10 +643,8 @@ Result<ShardRestore> DecodeShardRestore(std::string_view json) {
         t.generation = task.Int64("generation");
         t.exit_code = task.OptionalInt("exit_code");
         t.error = task.String("error");
-        if (task.Has("fingerprint")) {
-          t.fingerprint = task.String("fingerprint");
-          t.fingerprint_streak = task.Int64("fingerprint_streak");
-        }
+        t.fingerprint = task.String("fingerprint");
+        t.fingerprint_streak = task.Int64("fingerprint_streak");
         in.Merge(task.status());
         r.tasks.push_back(std::move(t));
       }

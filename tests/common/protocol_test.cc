@@ -123,6 +123,8 @@ tp::TaskEndRecord GoldenTaskEnd() {
   end.attempt = 3;
   end.duration_ms = 1520;
   end.finished_at_ms = 1795912082123 + 1520;
+  end.fingerprint = "3:exit status <n>";
+  end.fingerprint_streak = 3;
   return end;
 }
 
@@ -135,6 +137,25 @@ tp::TaskEndRecord GoldenInterruptedTaskEnd() {
   end.attempt = 2;
   end.duration_ms = 30001;
   end.finished_at_ms = *taskmaster::ParseRfc3339Millis("2026-11-29T00:27:31.020Z");
+  // An interruption keeps the streak it was restored with.
+  end.fingerprint = "3:exit status <n>";
+  end.fingerprint_streak = 1;
+  return end;
+}
+
+// A failure that quarantines its task: its third in a row with one fingerprint.
+tp::TaskEndRecord GoldenQuarantinedTaskEnd() {
+  auto end = Numbered<tp::TaskEndRecord>(7, 3, 17);
+  end.task_id = "row-17";
+  end.status = TaskStatus::kQuarantined;
+  end.final = true;
+  end.exit_code = 3;
+  end.error = "exited with code 3: cannot parse row 17 of /data/in.csv";
+  end.attempt = 2;
+  end.duration_ms = 40;
+  end.finished_at_ms = *taskmaster::ParseRfc3339Millis("2026-12-07T01:52:18.839Z");
+  end.fingerprint = "3:exited with code <n>: cannot parse row <n> of <path>";
+  end.fingerprint_streak = 3;
   return end;
 }
 
@@ -202,6 +223,8 @@ tp::ShardRestore GoldenShardRestore() {
   task.interruptions = 2;
   task.generation = 2;
   task.error = "killed by signal 15 (SIGTERM)";
+  task.fingerprint = "3:exit status <n>";
+  task.fingerprint_streak = 1;
   shard.tasks.push_back(task);
   return shard;
 }
@@ -264,6 +287,8 @@ const std::vector<Golden>& Goldens() {
       {"record-note.json", Via(tp::DecodeNote), Encoded(GoldenNote)},
       {"record-task-end.json", Via(tp::DecodeTaskEnd), Encoded(GoldenTaskEnd)},
       {"record-task-end-null-exit.json", Via(tp::DecodeTaskEnd), Encoded(GoldenInterruptedTaskEnd)},
+      {"record-task-end-quarantined.json", Via(tp::DecodeTaskEnd),
+       Encoded(GoldenQuarantinedTaskEnd)},
       {"record-commit.json", Via(tp::DecodeCommit), Encoded(GoldenCommit)},
       {"record-budget.json", Via(tp::DecodeBudget), Encoded(GoldenBudget)},
       {"ready.json", Via(tp::DecodeReady), Encoded(GoldenReady)},

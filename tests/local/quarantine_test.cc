@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(a_poison_task_is_quarantined_and_runs_again_only_once_reque
   BOOST_CHECK_EQUAL(exported.code, 0);
   BOOST_CHECK_MESSAGE(Contains(exported.out, R"({"task":"poison","ordinal":0,)"
                                              R"("status":"quarantined","attempts":3,"failures":3,)"
-                                             R"("fingerprint":"3:exited with code <n>)"),
+                                             R"("fingerprint":"3:exited with code <n>: cannot parse row <n> of <path>")"),
                       exported.out);
 
   // A resubmission does not run it again: it is still quarantined.

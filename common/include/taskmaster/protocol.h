@@ -260,8 +260,8 @@ struct TaskEndRecord {
   int64_t finished_at_ms = 0;
   // The task's failure streak after this attempt (docs/protocol.md,
   // "Quarantine"): the fingerprint of its last failure and how many failures
-  // in a row had it. An interruption or a cancel leaves what was restored; a
-  // success clears them. Absent in records of versions before quarantine.
+  // in a row had it ("" and 0: none). An interruption or a cancel leaves what
+  // was restored; a success clears them.
   std::string fingerprint;
   int64_t fingerprint_streak = 0;
 };
@@ -364,7 +364,7 @@ struct RestoredTask {
   int64_t generation = 0;  // 0: no checkpoint; else restore/checkpoints/<ordinal>.json
   std::optional<int> exit_code;
   std::string error;
-  std::string fingerprint;         // of the task's last failure (TaskEndRecord)
+  std::string fingerprint;         // of the task's last failure (TaskEndRecord); "": none
   int64_t fingerprint_streak = 0;  // failures in a row with it
 };
 // restore/shard.json.

@@ -94,7 +94,8 @@ void LoadWorkflow(Connection* db, const std::string& workflow, int tasks) {
       p);
   db->Run(
       "INSERT INTO task_states (workflow_id, ordinal, task_id, status, final) "
-      "SELECT $1, i, 't' || i, CASE WHEN i % 100 = 0 THEN 'failed' ELSE 'succeeded' END, true "
+      "SELECT $1, i, 't' || i, CASE WHEN i % 100 = 0 THEN 'failed' ELSE 'succeeded' END, "
+      "i % 100 = 0 "
       "FROM generate_series(0, $2::bigint - 1) i",
       p);
   db->Run(
@@ -147,8 +148,8 @@ const std::map<std::string, std::vector<std::string>>& Parameters() {
              R"("exit_code":0,"error":"","finished_at_ms":2,"duration_ms":1}])"}},
       {"ReopenWorkflow", {"W"}},
       {"ReopenTasks", {"W"}},
-      {"RequeueTask", {"W", "t500"}},
-      {"RequeueFailed", {"W"}},
+      {"RequeueTask", {"W", "t500", "failed"}},
+      {"RequeueStatus", {"W", "quarantined"}},
       {"FinishWorkflow", {"W", "succeeded"}},
       {"RecordBudget", {"W", R"({"max_failures":1,"max_failure_percent":2.5,"task_retries":3})"}},
       {"LockWorkflow", {"W"}},

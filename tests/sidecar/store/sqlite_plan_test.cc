@@ -75,7 +75,7 @@ void LoadMillion(Db* db) {
            std::to_string(kTasks) +
            ") INSERT INTO task_states (workflow_id, ordinal, task_id, status, final) "
            "SELECT 'w-big', i, 't' || i, CASE WHEN i % 100 = 0 THEN 'failed' ELSE 'succeeded' "
-           "END, 1 FROM n");
+           "END, i % 100 = 0 FROM n");
   db->Exec(
       "INSERT INTO checkpoints (workflow_id, task_id, generation, document, updated_at) "
       "SELECT workflow_id, task_id, 1, '{}', '2026-01-01T00:00:00.000Z' FROM task_states WHERE "
