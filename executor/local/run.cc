@@ -216,6 +216,17 @@ std::optional<int> LocalRun::TakeStateDir() {
     std::cerr << "tm-step local: " << dir.status().message() << "\n";
     return pr::kExitFailed;
   }
+  // A full disk is refused before the state dir is touched: opening it writes
+  // the lock's pid and clears run/ (the dir itself, or the nearest existing
+  // dir above one still to be made, holds the file system it will be on).
+  std::string existing = *dir;
+  while (!env_->FileExists(existing) && existing != DirName(existing)) {
+    existing = DirName(existing);
+  }
+  if (auto full = OutOfSpace(existing)) {
+    console_.Error(*full + ".");
+    return pr::kExitNotDurable;
+  }
   state_dir_ = std::make_unique<StateDir>(env_, *dir);
   if (Status s = state_dir_->Open(); !s.ok()) {
     std::cerr << "tm-step local: " << s.message() << "\n";
@@ -410,10 +421,6 @@ void LocalRun::PrintSummary(int exit_code) {
 int LocalRun::Run() {
   started_ns_ = env_->MonotonicNanos();
   if (auto code = Prepare()) return *code;
-  if (auto full = OutOfSpace(state_dir_->root())) {
-    console_.Error(*full + ".");
-    return pr::kExitNotDurable;
-  }
   console_.Info(fmt::format("Workflow {}: {} tasks; state in {} (the same command resumes)",
                             state_key_, task_count_, state_dir_->root()));
   std::optional<int> stop =

@@ -1,17 +1,21 @@
 // The state dir's file system filled up in the middle of a run (a small tmpfs
 // mounted there, then a file written into it until no byte is left): the run
 // stops by itself with exit 75 and a message that says the disk is full and
-// what to do; once the file is gone, the same command finishes the workflow
-// and every invariant of the chaos suite holds. Mounting needs root (CAP_SYS_ADMIN), as make test
+// what to do; started again on the full disk it says so and writes nothing;
+// once the file is gone, the same command finishes the workflow and every
+// invariant of the chaos suite holds. Mounting needs root (CAP_SYS_ADMIN), as make test
 // runs.
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "chaos_workflow.h"
 
@@ -55,6 +59,21 @@ int64_t FillUp(const std::string& path) {
   return written;
 }
 
+// Every file and directory under `dir`: its size (-1 for a directory) and its
+// last change, to the nanosecond.
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> entries;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    BOOST_REQUIRE(::lstat(entry.path().c_str(), &st) == 0);
+    std::ostringstream what;
+    what << (S_ISDIR(st.st_mode) ? -1 : st.st_size) << " " << st.st_mtim.tv_sec << "."
+         << st.st_mtim.tv_nsec << " " << st.st_ctim.tv_sec << "." << st.st_ctim.tv_nsec;
+    entries[entry.path().string()] = what.str();
+  }
+  return entries;
+}
+
 BOOST_AUTO_TEST_SUITE(disk_full)
 
 BOOST_AUTO_TEST_CASE(a_full_state_dir_stops_the_run_which_resumes_once_space_returns) {
@@ -83,13 +102,28 @@ BOOST_AUTO_TEST_CASE(a_full_state_dir_stops_the_run_which_resumes_once_space_ret
     BOOST_REQUIRE(local_test::ReapAllChildren(milliseconds(30000)));
   }
   {
-    // Still full: the same command stops at once, and says why.
+    // Still full: the same command stops at once, says why, and neither writes,
+    // creates nor removes anything in the state dir.
+    const std::map<std::string, std::string> before = Snapshot(workflow.state_dir());
     auto run = workflow.Start();
     const std::optional<int> code = run->Wait(milliseconds(60000));
     BOOST_REQUIRE(code.has_value());
     BOOST_CHECK_EQUAL(*code, 75);
     BOOST_CHECK_MESSAGE(local_test::Contains(run->err(), "is full"), run->err());
     BOOST_REQUIRE(local_test::ReapAllChildren(milliseconds(30000)));
+    const std::map<std::string, std::string> after = Snapshot(workflow.state_dir());
+    for (const auto& [path, what] : after) {
+      auto was = before.find(path);
+      if (was == before.end()) {
+        BOOST_ERROR("a run on a full disk created " << path);
+      } else if (was->second != what) {
+        BOOST_ERROR("a run on a full disk changed " << path << " (" << was->second << " -> "
+                                                    << what << ")");
+      }
+    }
+    for (const auto& [path, what] : before) {
+      if (after.count(path) == 0) BOOST_ERROR("a run on a full disk removed " << path);
+    }
   }
   std::filesystem::remove(filler);
   auto run = workflow.Start();
