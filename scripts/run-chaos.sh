@@ -44,5 +44,12 @@ awk -F'[;,:] *' '/^chaos:/ {
     }
   }
   END { printf "runs %d, records %d\n", runs, records }' "$summary"
-grep -o '[a-zA-Z -]*: [0-9]*' "$summary" | grep -v 'chaos: seed' | awk -F': ' '{ n[$1] += $2 } END { for (k in n) printf "  %s: %d\n", k, n[k] }' | sort
+# Each seeded line's "; "-separated counts after its first field ("kill -9 a
+# task: 7", ...), summed by name.
+awk -F'; ' '/^chaos: seed/ {
+    for (i = 2; i <= NF; i++) {
+      if (split($i, kv, ": ") == 2) total[kv[1]] += kv[2]
+    }
+  }
+  END { for (name in total) printf "  %s: %d\n", name, total[name] }' "$summary" | sort
 exit $((failed > 0))
