@@ -30,11 +30,9 @@ std::vector<std::string> Args(const std::string& state_dir, const std::vector<st
 
 // One line per task: "<task> <failures> <interruptions> <status> <final>".
 std::string TaskCounts(const std::string& state_dir) {
-  Outcome rows = Shell("sqlite3 -separator ' ' " + state_dir +
-                       "/state.db 'SELECT task_id, failures, interruptions, status, final FROM "
-                       "task_states ORDER BY ordinal' 2>&1");
-  BOOST_REQUIRE_MESSAGE(rows.code == 0, "sqlite3: " << rows.out);
-  return rows.out;
+  return StateDbRows(state_dir,
+                     "SELECT task_id, failures, interruptions, status, final FROM task_states "
+                     "ORDER BY ordinal");
 }
 
 std::map<std::string, int> CountRuns(const std::string& runs_file) {

@@ -100,6 +100,17 @@ Outcome Shell(const std::string& command_line) {
   return Outcome{shell.exit_code, std::move(shell.out), ""};
 }
 
+Outcome SidecarOnStateDir(const std::string& state_dir, const std::string& args) {
+  return Shell(std::string(kSidecarBinary) + " " + args + " --store sqlite:" + state_dir +
+               "/state.db 2>&1");
+}
+
+std::string StateDbRows(const std::string& state_dir, const std::string& sql) {
+  Outcome rows = Shell("sqlite3 -separator ' ' " + state_dir + "/state.db \"" + sql + "\" 2>&1");
+  BOOST_REQUIRE_MESSAGE(rows.code == 0, "sqlite3: " << rows.out);
+  return rows.out;
+}
+
 std::string RequireServiceEnv(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {

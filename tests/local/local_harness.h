@@ -81,6 +81,13 @@ Outcome RunToEnd(const std::vector<std::string>& args, const EnvVars& env,
 // Runs a command line through the shell and returns its exit code and stdout.
 Outcome Shell(const std::string& command_line);
 
+// `tm-sidecar ARGS --store sqlite:STATE_DIR/state.db` (a local run's SQLite
+// store), stdout and stderr together in `out`.
+Outcome SidecarOnStateDir(const std::string& state_dir, const std::string& args);
+// The rows `sql` reads from STATE_DIR/state.db with sqlite3, a line each, its
+// columns separated by one space; fails the test when sqlite3 does.
+std::string StateDbRows(const std::string& state_dir, const std::string& sql);
+
 // The value of a variable scripts/test-services.sh exports (TM_TEST_POSTGRES_DSN,
 // TM_TEST_REDIS_URL); fails the test, saying how to start them, when unset.
 std::string RequireServiceEnv(const char* name);

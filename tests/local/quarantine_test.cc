@@ -21,31 +21,29 @@ constexpr milliseconds kRunTimeout(60000);
 // poison: the same error every time until $MARKER exists. flaky: exit code
 // 10 + its earlier runs (a new fingerprint each attempt) until its fourth run.
 std::vector<std::string> Args(const std::string& state_dir) {
-  return {"--task-list",        JsonList({"poison", "flaky", "fine"}),
-          "--state-dir",        state_dir,
-          "--sidecar",          kSidecarBinary,
-          "--backoff",          "0",
-          "--state-key",        "quarantine",
-          "--retries",          "5",
-          "--quarantine-after", "3",
+  return {"--task-list",
+          JsonList({"poison", "flaky", "fine"}),
+          "--state-dir",
+          state_dir,
+          "--sidecar",
+          kSidecarBinary,
+          "--backoff",
+          "0",
+          "--state-key",
+          "quarantine",
+          "--retries",
+          "5",
+          "--quarantine-after",
+          "3",
           "--continue-on-error",
-          "--",                 "/bin/sh",
-          "-c",                 R"(echo "$TM_TASK_ID" >> "$RUNS"
+          "--",
+          "/bin/sh",
+          "-c",
+          R"(echo "$TM_TASK_ID" >> "$RUNS"
 case "$TM_TASK_ID" in
   poison) [ -e "$MARKER" ] || { echo "cannot parse row 17 of /data/in.csv" >&2; exit 3; } ;;
   flaky) n=$(grep -c flaky "$RUNS"); [ "$n" -ge 4 ] || exit $((10 + n)) ;;
 esac)"};
-}
-
-Outcome Sidecar(const std::string& state_dir, const std::string& args) {
-  return Shell(std::string(kSidecarBinary) + " " + args + " --store sqlite:" + state_dir +
-               "/state.db 2>&1");
-}
-
-std::string Rows(const std::string& state_dir, const std::string& sql) {
-  Outcome rows = Shell("sqlite3 -separator ' ' " + state_dir + "/state.db \"" + sql + "\" 2>&1");
-  BOOST_REQUIRE_MESSAGE(rows.code == 0, "sqlite3: " << rows.out);
-  return rows.out;
 }
 
 int64_t Runs(const std::string& runs_file, const std::string& task) {
@@ -65,46 +63,48 @@ BOOST_AUTO_TEST_CASE(a_poison_task_is_quarantined_and_runs_again_only_once_reque
   BOOST_CHECK_EQUAL(Runs(runs, "poison"), 3);  // quarantined on its third failure, not its sixth
   BOOST_CHECK_EQUAL(Runs(runs, "flaky"), 4);   // three different failures, then success
   BOOST_CHECK_EQUAL(Runs(runs, "fine"), 1);
-  BOOST_CHECK_EQUAL(Rows(state,
-                         "SELECT task_id, status, final, failures, fingerprint_streak FROM "
-                         "task_states ORDER BY ordinal"),
+  BOOST_CHECK_EQUAL(StateDbRows(state,
+                                "SELECT task_id, status, final, failures, fingerprint_streak FROM "
+                                "task_states ORDER BY ordinal"),
                     "poison quarantined 1 3 3\nflaky succeeded 0 3 0\nfine succeeded 0 0 0\n");
   // Counted as failed for good: the workflow failed, over --max-failures 0.
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status, failed, succeeded FROM workflow_states"),
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status, failed, succeeded FROM workflow_states"),
                     "failed 1 2\n");
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT quarantine_after FROM workflow_states"), "3\n");
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT quarantine_after FROM workflow_states"), "3\n");
 
-  Outcome listed = Sidecar(state, "tasks quarantine --status quarantined -o jsonl");
+  Outcome listed = SidecarOnStateDir(state, "tasks quarantine --status quarantined -o jsonl");
   BOOST_CHECK_EQUAL(listed.code, 0);
   BOOST_CHECK_EQUAL(Lines(listed.out).size(), 1u);
   BOOST_CHECK_MESSAGE(Contains(listed.out, R"("task_id":"poison","status":"quarantined")"),
                       listed.out);
-  Outcome exported = Sidecar(state, "export-failed quarantine");
+  Outcome exported = SidecarOnStateDir(state, "export-failed quarantine");
   BOOST_CHECK_EQUAL(exported.code, 0);
-  BOOST_CHECK_MESSAGE(Contains(exported.out, R"({"task":"poison","ordinal":0,)"
-                                             R"("status":"quarantined","attempts":3,"failures":3,)"
-                                             R"("fingerprint":"3:exited with code <n>: cannot parse row <n> of <path>")"),
-                      exported.out);
+  BOOST_CHECK_MESSAGE(
+      Contains(exported.out,
+               R"({"task":"poison","ordinal":0,)"
+               R"("status":"quarantined","attempts":3,"failures":3,)"
+               R"("fingerprint":"3:exited with code <n>: cannot parse row <n> of <path>")"),
+      exported.out);
 
   // A resubmission does not run it again: it is still quarantined.
   run = RunToEnd(Args(state), env, dir.path(), kRunTimeout);
   BOOST_CHECK_MESSAGE(run.code == 1, "exit " << run.code << "\n" << run.out << run.err);
   BOOST_CHECK_EQUAL(Runs(runs, "poison"), 3);
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status FROM task_states WHERE ordinal = 0"),
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status FROM task_states WHERE ordinal = 0"),
                     "quarantined\n");
 
   // requeue without --status takes tasks that failed for good: there are none.
-  Outcome failed_only = Sidecar(state, "requeue quarantine");
+  Outcome failed_only = SidecarOnStateDir(state, "requeue quarantine");
   BOOST_CHECK_EQUAL(failed_only.code, 0);
   BOOST_CHECK_EQUAL(failed_only.out,
                     "workflow quarantine is failed: no task is failed for good; nothing to "
                     "requeue\n");
-  Outcome requeued = Sidecar(state, "requeue quarantine --status quarantined");
+  Outcome requeued = SidecarOnStateDir(state, "requeue quarantine --status quarantined");
   BOOST_CHECK_EQUAL(requeued.code, 0);
   BOOST_CHECK_MESSAGE(Contains(requeued.out, "1 tasks are pending again (poison)"), requeued.out);
-  BOOST_CHECK_EQUAL(Rows(state,
-                         "SELECT status, final, failures, coalesce(fingerprint, 'none'), "
-                         "fingerprint_streak FROM task_states WHERE ordinal = 0"),
+  BOOST_CHECK_EQUAL(StateDbRows(state,
+                                "SELECT status, final, failures, coalesce(fingerprint, 'none'), "
+                                "fingerprint_streak FROM task_states WHERE ordinal = 0"),
                     "pending 0 0 none 0\n");
 
   WriteFile(dir / "marker", "");
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(a_poison_task_is_quarantined_and_runs_again_only_once_reque
   BOOST_REQUIRE_MESSAGE(run.code == 0, "exit " << run.code << "\n" << run.out << run.err);
   BOOST_CHECK_EQUAL(Runs(runs, "poison"), 4);
   BOOST_CHECK_EQUAL(Runs(runs, "flaky"), 4);
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status, succeeded FROM workflow_states"),
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status, succeeded FROM workflow_states"),
                     "succeeded 3\n");
 }
 

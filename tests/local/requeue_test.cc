@@ -27,18 +27,6 @@ std::vector<std::string> Args(const std::string& state_dir) {
                    [ "$TM_TASK_ID" = fine ] || [ -e "$MARKER" ] || { echo "no marker at $MARKER" >&2; exit 3; })"};
 }
 
-// tm-sidecar ARGS --store sqlite:STATE/state.db, stdout and stderr together.
-Outcome Sidecar(const std::string& state_dir, const std::string& args) {
-  return Shell(std::string(kSidecarBinary) + " " + args + " --store sqlite:" + state_dir +
-               "/state.db 2>&1");
-}
-
-std::string Rows(const std::string& state_dir, const std::string& sql) {
-  Outcome rows = Shell("sqlite3 -separator ' ' " + state_dir + "/state.db \"" + sql + "\" 2>&1");
-  BOOST_REQUIRE_MESSAGE(rows.code == 0, "sqlite3: " << rows.out);
-  return rows.out;
-}
-
 BOOST_AUTO_TEST_SUITE(requeue)
 
 BOOST_AUTO_TEST_CASE(a_requeued_task_runs_again_on_resubmission_and_succeeds) {
@@ -48,7 +36,7 @@ BOOST_AUTO_TEST_CASE(a_requeued_task_runs_again_on_resubmission_and_succeeds) {
   Outcome run = RunToEnd(Args(state), env, dir.path(), kRunTimeout);
   BOOST_REQUIRE_MESSAGE(run.code == 1, "exit " << run.code << "\n" << run.out << run.err);
 
-  Outcome exported = Sidecar(state, "export-failed requeued");
+  Outcome exported = SidecarOnStateDir(state, "export-failed requeued");
   BOOST_REQUIRE_EQUAL(exported.code, 0);
   BOOST_CHECK_MESSAGE(
       Contains(exported.out, R"({"task":"needs-marker","ordinal":0,)"
@@ -59,25 +47,28 @@ BOOST_AUTO_TEST_CASE(a_requeued_task_runs_again_on_resubmission_and_succeeds) {
   BOOST_CHECK_EQUAL(Lines(exported.out).size(), 1u);
   WriteFile(dir / "failed.jsonl", exported.out);
 
-  const std::string before = Rows(state, "SELECT status, failed, version FROM workflow_states");
-  Outcome dry = Sidecar(state, "requeue requeued --from " + dir / "failed.jsonl" + " --dry-run");
+  const std::string before =
+      StateDbRows(state, "SELECT status, failed, version FROM workflow_states");
+  Outcome dry =
+      SidecarOnStateDir(state, "requeue requeued --from " + dir / "failed.jsonl" + " --dry-run");
   BOOST_CHECK_EQUAL(dry.code, 0);
   BOOST_CHECK_EQUAL(dry.out,
                     "workflow requeued is failed: 1 tasks would become pending (needs-marker); "
                     "it would become running; nothing changed (--dry-run)\n");
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status, failed, version FROM workflow_states"), before);
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status, failed, version FROM workflow_states"),
+                    before);
 
-  Outcome requeued = Sidecar(state, "requeue requeued --from " + dir / "failed.jsonl");
+  Outcome requeued = SidecarOnStateDir(state, "requeue requeued --from " + dir / "failed.jsonl");
   BOOST_CHECK_EQUAL(requeued.code, 0);
   BOOST_CHECK_EQUAL(requeued.out,
                     "workflow requeued was failed: 1 tasks are pending again (needs-marker); it "
                     "is running now; resubmit under the same state key to run them\n");
   BOOST_CHECK_EQUAL(
-      Rows(state,
-           "SELECT task_id, status, final, failures, attempts FROM task_states ORDER BY "
-           "ordinal"),
+      StateDbRows(state,
+                  "SELECT task_id, status, final, failures, attempts FROM task_states ORDER BY "
+                  "ordinal"),
       "needs-marker pending 0 0 2\nfine succeeded 0 0 1\n");
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status, failed, pending FROM workflow_states"),
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status, failed, pending FROM workflow_states"),
                     "running 0 1\n");
 
   WriteFile(dir / "marker", "");
@@ -87,9 +78,11 @@ BOOST_AUTO_TEST_CASE(a_requeued_task_runs_again_on_resubmission_and_succeeds) {
   const std::vector<std::string> runs = Lines(ReadFile(dir / "runs"));
   BOOST_CHECK_EQUAL(std::count(runs.begin(), runs.end(), "needs-marker"), 3);
   BOOST_CHECK_EQUAL(std::count(runs.begin(), runs.end(), "fine"), 1);
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT status, succeeded FROM workflow_states"), "succeeded 2\n");
-  BOOST_CHECK_EQUAL(Rows(state, "SELECT count(*) FROM task_attempts WHERE ordinal = 0"), "3\n");
-  BOOST_CHECK_EQUAL(Sidecar(state, "export-failed requeued").out, "");
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT status, succeeded FROM workflow_states"),
+                    "succeeded 2\n");
+  BOOST_CHECK_EQUAL(StateDbRows(state, "SELECT count(*) FROM task_attempts WHERE ordinal = 0"),
+                    "3\n");
+  BOOST_CHECK_EQUAL(SidecarOnStateDir(state, "export-failed requeued").out, "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
