@@ -38,11 +38,7 @@ std::string LastStderrLine::Get() const {
   std::string line = ReplaceInvalidUtf8(line_.empty() ? last_ : line_);
   // Valid UTF-8 now, so a continuation byte marks the middle of a character. A
   // character cut off at kKeptBytes became U+FFFD past the bound, and goes here.
-  if (line.size() > kMaxStderrLineBytes) {
-    size_t cut = kMaxStderrLineBytes;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-    line.resize(cut);
-  }
+  line.resize(Utf8Prefix(line, kMaxStderrLineBytes).size());
   const size_t last = line.find_last_not_of(kBlank);
   line.resize(last == std::string::npos ? 0 : last + 1);
   return line;

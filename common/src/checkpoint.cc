@@ -16,6 +16,7 @@
 #include "taskmaster/protocol.h"
 #include "taskmaster/task_list.h"
 #include "taskmaster/time.h"
+#include "taskmaster/utf8.h"
 
 namespace taskmaster {
 namespace {
@@ -58,9 +59,7 @@ bool IsJsonSpace(char c) {
 std::string Quote(std::string_view text) {
   constexpr size_t kMaxShown = 64;
   if (text.size() <= kMaxShown) return JsonQuote(text);
-  size_t cut = kMaxShown;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return JsonQuote(text.substr(0, cut)) + "...";
+  return JsonQuote(Utf8Prefix(text, kMaxShown)) + "...";
 }
 
 // created_at: exactly the RFC 3339 form time.h writes, from 1970 on.

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "taskmaster/utf8.h"
+
 namespace taskmaster {
 namespace {
 
@@ -46,11 +48,7 @@ std::string NormalizeErrorLine(std::string_view error) {
   const size_t first = line.find_first_not_of(' ');
   if (first == std::string::npos) return {};
   line = line.substr(first, line.find_last_not_of(' ') - first + 1);
-  if (line.size() > kMaxNormalizedErrorBytes) {
-    size_t cut = kMaxNormalizedErrorBytes;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-    line.resize(cut);
-  }
+  line.resize(Utf8Prefix(line, kMaxNormalizedErrorBytes).size());
   return line;
 }
 

@@ -220,4 +220,16 @@ BOOST_AUTO_TEST_CASE(replacement_always_yields_valid_utf8) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_prefix_never_ends_inside_a_character) {
+  using taskmaster::Utf8Prefix;
+  BOOST_TEST(Utf8Prefix("abc", 5) == "abc");
+  BOOST_TEST(Utf8Prefix("abc", 2) == "ab");
+  // "é" is two bytes, "€" three: a bound inside one cuts before it.
+  BOOST_TEST(Utf8Prefix("a\xC3\xA9" "b", 2) == "a");
+  BOOST_TEST(Utf8Prefix("a\xC3\xA9" "b", 3) == "a\xC3\xA9");
+  BOOST_TEST(Utf8Prefix("\xE2\x82\xAC\xE2\x82\xAC", 5) == "\xE2\x82\xAC");
+  BOOST_TEST(Utf8Prefix("\xE2\x82\xAC", 2).empty());
+  BOOST_TEST(Utf8Prefix("", 0).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -27,6 +27,11 @@ std::optional<char32_t> DecodeUtf8(std::string_view text, size_t* pos);
 // or stored as text.
 std::string ReplaceInvalidUtf8(std::string_view text);
 
+// The longest prefix of `text` of at most max_bytes that does not end inside a
+// character: cut before the continuation bytes (10xxxxxx) at the bound. For
+// valid UTF-8 the result is valid UTF-8.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
+
 }  // namespace taskmaster
 
 #endif  // TASKMASTER_UTF8_H_
