@@ -89,6 +89,22 @@ std::string FailedTasks(const RunReport& r) {
   return out;
 }
 
+// With --quarantine-after, some of the failures may be quarantined tasks, which
+// running the same command again leaves alone: how to send them back.
+std::string QuarantineHint(const RunReport& r, const protocol::FinalizeSummary& counts) {
+  if (r.options->quarantine_after <= 0 || counts.failed == 0) return "";
+  const std::string store =
+      r.options->postgres.empty()
+          ? "--store " + ShellQuote("sqlite:" + JoinPath(r.state_dir, "state.db"))
+          : std::string("--postgres \"$TM_POSTGRES_DSN\"");
+  return fmt::format(
+      "Quarantined tasks (the same failure {} times in a row) are not run again by this command "
+      "until requeued:\n  {} tasks {} {} --status quarantined\n  {} requeue {} {} --status "
+      "quarantined\n",
+      r.options->quarantine_after, ShellQuote(r.sidecar_program), store, ShellQuote(r.state_key),
+      ShellQuote(r.sidecar_program), store, ShellQuote(r.state_key));
+}
+
 // Where the state is, and the commands that show it.
 std::string StateQueries(const RunReport& r) {
   std::string out;
@@ -118,7 +134,8 @@ std::string StateQueries(const RunReport& r) {
 void PrintSummary(Console* console, const RunReport& report) {
   console->Finish();
   const protocol::FinalizeSummary counts = FinalizeSummaryOf(report.finalize->outputs);
-  std::string out = CountsTable(report, counts) + FailedTasks(report);
+  std::string out =
+      CountsTable(report, counts) + FailedTasks(report) + QuarantineHint(report, counts);
   out += fmt::format(
       "Logs:  {}/<shard>/<ordinal>.log (task output; tm-step.log and "
       "tm-sidecar.log beside them)\n",

@@ -61,6 +61,10 @@ BOOST_AUTO_TEST_CASE(a_poison_task_is_quarantined_and_runs_again_only_once_reque
   Outcome run = RunToEnd(Args(state), env, dir.path(), kRunTimeout);
   BOOST_REQUIRE_MESSAGE(run.code == 1, "exit " << run.code << "\n" << run.out << run.err);
   BOOST_CHECK_EQUAL(Runs(runs, "poison"), 3);  // quarantined on its third failure, not its sixth
+  // The summary says how to send quarantined tasks back.
+  BOOST_CHECK_MESSAGE(Contains(run.out, "requeue --store sqlite:" + state +
+                                            "/state.db quarantine --status quarantined"),
+                      run.out);
   BOOST_CHECK_EQUAL(Runs(runs, "flaky"), 4);   // three different failures, then success
   BOOST_CHECK_EQUAL(Runs(runs, "fine"), 1);
   BOOST_CHECK_EQUAL(StateDbRows(state,
