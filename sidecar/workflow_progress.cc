@@ -72,6 +72,9 @@ std::string ProgressJson(const WorkflowState& state, int64_t now_ms, const char*
     w.Key("max_failure_percent").Double(budget->max_failure_percent);
     w.Key("tolerated").Int64(tolerated);
     w.Key("failure_budget_left").Int64(std::max<int64_t>(tolerated - state.counts.failed, 0));
+    // What the shards were given per task, once one recorded it.
+    if (budget->task_retries) w.Key("task_retries").Int64(*budget->task_retries);
+    if (budget->quarantine_after) w.Key("quarantine_after").Int64(*budget->quarantine_after);
   }
   w.Key("source").String(source);
   w.EndObject();

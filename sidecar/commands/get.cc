@@ -64,6 +64,15 @@ void PrintSummary(const WorkflowState& state, int64_t now_ms, const GetFlags& fl
   t.Add({"RATE:", fmt::format("{:.3f} tasks/s", p.rate)});
   t.Add({"ETA:", Eta(p.eta_seconds)});
   t.Add({"FAILURE BUDGET:", budget});
+  if (const std::optional<FailureBudget>& b = state.budget; b && b->task_retries) {
+    const int64_t after = b->quarantine_after.value_or(0);
+    t.Add({"PER TASK:", fmt::format("task-retries {}, quarantine-after {} ({})", *b->task_retries,
+                                    after,
+                                    after > 0 ? fmt::format("quarantined after {} failures in a "
+                                                            "row with one fingerprint",
+                                                            after)
+                                              : std::string("no quarantine"))});
+  }
   t.Add({"CREATED:", HumanTime(state.created_at_ms)});
   t.Add({"UPDATED:", HumanTime(state.updated_at_ms)});
   t.Print(std::cout);

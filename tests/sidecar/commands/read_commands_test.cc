@@ -71,17 +71,22 @@ BOOST_AUTO_TEST_CASE(get_prints_the_summary_with_the_failure_budget) {
 BOOST_AUTO_TEST_CASE(get_shows_the_recorded_failure_budget) {
   TestWriter w(*store_, "wf", protocol::Role::kShard, 0);
   Batch b = w.NewBatch();
-  w.Budget(&b, 0, 40, 3, std::nullopt);  // 40% of 5: 2 tolerated
+  w.Budget(&b, 0, 40, 3, 2);  // 40% of 5: 2 tolerated
   BOOST_REQUIRE(store_->Apply(b).ok());
   Run r = Sidecar({"get", "wf"});
   BOOST_CHECK_EQUAL(r.code, 0);
   BOOST_CHECK_MESSAGE(
       r.out.find(R"("max_failures":0,"max_failure_percent":40.0,"tolerated":2,)"
-                 R"("failure_budget_left":1,"source":"store"})") != std::string::npos,
+                 R"("failure_budget_left":1,"task_retries":3,"quarantine_after":2,)"
+                 R"("source":"store"})") != std::string::npos,
       r.out);
   r = Sidecar({"get", "wf", "-o", "table"});
   BOOST_CHECK_MESSAGE(r.out.find("FAILURE BUDGET:  1 of 2 final failures left (max-failures 0, "
                                  "max-failure-percent 40)") != std::string::npos,
+                      r.out);
+  BOOST_CHECK_MESSAGE(r.out.find("PER TASK:        task-retries 3, quarantine-after 2 (quarantined "
+                                 "after 2 failures in a row with one fingerprint)") !=
+                          std::string::npos,
                       r.out);
   r = Sidecar({"get", "wf", "--max-failures", "4"});
   BOOST_CHECK_MESSAGE(r.out.find(R"("tolerated":4,"failure_budget_left":3,)") != std::string::npos,
