@@ -15,6 +15,7 @@
 
 #include "store/apply_plan.h"
 #include "store/derived_state.h"
+#include "store/postgres_dsn.h"
 #include "store/schema_version.h"
 #include "taskmaster/json.h"
 
@@ -456,41 +457,10 @@ struct ResultClearer {
 using ConnectionHandle = std::unique_ptr<PGconn, ConnectionCloser>;
 using ResultHandle = std::unique_ptr<PGresult, ResultClearer>;
 
-struct ConninfoFreer {
-  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
-};
-
-// libpq's messages end in a newline.
-std::string Trimmed(const char* message) {
-  std::string text = message != nullptr ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
-// libpq's message about a DSN it cannot parse, without the DSN or its
-// password, which libpq quotes.
-std::string RedactDsn(std::string message, const std::string& dsn) {
-  const auto replace_all = [&message](const std::string& secret, const std::string& mask) {
-    if (secret.empty()) return;
-    for (size_t at = message.find(secret); at != std::string::npos;
-         at = message.find(secret, at + mask.size())) {
-      message.replace(at, secret.size(), mask);
-    }
-  };
-  replace_all(dsn, "<the DSN>");
-  const size_t begin = dsn.find("://") + 3;
-  const size_t at = dsn.rfind('@');
-  if (at != std::string::npos && at > begin) {
-    const size_t colon = dsn.find(':', begin);
-    if (colon < at) replace_all(dsn.substr(colon + 1, at - colon - 1), "***");
-  }
-  return message;
-}
-
 // Server notices ("relation already exists, skipping") go to the log, not to
 // stderr as libpq's default does.
 void LogNotice(void*, const char* message) {
-  spdlog::debug("PostgreSQL: {}", Trimmed(message));
+  spdlog::debug("PostgreSQL: {}", TrimLibpqMessage(message));
 }
 
 // The text parameters of one statement (batches need no NULL parameter: their
@@ -749,7 +719,7 @@ class PostgresStore final : public StateStore {
     if (conn == nullptr) return Status::Unavailable("PostgreSQL: out of memory connecting");
     if (PQstatus(conn.get()) != CONNECTION_OK) {
       return Status::Unavailable("cannot connect to PostgreSQL: " +
-                                 Trimmed(PQerrorMessage(conn.get())));
+                                 TrimLibpqMessage(PQerrorMessage(conn.get())));
     }
     PQsetNoticeProcessor(conn.get(), &LogNotice, nullptr);
     conn_ = std::move(conn);
@@ -1087,8 +1057,8 @@ class PostgresStore final : public StateStore {
         result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     const std::string state = sqlstate != nullptr ? sqlstate : "";
     std::string message =
-        Trimmed(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_.get()));
-    if (message.empty()) message = Trimmed(PQerrorMessage(conn_.get()));
+        TrimLibpqMessage(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_.get()));
+    if (message.empty()) message = TrimLibpqMessage(PQerrorMessage(conn_.get()));
     if (!state.empty()) message += " (SQLSTATE " + state + ")";
     message = "PostgreSQL: " + message;
     const auto in_class = [&](const char* prefix) { return state.rfind(prefix, 0) == 0; };
@@ -1193,7 +1163,7 @@ class PostgresStore final : public StateStore {
   // The pipeline lost its place (the connection broke mid-way): the
   // connection is dropped and the next call connects again.
   Status Lost() {
-    const std::string message = "PostgreSQL: " + Trimmed(PQerrorMessage(conn_.get()));
+    const std::string message = "PostgreSQL: " + TrimLibpqMessage(PQerrorMessage(conn_.get()));
     conn_.reset();
     return Status::Unavailable(message);
   }
@@ -1489,23 +1459,6 @@ class PostgresStore final : public StateStore {
 };
 
 }  // namespace
-
-Status ValidatePostgresDsn(const std::string& dsn) {
-  const std::string_view text(dsn);
-  if (text.rfind("postgresql://", 0) != 0 && text.rfind("postgres://", 0) != 0) {
-    return Status::InvalidArgument(
-        "a PostgreSQL DSN must be a URI starting with postgresql:// or postgres:// "
-        "(like postgresql://user:password@host:5432/dbname)");
-  }
-  char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, ConninfoFreer> parsed(PQconninfoParse(dsn.c_str(), &error));
-  if (parsed == nullptr) {
-    const std::string why = error != nullptr ? Trimmed(error) : "out of memory";
-    PQfreemem(error);
-    return Status::InvalidArgument("invalid PostgreSQL DSN: " + RedactDsn(why, dsn));
-  }
-  return Status::OK();
-}
 
 Result<std::unique_ptr<StateStore>> OpenPostgresStore(const PostgresOptions& options) {
   TM_RETURN_IF_ERROR(ValidatePostgresDsn(options.dsn));

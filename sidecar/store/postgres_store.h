@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres_dsn.h"
 #include "store/state_store.h"
 #include "store/store_statement.h"
 #include "taskmaster/status.h"
@@ -44,11 +45,6 @@ struct PostgresOptions {
   // client that stalled mid-batch), releasing its locks.
   int idle_in_transaction_timeout_ms = 10000;
 };
-
-// OK when dsn is a postgresql:// or postgres:// URI that libpq parses;
-// InvalidArgument otherwise. The message never quotes the DSN, which may hold a
-// password.
-Status ValidatePostgresDsn(const std::string& dsn);
 
 // Validates the DSN and connects. Unavailable when the server cannot be reached
 // (or refuses the login). The schema is not touched: call Migrate() or
