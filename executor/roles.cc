@@ -373,9 +373,10 @@ void ShardAttempt::Tally(const pr::TaskEndRecord& end) {
       ++summary_.interrupted;
       spdlog::warn("Task {} interrupted after {:.3f} s: {}", end.task_id, seconds, end.error);
       break;
+    // Counted as failed, but not toward the early stop: a quarantined task ends
+    // its own retries, not the rest of the run (finalize's verdict counts it).
     case TaskStatus::kQuarantined:
       ++summary_.failed;
-      ++summary_.final_failures;
       spdlog::error(
           "Task {} quarantined after {:.3f} s: {} failures in a row with fingerprint \"{}\" "
           "(--quarantine-after {}); `tm-sidecar requeue --status quarantined` runs it again: {}",

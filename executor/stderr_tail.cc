@@ -20,7 +20,9 @@ constexpr std::string_view kBlank = " \t\r\v\f";
 
 void LastStderrLine::Feed(std::string_view bytes) {
   while (!bytes.empty()) {
-    const size_t end = bytes.find('\n');
+    // '\r' ends a line too: a progress bar redrawn with it leaves its last
+    // state, not its first, and "\r\n" leaves an empty line, which is skipped.
+    const size_t end = bytes.find_first_of("\r\n");
     std::string_view piece = bytes.substr(0, end);
     // Leading blanks are never kept, so a line that is not empty is not blank,
     // and the bytes kept are the line's text rather than its indentation.
@@ -39,6 +41,11 @@ std::string LastStderrLine::Get() const {
   // Valid UTF-8 now, so a continuation byte marks the middle of a character. A
   // character cut off at kKeptBytes became U+FFFD past the bound, and goes here.
   line.resize(Utf8Prefix(line, kMaxStderrLineBytes).size());
+  // Control characters (NUL among them) become spaces: the line is stored as
+  // text, and a fingerprint made of it must read back the same.
+  for (char& c : line) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = ' ';
+  }
   const size_t last = line.find_last_not_of(kBlank);
   line.resize(last == std::string::npos ? 0 : last + 1);
   return line;

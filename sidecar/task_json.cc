@@ -44,7 +44,7 @@ Result<TaskQuery> ParseTaskQuery(const std::optional<std::string>& status,
     if (!parsed.ok()) {
       return Status::InvalidArgument(
           p + "status: unknown task status '" + *status +
-          "' (use pending, running, succeeded, failed, interrupted or cancelled)");
+          "' (use pending, running, succeeded, failed, interrupted, cancelled or quarantined)");
     }
     query.status = *parsed;
   }

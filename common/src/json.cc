@@ -104,6 +104,7 @@ class ExactNumbers {
       }
     }
     static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", locale_t{});
+    if (c_locale == locale_t{}) std::abort();  // the "C" locale always exists
     const double value = strtod_l(text, nullptr, c_locale);
     if (std::isinf(value)) {
       too_big_ = true;
@@ -112,6 +113,10 @@ class ExactNumbers {
     return doc_.Double(value);
   }
 
+  // Whether the reader stopped because a number does not fit in a double.
+  bool too_big() const { return too_big_; }
+
+ private:
   // Whether [text, end) is one integer that fits in *value (past 64 bits it
   // is read as a double, as RapidJSON reads it).
   template <typename Integer>
@@ -120,10 +125,6 @@ class ExactNumbers {
     return read.ec == std::errc() && read.ptr == end;
   }
 
-  // Whether the reader stopped because a number does not fit in a double.
-  bool too_big() const { return too_big_; }
-
- private:
   rapidjson::Document& doc_;
   bool too_big_ = false;
 };
@@ -216,6 +217,11 @@ JsonWriter& JsonWriter::Uint64(uint64_t value) {
 
 JsonWriter& JsonWriter::Bool(bool value) {
   writer_.Bool(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  writer_.Null();
   return *this;
 }
 

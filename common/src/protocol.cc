@@ -417,6 +417,11 @@ Result<TaskEndRecord> DecodeTaskEnd(std::string_view json) {
       in.Fail("status", std::string("a task that ended cannot be ") + ToString(r.status));
     }
     r.final = in.Bool("final");
+    // A quarantined task is done for good: a row that said otherwise would be
+    // neither run again nor found by what reopens final failures.
+    if (in.ok() && r.status == TaskStatus::kQuarantined && !r.final) {
+      in.Fail("final", "a quarantined task is final");
+    }
     r.exit_code = in.OptionalInt("exit_code");
     r.error = in.String("error");
     r.attempt = in.Int64("attempt");
@@ -637,6 +642,9 @@ Result<ShardRestore> DecodeShardRestore(std::string_view json) {
         t.task_id = task.String("task_id");
         t.status = task.Enum<TaskStatus>("status", ParseTaskStatus);
         t.final = task.Bool("final");
+        if (task.ok() && t.status == TaskStatus::kQuarantined && !t.final) {
+          task.Fail("final", "a quarantined task is final");
+        }
         t.attempts = task.Int64("attempts");
         t.failures = task.Int64("failures");
         t.interruptions = task.Int64("interruptions");

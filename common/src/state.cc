@@ -104,11 +104,12 @@ void TaskCounts::Add(TaskStatus status, bool final) {
     case TaskStatus::kCancelled:
       ++cancelled;
       break;
-    // A failure that is not final runs again on the next attempt, and so does an
-    // interrupted task: both are still to do.
+    // Quarantined: failed for good, until someone requeues it.
     case TaskStatus::kQuarantined:
       ++failed;
       break;
+    // A failure that is not final runs again on the next attempt, and so does an
+    // interrupted task: both are still to do.
     case TaskStatus::kFailed:
       if (final) {
         ++failed;

@@ -89,18 +89,22 @@ std::string FailedTasks(const RunReport& r) {
   return out;
 }
 
-// With --quarantine-after, some of the failures may be quarantined tasks, which
-// running the same command again leaves alone: how to send them back.
+// With --quarantine-after, some of the failures may be quarantined tasks (the
+// finalize summary does not tell them apart), which running the same command
+// again leaves alone: how to list them and send them back.
 std::string QuarantineHint(const RunReport& r, const protocol::FinalizeSummary& counts) {
   if (r.options->quarantine_after <= 0 || counts.failed == 0) return "";
-  const std::string store =
-      r.options->postgres.empty()
-          ? "--store " + ShellQuote("sqlite:" + JoinPath(r.state_dir, "state.db"))
-          : std::string("--postgres \"$TM_POSTGRES_DSN\"");
+  std::string store;
+  if (r.options->postgres.empty()) {
+    store = "--store " + ShellQuote("sqlite:" + JoinPath(r.state_dir, "state.db"));
+  } else {
+    store = "--postgres \"$TM_POSTGRES_DSN\"";
+    if (!r.options->redis.empty()) store += " --redis \"$TM_REDIS_URL\"";
+  }
   return fmt::format(
-      "Quarantined tasks (the same failure {} times in a row) are not run again by this command "
-      "until requeued:\n  {} tasks {} {} --status quarantined\n  {} requeue {} {} --status "
-      "quarantined\n",
+      "Tasks quarantined (the same failure {} times in a row), if any, are not run again by "
+      "this command until requeued:\n  {} tasks {} {} --status quarantined\n  {} requeue {} {} "
+      "--status quarantined\n",
       r.options->quarantine_after, ShellQuote(r.sidecar_program), store, ShellQuote(r.state_key),
       ShellQuote(r.sidecar_program), store, ShellQuote(r.state_key));
 }

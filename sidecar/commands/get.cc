@@ -66,12 +66,12 @@ void PrintSummary(const WorkflowState& state, int64_t now_ms, const GetFlags& fl
   t.Add({"FAILURE BUDGET:", budget});
   if (const std::optional<FailureBudget>& b = state.budget; b && b->task_retries) {
     const int64_t after = b->quarantine_after.value_or(0);
+    std::string quarantine = "no quarantine";
+    if (after > 0) {
+      quarantine = fmt::format("quarantined after {} failures in a row with one fingerprint", after);
+    }
     t.Add({"PER TASK:", fmt::format("task-retries {}, quarantine-after {} ({})", *b->task_retries,
-                                    after,
-                                    after > 0 ? fmt::format("quarantined after {} failures in a "
-                                                            "row with one fingerprint",
-                                                            after)
-                                              : std::string("no quarantine"))});
+                                    after, quarantine)});
   }
   t.Add({"CREATED:", HumanTime(state.created_at_ms)});
   t.Add({"UPDATED:", HumanTime(state.updated_at_ms)});

@@ -104,7 +104,7 @@ Subcommand AddTasksCommand(CLI::App* app, StoreFlags* stores) {
   tasks->add_option("key", flags->key, "State key")->required();
   tasks->add_option("--status", flags->status,
                     "Only tasks in this status: pending, running, succeeded, failed, "
-                    "interrupted or cancelled");
+                    "interrupted, cancelled or quarantined");
   tasks->add_option("--limit", flags->limit,
                     "Tasks per page, 1 to " + std::to_string(kMaxTaskPageSize) + " (default " +
                         std::to_string(kDefaultTaskPageSize) + ")");

@@ -366,9 +366,10 @@ constexpr const char* kReadWorkflowInit =
     "WHERE workflow_id = $1";
 constexpr const char* kReadStatuses =
     "SELECT status FROM task_states WHERE workflow_id = $1 ORDER BY ordinal";
-// final: failed for good, or quarantined (TaskFailedForGood).
+// The shards' early stop counts the tasks that failed for good, not the
+// quarantined ones (see sqlite_store.cc); finalize's verdict counts both.
 constexpr const char* kCountFinalFailures =
-    "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND final";
+    "SELECT count(*) FROM task_states WHERE workflow_id = $1 AND final AND status = 'failed'";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
     "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "
@@ -623,8 +624,13 @@ std::string EndsJson(const std::vector<const protocol::TaskEndRecord*>& ends) {
     w.Key("status").String(ToString(r->status)).Key("final").Bool(r->final);
     w.Key("exit_code").OptionalInt(r->exit_code).Key("error").String(StorableText(r->error));
     w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
+    // No fingerprint: a JSON null, which json_to_recordset makes NULL.
     w.Key("fingerprint");
-    r->fingerprint.empty() ? w.OptionalInt(std::nullopt) : w.String(StorableText(r->fingerprint));
+    if (r->fingerprint.empty()) {
+      w.Null();
+    } else {
+      w.String(StorableText(r->fingerprint));
+    }
     w.Key("fingerprint_streak").Int64(r->fingerprint_streak);
     w.EndObject();
   }
@@ -642,7 +648,11 @@ std::string AttemptEndsJson(const std::vector<const protocol::TaskEndRecord*>& e
     w.Key("error").String(StorableText(r->error));
     const std::optional<std::string> normalized = NormalizedErrorOf(*r);
     w.Key("normalized_error");
-    normalized ? w.String(*normalized) : w.OptionalInt(std::nullopt);
+    if (normalized) {
+      w.String(*normalized);
+    } else {
+      w.Null();
+    }
     w.Key("finished_at_ms").Int64(r->finished_at_ms).Key("duration_ms").Int64(r->duration_ms);
     w.EndObject();
   }

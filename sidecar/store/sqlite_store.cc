@@ -457,9 +457,12 @@ constexpr const char* kReadWorkflowInit =
     "WHERE workflow_id = ?";
 constexpr const char* kReadStatuses =
     "SELECT status FROM task_states WHERE workflow_id = ? ORDER BY ordinal";
-// final = 1: failed for good, or quarantined (TaskFailedForGood).
+// The shards' early stop counts the tasks that failed for good, not the
+// quarantined ones: a resubmission reopens the former but leaves the latter,
+// which would otherwise spend every later run's budget before it starts
+// (finalize's verdict still counts both).
 constexpr const char* kCountFinalFailures =
-    "SELECT count(*) FROM task_states WHERE workflow_id = ? AND final = 1";
+    "SELECT count(*) FROM task_states WHERE workflow_id = ? AND final = 1 AND status = 'failed'";
 constexpr const char* kReadShardTasks =
     "SELECT t.ordinal, t.task_id, t.status, t.final, t.attempts, t.exit_code, t.error, "
     "c.generation, c.document, c.backup_generation, c.backup_document, t.failures, "

@@ -359,7 +359,7 @@ BOOST_AUTO_TEST_CASE(decoders_read_the_golden_values) {
 
   // Other key orders are accepted too.
   auto ready =
-      tp::DecodeReady(R"({"shard":2,"role":"init","workflow_id":"w","fence":9,"version":1})");
+      tp::DecodeReady(R"({"shard":2,"role":"init","workflow_id":"w","fence":9,"version":2})");
   BOOST_REQUIRE(ready.ok());
   BOOST_TEST(ready->fence == 9);
   BOOST_TEST(ready->shard == 2);
@@ -621,13 +621,22 @@ BOOST_AUTO_TEST_CASE(decoders_reject_bad_text) {
   running.replace(running.find(R"("failed")"), 8, R"("running")");
   auto ended_running = tp::DecodeTaskEnd(running);
   BOOST_TEST(ended_running.status().message().find("field 'status'") != std::string::npos);
+  // A quarantined task is final.
+  std::string quarantined = ReadGolden("record-task-end-quarantined.json");
+  quarantined.replace(quarantined.find(R"("final":true)"), 12, R"("final":false)");
+  BOOST_TEST(tp::DecodeTaskEnd(quarantined).status().message().find(
+                 "field 'final': a quarantined task is final") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(ready_with_another_version_is_refused) {
-  auto other = tp::DecodeReady(R"({"version":2,"fence":4,"epoch":"x"})");
+  // A step of the release before quarantine (version 1) and one after this one.
+  auto older = tp::DecodeReady(R"({"version":1,"fence":4,"epoch":"x"})");
+  BOOST_TEST(older.status().IsInvalidArgument());
+  BOOST_TEST(older.status().message().find("protocol version 1") != std::string::npos);
+  BOOST_TEST(older.status().message().find("version 2") != std::string::npos);
+  auto other = tp::DecodeReady(R"({"version":3,"fence":4,"epoch":"x"})");
   BOOST_TEST(other.status().IsInvalidArgument());
-  BOOST_TEST(other.status().message().find("protocol version 2") != std::string::npos);
-  BOOST_TEST(other.status().message().find("version 1") != std::string::npos);
+  BOOST_TEST(other.status().message().find("protocol version 3") != std::string::npos);
   BOOST_TEST(tp::DecodeReady(R"({"fence":4})").status().message() ==
              "ready: field 'version': missing");
 }

@@ -628,9 +628,10 @@ BOOST_AUTO_TEST_CASE(a_ready_for_another_step_is_refused) {
   other_shard.role = pr::Role::kShard;
   other_shard.shard = 3;
   std::string other_version = pr::Encode(other_shard);
-  const std::string version_key = "\"version\":1";
+  const std::string version_key = "\"version\":" + std::to_string(pr::kVersion);
   BOOST_REQUIRE(Contains(other_version, version_key));
-  other_version.replace(other_version.find(version_key), version_key.size(), "\"version\":2");
+  other_version.replace(other_version.find(version_key), version_key.size(),
+                        "\"version\":" + std::to_string(pr::kVersion + 1));
   other_version.replace(other_version.find("\"shard\":3"), 9, "\"shard\":0");
   const std::vector<Case> cases = {
       {"another workflow", pr::Encode(other_workflow)},

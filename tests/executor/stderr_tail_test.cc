@@ -64,6 +64,12 @@ BOOST_AUTO_TEST_CASE(the_last_line_that_is_not_blank_counts) {
   // Pieces split anywhere, even inside the newline's neighbours.
   BOOST_CHECK_EQUAL(LastLineOf({"one\nerr", "or: n", "o space", " left\r", "\n", "  ", "\n"}),
                     "error: no space left");
+  // A line redrawn with '\r' (a progress bar) leaves its last state.
+  BOOST_CHECK_EQUAL(LastLineOf({" 10% |#   |\r 50% |##  |", "\r 70% |### | failed: timeout\n"}),
+                    "70% |### | failed: timeout");
+  // Control characters, NUL among them, become spaces (the line is stored as text).
+  BOOST_CHECK_EQUAL(LastLineOf({std::string("bad\0byte\x01" "and\x7f" "\tend\n", 18)}),
+                    "bad byte and \tend");
 }
 
 BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced) {

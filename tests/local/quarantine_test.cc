@@ -2,8 +2,9 @@
 // tm-step local on SQLite: with --quarantine-after 3 and --retries 5, a task
 // that fails the same way three times in a row is quarantined after its third
 // attempt (not its sixth), while a task failing a different way each time
-// spends its retries and succeeds (--continue-on-error: the quarantined task
-// is over --max-failures 0 and would cancel the rest). A resubmission leaves the quarantined task
+// spends its retries and succeeds: a quarantined task does not cancel the rest
+// of the run (no --continue-on-error, --max-failures 0), but it fails the
+// workflow at its end. A resubmission leaves the quarantined task
 // alone; `requeue --status quarantined` makes it pending, and the next run
 // under the same state key runs it.
 #include <algorithm>
@@ -35,7 +36,6 @@ std::vector<std::string> Args(const std::string& state_dir) {
           "5",
           "--quarantine-after",
           "3",
-          "--continue-on-error",
           "--",
           "/bin/sh",
           "-c",

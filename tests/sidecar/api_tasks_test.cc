@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_400_and_unknown_names_404) {
   const std::pair<const char*, const char*> bad[] = {
       {"/api/workflows/wf%2F1/tasks?status=done",
        "status: unknown task status 'done' (use pending, running, succeeded, failed, "
-       "interrupted or cancelled)"},
+       "interrupted, cancelled or quarantined)"},
       {"/api/workflows/wf%2F1/tasks?limit=-1",
        "limit: '-1' is not a page size (an integer from 1 to 10000)"},
       {"/api/workflows/wf%2F1/tasks?limit=0",

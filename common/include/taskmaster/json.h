@@ -74,6 +74,7 @@ class JsonWriter {
   JsonWriter& StartArray();
   JsonWriter& EndArray();
   JsonWriter& Key(std::string_view key);
+  JsonWriter& Null();
   JsonWriter& String(std::string_view value);
   JsonWriter& Int(int value);
   JsonWriter& Int64(int64_t value);

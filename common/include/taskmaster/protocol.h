@@ -27,7 +27,9 @@ namespace taskmaster {
 class Env;
 namespace protocol {
 
-inline constexpr int kVersion = 1;
+// 2: task_end records and restore/shard.json carry the failure streak, and a
+// task can be quarantined (docs/protocol.md, "Quarantine").
+inline constexpr int kVersion = 2;
 
 // ---- Files in the work dir -------------------------------------------------
 inline constexpr const char* kJournalFile = "journal";

@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_exit_2_with_a_message) {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"tasks", "wf", "--status", "done"},
        "tm-sidecar: --status: unknown task status 'done' (use pending, running, succeeded, "
-       "failed, interrupted or cancelled)\n"},
+       "failed, interrupted, cancelled or quarantined)\n"},
       {{"tasks", "wf", "--limit", "-5"},
        "tm-sidecar: --limit: '-5' is not a page size (an integer from 1 to 10000)\n"},
       {{"tasks", "wf", "--limit", "0"},

@@ -714,8 +714,16 @@ inline void MigrateUpgradesVersion4(StoreHarness& h) {
   TestWriter w(s, wf, pr::Role::kShard, 0);
   Batch b = w.NewBatch();
   w.Succeed(&b, 0, ids[0]);
+  w.Checkpoint(&b, 1, ids[1], 1);
+  w.Start(&b, 1, ids[1]);
   w.End(&b, 1, ids[1], TaskStatus::kFailed, true, 1, "no");
   const WorkflowState before = MustApply(s, b).state;
+  // The child rows of task_states, which version 6 makes again on SQLite.
+  const auto children = [&] {
+    return h.QueryOne("SELECT count(*) FROM task_attempts").value_or("") + " " +
+           h.QueryOne("SELECT count(*) FROM checkpoints").value_or("");
+  };
+  BOOST_TEST(children() == "2 1");
   DropBudgetColumns(h);
   h.Exec("DELETE FROM schema_migrations WHERE version >= 5");
   const Status old = s.CheckSchema();
@@ -723,6 +731,11 @@ inline void MigrateUpgradesVersion4(StoreHarness& h) {
   BOOST_REQUIRE_MESSAGE(s.Migrate().ok(), "Migrate from version 4");
   BOOST_TEST(s.CheckSchema().ok());
   CheckSameState(Must(s.LoadWorkflowState(wf), "state after the upgrade"), before, true);
+  BOOST_TEST(children() == "2 1");
+  BOOST_TEST(Must(s.LoadTaskHistory(wf, ids[1]), "history after the upgrade").attempts.size() ==
+             1u);
+  BOOST_TEST(Must(s.LoadShard(wf, 0), "shard after the upgrade").restore.tasks.at(1).generation ==
+             1);
   b = w.NewBatch();
   w.Budget(&b, 0, 40, 3, std::nullopt);
   const WorkflowState after = MustApply(s, b).state;
