@@ -68,7 +68,8 @@ void PrintSummary(const WorkflowState& state, int64_t now_ms, const GetFlags& fl
     const int64_t after = b->quarantine_after.value_or(0);
     std::string quarantine = "no quarantine";
     if (after > 0) {
-      quarantine = fmt::format("quarantined after {} failures in a row with one fingerprint", after);
+      quarantine =
+          fmt::format("quarantined after {} failures in a row with one fingerprint", after);
     }
     t.Add({"PER TASK:", fmt::format("task-retries {}, quarantine-after {} ({})", *b->task_retries,
                                     after, quarantine)});

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cache_refill.h"
 #include "commands/commands.h"
 #include "store/derived_state.h"
 #include "taskmaster/flag_checks.h"
@@ -70,12 +71,6 @@ Result<std::vector<std::string>> ReadTaskFile(const std::string& path) {
   return tasks;
 }
 
-// "failed for good", "quarantined", or with no status "failed for good or quarantined".
-const char* Describe(const std::optional<TaskStatus>& status) {
-  if (!status) return "failed for good or quarantined";
-  return *status == TaskStatus::kQuarantined ? "quarantined" : "failed for good";
-}
-
 // What requeue would take: the listed tasks, each checked, or every task in
 // `status`; `named` gets the first kTasksNamed of them.
 Status Select(StateStore* store, const std::string& key, const std::optional<TaskStatus>& status,
@@ -100,7 +95,8 @@ Status Select(StateStore* store, const std::string& key, const std::optional<Tas
                                                       : " (--status failed requeues it)";
         }
         return Status::InvalidArgument("task '" + id + "' is " + ToString(t.status) + hint +
-                                       ", not " + Describe(status) + ": nothing was requeued");
+                                       ", not " + RequeueableTasks(status) +
+                                       ": nothing was requeued");
       }
       name(id);
     }
@@ -171,7 +167,7 @@ int RunRequeue(Env* env, const StoreFlags& stores, const RequeueFlags& flags) {
   }
   const std::string was = "workflow " + flags.key + " is " + ToString(before.status);
   if (count == 0) {
-    std::cout << was << ": no task is " << Describe(status) << "; nothing to requeue\n";
+    std::cout << was << ": no task is " << RequeueableTasks(status) << "; nothing to requeue\n";
     return pr::kExitOk;
   }
   if (flags.dry_run) {
@@ -194,7 +190,8 @@ int RunRequeue(Env* env, const StoreFlags& stores, const RequeueFlags& flags) {
             << ToString(done->after.status)
             << " now; resubmit under the same state key to run them\n";
   if (*cache) {
-    auto refilled = RefillCache(env, workflow->store.get(), cache->get(), done->after);
+    auto refilled = RefillCacheFromStore(workflow->store.get(), cache->get(), done->after, 0, 0,
+                                         env->NowUnixMillis());
     if (!refilled.ok()) {
       std::cerr << "tm-sidecar: requeue: the store is requeued, but Redis was not refilled ("
                 << refilled.status().ToString() << "); run rebuild-cache " << flags.key << "\n";

@@ -76,14 +76,47 @@ Status RequeueRefusal(const WorkflowState& state, bool force) {
       "it to end, or give --force if it was stopped and will not go on");
 }
 
-Status NotRequeueable(const std::string& workflow_id, const std::string& task_id,
-                      const std::optional<TaskStatus>& status) {
-  const char* wanted = !status                               ? "failed for good or quarantined"
-                       : *status == TaskStatus::kQuarantined ? "quarantined"
-                                                             : "failed for good";
-  return Status::InvalidArgument("task '" + task_id + "' of workflow '" + workflow_id +
-                                 "' is not " + wanted +
-                                 " (it is unknown, or in another state): nothing was requeued");
+const char* RequeueableTasks(const std::optional<TaskStatus>& status) {
+  if (!status) return "failed for good or quarantined";
+  return *status == TaskStatus::kQuarantined ? "quarantined" : "failed for good";
+}
+
+Status RequeueInTransaction(const std::string& workflow_id, const RequeueRequest& request,
+                            const RequeueSteps& steps, RequeueResult* result) {
+  *result = RequeueResult();
+  Result<std::optional<WorkflowState>> before = steps.read_state();
+  if (!before.ok()) return before.status();
+  if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
+  result->before = std::move(**before);
+  TM_RETURN_IF_ERROR(RequeueRefusal(result->before, request.force));
+  std::vector<int64_t> ordinals;
+  if (request.task_ids) {
+    for (const std::string& task_id : *request.task_ids) {
+      Result<std::optional<int64_t>> ordinal = steps.requeue_task(task_id);
+      if (!ordinal.ok()) return ordinal.status();
+      if (!*ordinal) {
+        return Status::InvalidArgument("task '" + task_id + "' of workflow '" + workflow_id +
+                                       "' is not " + RequeueableTasks(request.status) +
+                                       " (it is unknown, or in another state): nothing was "
+                                       "requeued");
+      }
+      ordinals.push_back(**ordinal);
+    }
+  } else {
+    Result<std::vector<int64_t>> all = steps.requeue_all();
+    if (!all.ok()) return all.status();
+    ordinals = std::move(all).value();
+  }
+  result->requeued = static_cast<int64_t>(ordinals.size());
+  if (ordinals.empty()) {
+    result->after = result->before;
+    return Status::OK();
+  }
+  TM_RETURN_IF_ERROR(steps.reopen(ordinals));
+  Result<std::optional<WorkflowState>> after = steps.read_state();
+  if (!after.ok()) return after.status();
+  result->after = std::move(**after);
+  return Status::OK();
 }
 
 std::optional<int> ExitCodeFromColumn(const std::optional<int64_t>& value) {

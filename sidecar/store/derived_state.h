@@ -5,9 +5,12 @@
 #define TASKMASTER_SIDECAR_STORE_DERIVED_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "store/state_store.h"
 #include "taskmaster/state.h"
 #include "taskmaster/status.h"
 
@@ -24,10 +27,28 @@ WorkflowStatus WorkflowStatusAfterWrite(const TaskCounts& counts, bool any_start
 // Requeue (state_store.h) refuses a workflow that still has tasks to run
 // unless forced: the InvalidArgument saying so, else OK.
 Status RequeueRefusal(const WorkflowState& state, bool force);
-// The InvalidArgument for a task that requeue cannot take (unknown, or not in
-// the requested status: failed for good, or quarantined).
-Status NotRequeueable(const std::string& workflow_id, const std::string& task_id,
-                      const std::optional<TaskStatus>& status);
+// What requeue takes, in words: "failed for good", "quarantined", or with no
+// status "failed for good or quarantined".
+const char* RequeueableTasks(const std::optional<TaskStatus>& status);
+
+// What each store does for Requeue, inside its write transaction, in its own
+// SQL; RequeueInTransaction is the order both take them in.
+struct RequeueSteps {
+  std::function<Result<std::optional<WorkflowState>>()> read_state;
+  // The task's ordinal once it is pending again; nullopt when it is not in the
+  // status asked for (or unknown).
+  std::function<Result<std::optional<int64_t>>(const std::string& task_id)> requeue_task;
+  // The ordinals of every task in the status asked for, pending again.
+  std::function<Result<std::vector<int64_t>>()> requeue_all;
+  // The workflow no longer finished, its counts derived again for `ordinals`.
+  std::function<Status(const std::vector<int64_t>& ordinals)> reopen;
+};
+// Reads the workflow (NotFound when never initialized), refuses it as
+// RequeueRefusal says, requeues the listed tasks (InvalidArgument naming the
+// first that is not requeueable: the caller's transaction rolls back) or all of
+// them, and reopens the workflow when any was requeued.
+Status RequeueInTransaction(const std::string& workflow_id, const RequeueRequest& request,
+                            const RequeueSteps& steps, RequeueResult* result);
 
 // A task's checkpoint row.
 struct StoredCheckpoint {

@@ -951,46 +951,35 @@ class PostgresStore final : public StateStore {
 
   Result<RequeueResult> Requeue(const std::string& workflow_id,
                                 const RequeueRequest& request) override {
+    // '' takes either status (kRequeueTask).
+    const std::string status = request.status ? ToString(*request.status) : "";
+    RequeueSteps steps;
+    steps.read_state = [&] { return ReadWorkflowState(workflow_id); };
+    steps.requeue_task = [&](const std::string& task_id) -> Result<std::optional<int64_t>> {
+      Result<Rows> row = Exec(kRequeueTask, Params().Text(workflow_id).Text(task_id).Text(status));
+      if (!row.ok()) return row.status();
+      if (row->size() == 0) return std::optional<int64_t>();
+      return std::optional<int64_t>(row->Int(0, 0));
+    };
+    steps.requeue_all = [&]() -> Result<std::vector<int64_t>> {
+      Result<Rows> rows = Exec(
+          kRequeueStatus,
+          Params().Text(workflow_id).Text(ToString(request.status.value_or(TaskStatus::kFailed))));
+      if (!rows.ok()) return rows.status();
+      std::vector<int64_t> ordinals;
+      for (int i = 0; i < rows->size(); ++i) ordinals.push_back(rows->Int(i, 0));
+      return ordinals;
+    };
+    steps.reopen = [&](const std::vector<int64_t>& ordinals) {
+      Queue(kReopenWorkflow, Params().Text(workflow_id));
+      return UpdateWorkflowRow(workflow_id, ordinals);
+    };
     RequeueResult result;
     TM_RETURN_IF_ERROR(InTransaction(kWrite, options_.lock_timeout_ms, [&]() -> Status {
-      result = RequeueResult();
       // Locked first, as a batch does, so no batch of the workflow interleaves.
       Result<Rows> locked = Exec(kLockWorkflow, Params().Text(workflow_id));
       if (!locked.ok()) return locked.status();
-      Result<std::optional<WorkflowState>> before = ReadWorkflowState(workflow_id);
-      if (!before.ok()) return before.status();
-      if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
-      result.before = std::move(**before);
-      TM_RETURN_IF_ERROR(RequeueRefusal(result.before, request.force));
-      std::vector<int64_t> ordinals;
-      if (request.task_ids) {
-        for (const std::string& task_id : *request.task_ids) {
-          Result<Rows> row = Exec(
-              kRequeueTask,
-              Params().Text(workflow_id).Text(task_id).Text(
-                  request.status ? ToString(*request.status) : ""));
-          if (!row.ok()) return row.status();
-          if (row->size() == 0) return NotRequeueable(workflow_id, task_id, request.status);
-          ordinals.push_back(row->Int(0, 0));
-        }
-      } else {
-        Result<Rows> rows =
-            Exec(kRequeueStatus, Params().Text(workflow_id).Text(
-                                     ToString(request.status.value_or(TaskStatus::kFailed))));
-        if (!rows.ok()) return rows.status();
-        for (int i = 0; i < rows->size(); ++i) ordinals.push_back(rows->Int(i, 0));
-      }
-      result.requeued = static_cast<int64_t>(ordinals.size());
-      if (ordinals.empty()) {
-        result.after = result.before;
-        return Status::OK();
-      }
-      Queue(kReopenWorkflow, Params().Text(workflow_id));
-      TM_RETURN_IF_ERROR(UpdateWorkflowRow(workflow_id, ordinals));
-      Result<std::optional<WorkflowState>> after = ReadWorkflowState(workflow_id);
-      if (!after.ok()) return after.status();
-      result.after = std::move(**after);
-      return Status::OK();
+      return RequeueInTransaction(workflow_id, request, steps, &result);
     }));
     return result;
   }
@@ -1066,8 +1055,8 @@ class PostgresStore final : public StateStore {
     const char* sqlstate =
         result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     const std::string state = sqlstate != nullptr ? sqlstate : "";
-    std::string message =
-        TrimLibpqMessage(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_.get()));
+    std::string message = TrimLibpqMessage(result != nullptr ? PQresultErrorMessage(result)
+                                                             : PQerrorMessage(conn_.get()));
     if (message.empty()) message = TrimLibpqMessage(PQerrorMessage(conn_.get()));
     if (!state.empty()) message += " (SQLSTATE " + state + ")";
     message = "PostgreSQL: " + message;

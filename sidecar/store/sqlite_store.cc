@@ -1009,48 +1009,40 @@ class SqliteStore final : public StateStore {
 
   Result<RequeueResult> Requeue(const std::string& workflow_id,
                                 const RequeueRequest& request) override {
-    RequeueResult result;
-    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
-      result = RequeueResult();
-      Result<std::optional<WorkflowState>> before = ReadWorkflowState(workflow_id);
-      if (!before.ok()) return before.status();
-      if (!*before) return Status::NotFound("workflow '" + workflow_id + "' was never initialized");
-      result.before = std::move(**before);
-      TM_RETURN_IF_ERROR(RequeueRefusal(result.before, request.force));
+    // '' takes either status (kRequeueTask).
+    const std::string status = request.status ? ToString(*request.status) : "";
+    RequeueSteps steps;
+    steps.read_state = [&] { return ReadWorkflowState(workflow_id); };
+    steps.requeue_task = [&](const std::string& task_id) -> Result<std::optional<int64_t>> {
+      Query q(db_.get(), &statements_, kRequeueTask);
+      q.Text(workflow_id).Text(task_id).Text(status);
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return std::optional<int64_t>();
+      const int64_t ordinal = q.ColumnInt(0);
+      TM_RETURN_IF_ERROR(q.Run());
+      return std::optional<int64_t>(ordinal);
+    };
+    steps.requeue_all = [&]() -> Result<std::vector<int64_t>> {
+      Query q(db_.get(), &statements_, kRequeueStatus);
+      q.Text(workflow_id).Text(ToString(request.status.value_or(TaskStatus::kFailed)));
       std::vector<int64_t> ordinals;
-      if (request.task_ids) {
-        for (const std::string& task_id : *request.task_ids) {
-          Query q(db_.get(), &statements_, kRequeueTask);
-          q.Text(workflow_id).Text(task_id).Text(request.status ? ToString(*request.status) : "");
-          Result<bool> row = q.Step();
-          if (!row.ok()) return row.status();
-          if (!*row) return NotRequeueable(workflow_id, task_id, request.status);
-          ordinals.push_back(q.ColumnInt(0));
-          TM_RETURN_IF_ERROR(q.Run());
-        }
-      } else {
-        Query q(db_.get(), &statements_, kRequeueStatus);
-        q.Text(workflow_id).Text(ToString(request.status.value_or(TaskStatus::kFailed)));
-        for (;;) {
-          Result<bool> row = q.Step();
-          if (!row.ok()) return row.status();
-          if (!*row) break;
-          ordinals.push_back(q.ColumnInt(0));
-        }
+      for (;;) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return ordinals;
+        ordinals.push_back(q.ColumnInt(0));
       }
-      result.requeued = static_cast<int64_t>(ordinals.size());
-      if (ordinals.empty()) {
-        result.after = result.before;
-        return Status::OK();
-      }
+    };
+    steps.reopen = [&](const std::vector<int64_t>& ordinals) {
       Query reopen(db_.get(), &statements_, kReopenWorkflow);
       reopen.Text(workflow_id);
       TM_RETURN_IF_ERROR(reopen.Run());
-      TM_RETURN_IF_ERROR(UpdateWorkflowRow(workflow_id, ordinals, env_->NowUnixMillis()));
-      Result<std::optional<WorkflowState>> after = ReadWorkflowState(workflow_id);
-      if (!after.ok()) return after.status();
-      result.after = std::move(**after);
-      return Status::OK();
+      return UpdateWorkflowRow(workflow_id, ordinals, env_->NowUnixMillis());
+    };
+    RequeueResult result;
+    TM_RETURN_IF_ERROR(InTransaction(kWrite, [&]() -> Status {
+      return RequeueInTransaction(workflow_id, request, steps, &result);
     }));
     return result;
   }

@@ -1,11 +1,10 @@
 // ParseStoreConfig (store_factory.h), apart from the factory that opens both
 // stores, so that what parses a store spec builds alone (fuzz/store_url).
-#include "store/store_factory.h"
-
 #include <string>
 #include <string_view>
 
 #include "store/postgres_dsn.h"
+#include "store/store_factory.h"
 
 namespace taskmaster::sidecar {
 
