@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "cache_refill.h"
 #include "taskmaster/checkpoint.h"
 #include "taskmaster/dir_watcher.h"
 
@@ -499,21 +500,16 @@ void Sidecar::RefillCache() {
     }
     return;
   }
-  auto checkpoints = store_->LoadCheckpoints(options_.state_key);
-  if (!checkpoints.ok()) {
-    cache_retry_.Failed();
-    return;
-  }
-  // After the documents: fences only grow (live_cache.h, Publish).
-  auto fences = store_->LoadShardFences(options_.state_key);
-  if (!fences.ok()) {
-    cache_retry_.Failed();
-    return;
-  }
-  auto doc = WorkflowCheckpointDocument(*state, fence_, ack_.seq, env_->NowUnixMillis());
-  Status s = doc.ok() ? cache_->Publish(*state, *checkpoints, *fences, *doc) : doc.status();
-  if (!s.ok()) {
-    CacheFailed(s);
+  bool store_failed = false;
+  auto refilled = RefillCacheFromStore(store_, cache_, *state, fence_, ack_.seq,
+                                       env_->NowUnixMillis(), &store_failed);
+  if (!refilled.ok()) {
+    // The store's failure is retried later; Redis's marks the cache dirty.
+    if (store_failed) {
+      cache_retry_.Failed();
+    } else {
+      CacheFailed(refilled.status());
+    }
     return;
   }
   cache_dirty_ = false;

@@ -99,12 +99,6 @@ struct StoredWorkflow {
   std::unique_ptr<StateStore> store;
   WorkflowState state;
 };
-// Writes the workflow's Redis keys again from the store (rebuild-cache, and
-// requeue after its write): its task checkpoints, shard fences and `state`.
-// The number of task checkpoints written.
-Result<size_t> RefillCache(Env* env, StateStore* store, LiveCache* cache,
-                           const WorkflowState& state);
-
 // Checks KEY, opens the store and loads the workflow's state; on failure
 // prints why and returns the exit code instead.
 std::optional<StoredWorkflow> LoadStoredWorkflow(const StoreFlags& stores, const std::string& key,

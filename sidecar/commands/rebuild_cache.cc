@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cache_refill.h"
 #include "commands/commands.h"
 #include "taskmaster/protocol.h"
 
@@ -19,7 +20,8 @@ int RunRebuildCache(Env* env, const StoreFlags& stores, const std::string& key) 
   auto cache = OpenConfiguredCache(stores);
   if (!cache.ok()) return Usage(cache.status());
   if (!*cache) return Usage(Status::InvalidArgument("rebuild-cache needs --redis URL"));
-  auto refilled = RefillCache(env, workflow->store.get(), cache->get(), workflow->state);
+  auto refilled = RefillCacheFromStore(workflow->store.get(), cache->get(), workflow->state, 0, 0,
+                                       env->NowUnixMillis());
   if (!refilled.ok()) {
     std::cerr << "tm-sidecar: rebuild-cache: " << refilled.status().ToString() << "\n";
     return pr::kExitFailed;

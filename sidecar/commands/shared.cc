@@ -92,19 +92,6 @@ void WritePortFile(Env* env, const std::string& path, uint16_t port) {
   if (!s.ok()) spdlog::warn("cannot write {}: {}", path, s.message());
 }
 
-Result<size_t> RefillCache(Env* env, StateStore* store, LiveCache* cache,
-                           const WorkflowState& state) {
-  auto checkpoints = store->LoadCheckpoints(state.workflow_id);
-  if (!checkpoints.ok()) return checkpoints.status();
-  // After the documents: fences only grow (live_cache.h, Publish).
-  auto fences = store->LoadShardFences(state.workflow_id);
-  if (!fences.ok()) return fences.status();
-  auto doc = WorkflowCheckpointDocument(state, 0, 0, env->NowUnixMillis());
-  if (!doc.ok()) return doc.status();
-  TM_RETURN_IF_ERROR(cache->Publish(state, *checkpoints, *fences, *doc));
-  return checkpoints->size();
-}
-
 std::optional<StoredWorkflow> LoadStoredWorkflow(const StoreFlags& stores, const std::string& key,
                                                  int* exit_code) {
   if (Status s = ValidateId(key, "state key"); !s.ok()) {

@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "store/postgres_dsn.h"
+
 namespace taskmaster::sidecar {
 namespace {
 
@@ -11,12 +13,6 @@ namespace {
 // locks by chance of an equal text (the migrations' lock is a constant).
 constexpr std::string_view kLockQuery =
     "SELECT pg_try_advisory_lock(hashtextextended('taskmaster-local-run:' || $1, 0))";
-
-std::string Trimmed(const char* message) {
-  std::string s = message == nullptr ? "" : message;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 }  // namespace
 
@@ -36,7 +32,8 @@ Status RunOwnerLock::Connect() {
                                 options_.dsn.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::OK();
-  const std::string why = conn_ == nullptr ? "out of memory" : Trimmed(PQerrorMessage(conn_));
+  const std::string why =
+      conn_ == nullptr ? "out of memory" : TrimLibpqMessage(PQerrorMessage(conn_));
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
   return Status::Unavailable("cannot connect to PostgreSQL to claim the state key: " + why);
@@ -48,7 +45,7 @@ Result<bool> RunOwnerLock::TryLock(const std::string& state_key) {
       PQexecParams(conn_, std::string(kLockQuery).c_str(), 1, nullptr, params, nullptr, nullptr, 0);
   const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
   const bool locked = ok && std::string_view(PQgetvalue(r, 0, 0)) == "t";
-  const std::string error = ok ? "" : Trimmed(PQresultErrorMessage(r));
+  const std::string error = ok ? "" : TrimLibpqMessage(PQresultErrorMessage(r));
   PQclear(r);
   if (!ok) return Status::Unavailable("cannot claim the state key in PostgreSQL: " + error);
   return locked;

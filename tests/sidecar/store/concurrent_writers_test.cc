@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "../cache/redis_fixtures.h"
+#include "cache_refill.h"
 #include "store/store_factory.h"
 #include "store_conformance.h"
 #include "support/temp_dir.h"
@@ -72,15 +73,10 @@ Status PublishAsSidecar(LiveCache* cache, StateStore* store, const std::string& 
   if (!doc.ok()) return doc.status();
   Status s = cache->PublishChanges(writer, result.state, result.checkpoints, *doc);
   if (!s.IsNotFound()) return s;
+  // Refilled whole, as the sidecar refills it.
   auto state = store->LoadWorkflowState(workflow_id);
   if (!state.ok()) return state.status();
-  auto checkpoints = store->LoadCheckpoints(workflow_id);
-  if (!checkpoints.ok()) return checkpoints.status();
-  auto fences = store->LoadShardFences(workflow_id);
-  if (!fences.ok()) return fences.status();
-  auto whole = WorkflowCheckpointDocument(*state, writer.fence, writer.seq, NowMillis());
-  if (!whole.ok()) return whole.status();
-  return cache->Publish(*state, *checkpoints, *fences, *whole);
+  return RefillCacheFromStore(store, cache, *state, writer.fence, writer.seq, NowMillis()).status();
 }
 
 Result<ApplyResult> ApplyRetryingBusy(StateStore* store, const Batch& batch) {
