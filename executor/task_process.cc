@@ -120,13 +120,14 @@ int ExecChild(void* arg) {
   ::signal(SIGPIPE, SIG_DFL);
   for (int fd : spec.inherited_fds) ::fcntl(fd, F_SETFD, 0);
   if (fds.null >= 0) ::dup2(fds.null, STDIN_FILENO);
+  // With a captured stderr only stdout goes to the log: the pipe's end may be
+  // fd 2 already (our own stderr was closed), which the log must not replace.
   if (fds.log >= 0) {
     ::dup2(fds.log, STDOUT_FILENO);
-    ::dup2(fds.log, STDERR_FILENO);
+    if (fds.stderr_pipe[1] < 0) ::dup2(fds.log, STDERR_FILENO);
   }
   // dup2 clears FD_CLOEXEC on the new descriptor; one already in place keeps
-  // it unless cleared. The pipe comes after the log, so that with a captured
-  // stderr only stdout goes to the log.
+  // it unless cleared.
   if (fds.stderr_pipe[1] == STDERR_FILENO) {
     ::fcntl(fds.stderr_pipe[1], F_SETFD, 0);
   } else if (fds.stderr_pipe[1] >= 0) {
