@@ -89,18 +89,25 @@ std::string FailedTasks(const RunReport& r) {
   return out;
 }
 
+// The run's SQLite file.
+std::string StateDb(const RunReport& r) {
+  return JoinPath(r.state_dir, "state.db");
+}
+
+// The tm-sidecar flags that reach the run's store (and Redis), for a command line.
+std::string SidecarStoreFlags(const RunReport& r) {
+  if (r.options->postgres.empty()) return "--store sqlite:" + ShellQuote(StateDb(r));
+  std::string flags = "--postgres \"$TM_POSTGRES_DSN\"";
+  if (!r.options->redis.empty()) flags += " --redis \"$TM_REDIS_URL\"";
+  return flags;
+}
+
 // With --quarantine-after, some of the failures may be quarantined tasks (the
 // finalize summary does not tell them apart), which running the same command
 // again leaves alone: how to list them and send them back.
 std::string QuarantineHint(const RunReport& r, const protocol::FinalizeSummary& counts) {
   if (r.options->quarantine_after <= 0 || counts.failed == 0) return "";
-  std::string store;
-  if (r.options->postgres.empty()) {
-    store = "--store " + ShellQuote("sqlite:" + JoinPath(r.state_dir, "state.db"));
-  } else {
-    store = "--postgres \"$TM_POSTGRES_DSN\"";
-    if (!r.options->redis.empty()) store += " --redis \"$TM_REDIS_URL\"";
-  }
+  const std::string store = SidecarStoreFlags(r);
   return fmt::format(
       "Tasks quarantined (the same failure {} times in a row), if any, are not run again by "
       "this command until requeued:\n  {} tasks {} {} --status quarantined\n  {} requeue {} {} "
@@ -114,12 +121,12 @@ std::string StateQueries(const RunReport& r) {
   std::string out;
   const std::string quoted_key = "'" + r.state_key + "'";
   if (r.options->postgres.empty()) {
-    const std::string db = JoinPath(r.state_dir, "state.db");
+    const std::string db = StateDb(r);
     out += fmt::format("State: {} (state key {})\n", db, r.state_key);
     out += fmt::format("  sqlite3 {} \"SELECT * FROM workflow_states WHERE workflow_id = {}\"\n",
                        ShellQuote(db), quoted_key);
-    out += fmt::format("  {} status --store sqlite:{} {}\n", ShellQuote(r.sidecar_program),
-                       ShellQuote(db), ShellQuote(r.state_key));
+    out += fmt::format("  {} status {} {}\n", ShellQuote(r.sidecar_program), SidecarStoreFlags(r),
+                       ShellQuote(r.state_key));
   } else {
     out += fmt::format("State: PostgreSQL (state key {})\n", r.state_key);
     out += fmt::format(
