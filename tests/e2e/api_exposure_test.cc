@@ -261,6 +261,8 @@ BOOST_AUTO_TEST_CASE(slow_clients_are_dropped_and_others_answered_meanwhile) {
   BOOST_REQUIRE(busy.has_value());
   BOOST_CHECK_EQUAL(busy->status, 503);
   BOOST_CHECK_MESSAGE(busy->body.find("too many connections: 2") != std::string::npos, busy->body);
+  BOOST_CHECK_MESSAGE((busy->head + "\r\n").find("\r\nRetry-After: 1\r\n") != std::string::npos,
+                      busy->head);
   BOOST_CHECK_LT(Seconds(Clock::now() - refused), 1.0);
 
   // A byte a second from each until the server drops them (bounded: 10 s).

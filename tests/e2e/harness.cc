@@ -105,7 +105,8 @@ std::optional<HttpResponse> HttpExchange(uint16_t port, const std::string& reque
       // "HTTP/1.x NNN reason"
       if (n == 0 && head_end != std::string::npos && raw.size() > 12 &&
           StartsWith(raw, "HTTP/1.")) {
-        response = HttpResponse{std::atoi(raw.substr(9, 3).c_str()), raw.substr(head_end + 4)};
+        response = HttpResponse{std::atoi(raw.substr(9, 3).c_str()), raw.substr(head_end + 4),
+                                raw.substr(0, head_end)};
       }
     }
   }

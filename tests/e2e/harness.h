@@ -76,6 +76,7 @@ ShellResult Shell(const std::string& command_line, bool keep_stderr_apart = fals
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::string head;  // the status line and headers, as sent
 };
 std::optional<HttpResponse> HttpGet(uint16_t port, const std::string& path,
                                     milliseconds timeout = milliseconds(2000));
