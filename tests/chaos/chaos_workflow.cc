@@ -25,8 +25,7 @@ ChaosWorkflow::ChaosWorkflow(const std::string& name, int tasks) : state_dir_(di
   stores_.postgres_dsn = local_test::RequireServiceEnv("TM_TEST_POSTGRES_DSN");
   stores_.redis_url = local_test::RequireServiceEnv("TM_TEST_REDIS_URL");
   // The services outlive one test run: a key of our own, so nothing is resumed by accident.
-  stores_.key = "chaos-" + name + "-" + std::to_string(::getpid()) + "-" +
-                std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  stores_.key = local_test::UniqueKey("chaos-" + name);
   stores_.tasks = tasks;
   local_test::WriteFile(dir_ / "list.json", local_test::JsonList(example_.Ids()));
   args_ = {"--task-list",

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "support/services.h"
 #include "taskmaster/env.h"
 #include "taskmaster/journal.h"
 #include "taskmaster/protocol.h"
@@ -30,19 +31,11 @@ bool StartsWith(const std::string& s, const char* prefix) {
 }  // namespace
 
 std::string UniqueKey(const std::string& prefix) {
-  static int counter = 0;
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return "e2e-" + prefix + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(std::chrono::duration_cast<milliseconds>(now).count()) + "-" +
-         std::to_string(++counter);
+  return test_support::UniqueKey("e2e-" + prefix);
 }
 
 std::string RequireEnv(const char* name) {
-  const char* value = std::getenv(name);
-  BOOST_REQUIRE_MESSAGE(value != nullptr && *value != '\0',
-                        name << " is not set: start the services with "
-                                "eval \"$(scripts/test-services.sh start)\" (make test does)");
-  return value;
+  return test_support::RequireServiceEnv(name);
 }
 
 std::string PostgresDsn() {

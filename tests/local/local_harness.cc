@@ -111,20 +111,6 @@ std::string StateDbRows(const std::string& state_dir, const std::string& sql) {
   return rows.out;
 }
 
-std::string RequireServiceEnv(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    BOOST_FAIL(name << " is not set: run this suite under scripts/test-services.sh "
-                       "(make test does), which starts PostgreSQL and Redis");
-  }
-  return value;
-}
-
-std::string UniqueKey(const std::string& prefix) {
-  return prefix + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-}
-
 std::string JsonList(const std::vector<std::string>& ids) {
   std::string out = "[";
   for (size_t i = 0; i < ids.size(); ++i) {

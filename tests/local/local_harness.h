@@ -16,6 +16,7 @@
 
 #include "support/child_process.h"
 #include "support/files.h"
+#include "support/services.h"
 #include "support/temp_dir.h"
 #include "support/wait_until.h"
 
@@ -88,13 +89,9 @@ Outcome SidecarOnStateDir(const std::string& state_dir, const std::string& args)
 // columns separated by one space; fails the test when sqlite3 does.
 std::string StateDbRows(const std::string& state_dir, const std::string& sql);
 
-// The value of a variable scripts/test-services.sh exports (TM_TEST_POSTGRES_DSN,
-// TM_TEST_REDIS_URL); fails the test, saying how to start them, when unset.
-std::string RequireServiceEnv(const char* name);
-
-// A state key no earlier test run used (the services outlive a test run, and a
-// key found there would be resumed): prefix, the pid and the time.
-std::string UniqueKey(const std::string& prefix);
+// The services' environment and keys of a test's own (support/services.h).
+using test_support::RequireServiceEnv;
+using test_support::UniqueKey;
 
 // A JSON array of the IDs.
 std::string JsonList(const std::vector<std::string>& ids);

@@ -12,26 +12,20 @@
 #include "../store/store_conformance.h"
 #include "run_main.h"
 #include "store/store_factory.h"
+#include "support/services.h"
 
 namespace taskmaster::sidecar {
 namespace {
 
-std::string TestDsn() {
-  const char* dsn = std::getenv("TM_TEST_POSTGRES_DSN");
-  BOOST_REQUIRE_MESSAGE(dsn != nullptr && *dsn != '\0', "TM_TEST_POSTGRES_DSN is not set");
-  return dsn;
-}
-
 BOOST_AUTO_TEST_SUITE(requeue_services)
 
 BOOST_AUTO_TEST_CASE(requeue_on_postgres_refills_redis) {
-  const std::string dsn = TestDsn();
-  const std::string redis_url = std::getenv("TM_TEST_REDIS_URL");
+  const std::string dsn = test_support::RequireServiceEnv("TM_TEST_POSTGRES_DSN");
+  const std::string redis_url = test_support::RequireServiceEnv("TM_TEST_REDIS_URL");
   std::unique_ptr<StateStore> store =
       conformance::Must(OpenStore(conformance::Must(ParseStoreConfig(dsn), "dsn")), "open");
   BOOST_REQUIRE(store->Migrate().ok());
-  const std::string key =
-      "requeue-" + std::to_string(::getpid()) + "-" + std::to_string(conformance::NowMillis());
+  const std::string key = test_support::UniqueKey("requeue");
   conformance::FailedWorkflow(*store, key);
   RawRedis redis(TestRedisConfig());
   const std::string state_key = "workflow:state:" + key;

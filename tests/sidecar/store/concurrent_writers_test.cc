@@ -30,6 +30,7 @@
 #include "cache_refill.h"
 #include "store/store_factory.h"
 #include "store_conformance.h"
+#include "support/services.h"
 #include "support/temp_dir.h"
 
 namespace taskmaster::sidecar::conformance {
@@ -103,8 +104,7 @@ class ThirtyTwoWriters {
   ThirtyTwoWriters(OpenStoreFn open, bool with_redis)
       : open_(std::move(open)),
         with_redis_(with_redis),
-        workflow_id_("wf-32-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(std::chrono::system_clock::now().time_since_epoch().count())),
+        workflow_id_(test_support::UniqueKey("wf-32")),
         ids_(TaskIds(kShards * kTasksPerShard)) {
     for (int64_t i = 0; i < static_cast<int64_t>(ids_.size()); ++i) {
       expected_[i] = TaskStatus::kPending;
@@ -312,10 +312,7 @@ BOOST_AUTO_TEST_CASE(thirty_two_writers_on_one_sqlite_workflow) {
 }
 
 BOOST_AUTO_TEST_CASE(thirty_two_writers_on_one_postgres_workflow_mirrored_in_redis) {
-  const char* dsn = std::getenv("TM_TEST_POSTGRES_DSN");
-  BOOST_REQUIRE_MESSAGE(dsn != nullptr && *dsn != '\0',
-                        "TM_TEST_POSTGRES_DSN is not set: run under scripts/test-services.sh");
-  const std::string spec = dsn;
+  const std::string spec = test_support::RequireServiceEnv("TM_TEST_POSTGRES_DSN");
   ThirtyTwoWriters run([&] { return MustOpenStore(spec); }, /*with_redis=*/true);
   run.Run();
   run.Check();
