@@ -7,23 +7,19 @@
 #include "support/child_process.h"
 #include "support/files.h"
 #include "taskmaster/json.h"
+#include "taskmaster/shell.h"
 
 namespace taskmaster::chaos_test {
 namespace {
 
 using local_test::Lines;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // psql's unaligned, tuples-only output of one query, fields split at tabs.
 std::vector<std::vector<std::string>> Query(const Stores& stores, const std::string& sql,
                                             std::vector<std::string>* problems) {
-  const test_support::ShellResult r = test_support::RunShell(
-      "psql -X -q -tA -F '\t' " + Quote(stores.postgres_dsn) + " -c " + Quote(sql) + " 2>&1");
+  const test_support::ShellResult r =
+      test_support::RunShell("psql -X -q -tA -F '\t' " + ShellQuote(stores.postgres_dsn) + " -c " +
+                             ShellQuote(sql) + " 2>&1");
   std::vector<std::vector<std::string>> rows;
   if (r.exit_code != 0) {
     problems->push_back("psql failed (" + std::to_string(r.exit_code) + "): " + r.out);
@@ -126,12 +122,13 @@ std::vector<std::string> CheckRedisEqualsPostgres(const Stores& stores,
             "SELECT task_id, document FROM checkpoints WHERE workflow_id = " + SqlText(stores.key) +
                 " ORDER BY task_id",
             &problems);
-  std::string gets = "GET " + Quote("workflow:state:" + stores.key) + "\n";
+  std::string gets = "GET " + ShellQuote("workflow:state:" + stores.key) + "\n";
   for (const auto& row : documents) {
-    gets += "GET " + Quote("checkpoint:task:" + stores.key + ":" + row.at(0)) + "\n";
+    gets += "GET " + ShellQuote("checkpoint:task:" + stores.key + ":" + row.at(0)) + "\n";
   }
-  const test_support::ShellResult cached = test_support::RunShell(
-      "printf '%s' " + Quote(gets) + " | redis-cli -u " + Quote(stores.redis_url) + " 2>&1");
+  const test_support::ShellResult cached =
+      test_support::RunShell("printf '%s' " + ShellQuote(gets) + " | redis-cli -u " +
+                             ShellQuote(stores.redis_url) + " 2>&1");
   const std::vector<std::string> values = Lines(cached.out);
   if (cached.exit_code != 0 || values.size() != documents.size() + 1) {
     problems.push_back("redis-cli answered " + std::to_string(values.size()) + " lines for " +
@@ -147,8 +144,8 @@ std::vector<std::string> CheckRedisEqualsPostgres(const Stores& stores,
     }
   }
   const test_support::ShellResult status =
-      test_support::RunShell("TM_POSTGRES_DSN=" + Quote(stores.postgres_dsn) + " " +
-                             Quote(sidecar) + " status " + Quote(stores.key));
+      test_support::RunShell("TM_POSTGRES_DSN=" + ShellQuote(stores.postgres_dsn) + " " +
+                             ShellQuote(sidecar) + " status " + ShellQuote(stores.key));
   rapidjson::Document redis_state, stored_state;
   if (!ParseJson(values[0], "redis", &redis_state).ok() || !redis_state.IsObject() ||
       !ParseJson(status.out, "status", &stored_state).ok() || !stored_state.IsObject()) {
