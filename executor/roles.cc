@@ -558,12 +558,12 @@ int RunShard(Env* env, const RunOptions& options) {
   if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kShard, options.shard)) return *code;
-  pr::BudgetRecord budget;
-  budget.max_failures = options.max_failures;
-  budget.max_failure_percent = options.max_failure_percent;
-  budget.task_retries = static_cast<int>(options.task_retries);
-  budget.quarantine_after = static_cast<int>(options.quarantine_after);
-  if (auto code = step.RecordBudget(budget)) return *code;
+  pr::BudgetRecord record;
+  record.budget.max_failures = options.max_failures;
+  record.budget.max_failure_percent = options.max_failure_percent;
+  record.budget.task_retries = options.task_retries;
+  record.budget.quarantine_after = options.quarantine_after;
+  if (auto code = step.RecordBudget(record)) return *code;
   auto restore = step.wd().ReadShardRestore();
   if (!restore.ok()) return RestoreError("shard", restore.status());
 
@@ -653,10 +653,10 @@ int RunFinalize(Env* env, const FinalizeOptions& options) {
   if (Status s = pr::CheckFailurePercent(options.max_failure_percent); !s.ok()) return Usage(s);
   RoleStep step(env, common);
   if (auto code = step.Attach(pr::Role::kFinalize, std::nullopt)) return *code;
-  pr::BudgetRecord budget;
-  budget.max_failures = options.max_failures;
-  budget.max_failure_percent = options.max_failure_percent;
-  if (auto code = step.RecordBudget(budget)) return *code;
+  pr::BudgetRecord record;
+  record.budget.max_failures = options.max_failures;
+  record.budget.max_failure_percent = options.max_failure_percent;
+  if (auto code = step.RecordBudget(record)) return *code;
   auto restored = step.wd().ReadSummaryRestore();
   if (!restored.ok()) return RestoreError("summary", restored.status());
   const TaskCounts& c = restored->counts;

@@ -295,10 +295,7 @@ std::string Encode(const ProgressRecord& r) {
 std::string Encode(const BudgetRecord& r) {
   JsonWriter w;
   StartRecord(w, r.fence, r.seq);
-  w.Key("max_failures").Int64(r.max_failures);
-  w.Key("max_failure_percent").Double(r.max_failure_percent);
-  w.Key("task_retries").OptionalInt(r.task_retries);
-  w.Key("quarantine_after").OptionalInt(r.quarantine_after);
+  WriteFailureBudget(r.budget, &w);
   return w.EndObject().Take();
 }
 
@@ -388,10 +385,7 @@ Result<BudgetRecord> DecodeBudget(std::string_view json) {
   return ReadJsonObject<BudgetRecord>(json, kBudgetWhat, [](FieldReader& in) {
     BudgetRecord r;
     ReadRecordStart(in, &r);
-    r.max_failures = in.Int64("max_failures");
-    r.max_failure_percent = in.Double("max_failure_percent");
-    r.task_retries = in.OptionalInt("task_retries");
-    r.quarantine_after = in.OptionalInt("quarantine_after");
+    r.budget = ReadFailureBudget(&in);
     return r;
   });
 }

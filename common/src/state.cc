@@ -50,9 +50,9 @@ Result<WorkflowStatus> ParseWorkflowStatus(std::string_view text) {
 }
 
 Result<TaskStatus> ParseTaskStatus(std::string_view text) {
-  for (TaskStatus s : {TaskStatus::kPending, TaskStatus::kRunning, TaskStatus::kSucceeded,
-                       TaskStatus::kFailed, TaskStatus::kInterrupted, TaskStatus::kCancelled,
-                       TaskStatus::kQuarantined}) {
+  for (TaskStatus s :
+       {TaskStatus::kPending, TaskStatus::kRunning, TaskStatus::kSucceeded, TaskStatus::kFailed,
+        TaskStatus::kInterrupted, TaskStatus::kCancelled, TaskStatus::kQuarantined}) {
     if (text == ToString(s)) return s;
   }
   return Status::InvalidArgument(
@@ -161,36 +161,32 @@ TaskCounts ReadTaskCounts(FieldReader* in) {
 // The encoders and decoders below list the fields one by one, in the order of
 // the JSON (tests/golden/workflow-state.json), like protocol.cc's; they look
 // alike on purpose, their shape is the format.
-std::string WorkflowStateToJson(const WorkflowState& state) {
-  JsonWriter w;
-  w.StartObject();
-  w.Key("workflow_id").String(state.workflow_id);
-  w.Key("status").String(ToString(state.status));
-  WriteTaskCounts(state.counts, &w);
-  w.Key("created_at").Time(state.created_at_ms);
-  w.Key("updated_at").Time(state.updated_at_ms);
-  w.Key("version").Int64(state.version);
-  if (state.budget) {
-    const FailureBudget& b = *state.budget;
-    w.Key("budget").StartObject();
-    w.Key("max_failures").Int64(b.max_failures);
-    w.Key("max_failure_percent").Double(b.max_failure_percent);
-    w.Key("task_retries");
-    b.task_retries ? w.Int64(*b.task_retries) : w.OptionalInt(std::nullopt);
-    w.Key("quarantine_after");
-    b.quarantine_after ? w.Int64(*b.quarantine_after) : w.OptionalInt(std::nullopt);
-    w.EndObject();
-  }
-  w.EndObject();
-  return w.Take();
-}
-
 namespace {
 
+// A whole-number member that may be null, as int64.
 std::optional<int64_t> OptionalCount(FieldReader* in, const char* name) {
   std::optional<int> value = in->OptionalInt(name);
   if (!value) return std::nullopt;
   return *value;
+}
+
+void WriteOptionalCount(const std::optional<int64_t>& value, JsonWriter* w) {
+  if (value) {
+    w->Int64(*value);
+  } else {
+    w->Null();
+  }
+}
+
+}  // namespace
+
+void WriteFailureBudget(const FailureBudget& budget, JsonWriter* w) {
+  w->Key("max_failures").Int64(budget.max_failures);
+  w->Key("max_failure_percent").Double(budget.max_failure_percent);
+  w->Key("task_retries");
+  WriteOptionalCount(budget.task_retries, w);
+  w->Key("quarantine_after");
+  WriteOptionalCount(budget.quarantine_after, w);
 }
 
 FailureBudget ReadFailureBudget(FieldReader* in) {
@@ -201,6 +197,26 @@ FailureBudget ReadFailureBudget(FieldReader* in) {
   b.quarantine_after = OptionalCount(in, "quarantine_after");
   return b;
 }
+
+std::string WorkflowStateToJson(const WorkflowState& state) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("workflow_id").String(state.workflow_id);
+  w.Key("status").String(ToString(state.status));
+  WriteTaskCounts(state.counts, &w);
+  w.Key("created_at").Time(state.created_at_ms);
+  w.Key("updated_at").Time(state.updated_at_ms);
+  w.Key("version").Int64(state.version);
+  if (state.budget) {
+    w.Key("budget").StartObject();
+    WriteFailureBudget(*state.budget, &w);
+    w.EndObject();
+  }
+  w.EndObject();
+  return w.Take();
+}
+
+namespace {
 
 // The "budget" member of a workflow state, or nullopt when it has none.
 std::optional<FailureBudget> ReadBudgetMember(FieldReader* in) {

@@ -1246,7 +1246,7 @@ class SqliteStore final : public StateStore {
     }
     TM_RETURN_IF_ERROR(EndAttempts(id, batch.fence, plan.ends));
     if (plan.budget) {
-      const protocol::BudgetRecord& b = *plan.budget;
+      const FailureBudget& b = plan.budget->budget;
       Query q(db_.get(), &statements_, kRecordBudget);
       q.Text(id).Int(b.max_failures).Double(b.max_failure_percent);
       q.OptionalInt(b.task_retries).OptionalInt(b.quarantine_after);

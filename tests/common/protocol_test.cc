@@ -107,9 +107,9 @@ tp::BudgetRecord GoldenBudget() {
   tp::BudgetRecord budget;
   budget.fence = 4;
   budget.seq = 1;
-  budget.max_failures = 2;
-  budget.max_failure_percent = 12.5;
-  budget.task_retries = 3;
+  budget.budget.max_failures = 2;
+  budget.budget.max_failure_percent = 12.5;
+  budget.budget.task_retries = 3;
   return budget;
 }
 

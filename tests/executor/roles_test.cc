@@ -474,8 +474,8 @@ BOOST_AUTO_TEST_CASE(finalize_fails_when_final_failures_exceed_the_limit) {
       // The budget it was given, for the store, before the commit.
       const std::vector<pr::BudgetRecord> budgets = sidecar.Budgets();
       BOOST_REQUIRE_EQUAL(budgets.size(), 1u);
-      BOOST_CHECK_EQUAL(std::to_string(budgets[0].max_failures), c.max_failures);
-      BOOST_CHECK(!budgets[0].task_retries.has_value());
+      BOOST_CHECK_EQUAL(std::to_string(budgets[0].budget.max_failures), c.max_failures);
+      BOOST_CHECK(!budgets[0].budget.task_retries.has_value());
     }
   }
 }

@@ -273,10 +273,7 @@ struct TaskEndRecord {
 // leaves them out (null): the store keeps what a shard recorded.
 struct BudgetRecord {
   int64_t fence = 0, seq = 0;
-  int64_t max_failures = 0;
-  double max_failure_percent = 0;
-  std::optional<int> task_retries;
-  std::optional<int> quarantine_after;
+  FailureBudget budget;  // its members are the record's (WriteFailureBudget)
 };
 // The last record of a step. Its outputs are what the sidecar writes under
 // outputs/ (with "durable": true in the summary) before it acknowledges it.

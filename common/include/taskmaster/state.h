@@ -102,6 +102,11 @@ struct FailureBudget {
   std::optional<int64_t> quarantine_after;
   friend bool operator==(const FailureBudget& a, const FailureBudget& b);
 };
+// The budget's members (max_failures, max_failure_percent, task_retries,
+// quarantine_after; null for an absent one) into an open object, and back: the
+// workflow state's "budget" and the budget journal record share them.
+void WriteFailureBudget(const FailureBudget& budget, JsonWriter* w);
+FailureBudget ReadFailureBudget(FieldReader* in);
 
 // The value of Redis `workflow:state:<key>` and of the `workflow_states` row
 // (DESIGN.md §9). `version` grows with each write.

@@ -161,10 +161,10 @@ class TestWriter {
               std::optional<int> task_retries, std::optional<int> quarantine_after) {
     pr::BudgetRecord r;
     Number(&r, b);
-    r.max_failures = max_failures;
-    r.max_failure_percent = max_failure_percent;
-    r.task_retries = task_retries;
-    r.quarantine_after = quarantine_after;
+    r.budget.max_failures = max_failures;
+    r.budget.max_failure_percent = max_failure_percent;
+    r.budget.task_retries = task_retries;
+    r.budget.quarantine_after = quarantine_after;
     b->budget = r;
   }
   void Commit(Batch* b, std::optional<WorkflowStatus> final_status = std::nullopt) {
@@ -677,7 +677,7 @@ inline void FailureBudgetIsRecorded(StoreHarness& h) {
   BOOST_TEST((Must(WorkflowStateFromJson(WorkflowStateToJson(loaded)), "json") == loaded));
 
   TestWriter newer(s, wf, pr::Role::kShard, 0);  // fences `shard` out
-  b.budget->max_failures = 9;
+  b.budget->budget.max_failures = 9;
   BOOST_TEST(Must(s.Apply(b), "fenced").fenced);
   BOOST_TEST(
       (Must(s.LoadWorkflowState(wf), "state").budget == std::optional<FailureBudget>(after)));
